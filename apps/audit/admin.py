@@ -1,0 +1,30 @@
+from django.contrib import admin
+
+from apps.audit.models import AuditEvent
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The audit log is append-only: readable here, never changed."""
+
+    list_display = (
+        "sequence",
+        "at",
+        "actor_name",
+        "action",
+        "launch_slug",
+        "object_type",
+        "object_key",
+    )
+    list_filter = ("action", "launch_slug")
+    search_fields = ("actor_name", "action", "object_key")
+    date_hierarchy = "at"
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False

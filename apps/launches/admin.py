@@ -1,0 +1,43 @@
+from django.contrib import admin
+
+from apps.launches.models import Activity, Launch, Phase, SequenceStep
+
+
+class PhaseInline(admin.TabularInline):
+    model = Phase
+    extra = 0
+
+
+class SequenceInline(admin.TabularInline):
+    model = SequenceStep
+    extra = 0
+
+
+@admin.register(Launch)
+class LaunchAdmin(admin.ModelAdmin):
+    list_display = ("slug", "name", "version", "status", "target_t0", "start_date")
+    list_filter = ("status",)
+    search_fields = ("slug", "name", "version")
+    inlines = [PhaseInline, SequenceInline]
+
+
+@admin.register(Phase)
+class PhaseAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "launch", "start_week", "end_week")
+    list_filter = ("launch",)
+    search_fields = ("code", "name")
+
+
+@admin.register(Activity)
+class ActivityAdmin(admin.ModelAdmin):
+    list_display = ("name", "phase", "owner", "planned_week", "status", "completed_at")
+    list_filter = ("status", "phase__launch", "planned_week")
+    search_fields = ("name", "owner")
+    list_select_related = ("phase",)
+
+
+@admin.register(SequenceStep)
+class SequenceStepAdmin(admin.ModelAdmin):
+    list_display = ("label", "name", "launch", "status")
+    list_filter = ("launch", "status")
+    search_fields = ("name",)

@@ -1,0 +1,295 @@
+"""Writes to launches: importing a launch spec in place, exporting it back to YAML."""
+
+from dataclasses import dataclass, field
+from datetime import UTC
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.audit.services import record
+from apps.gates.models import DEFAULT_INTERVAL, Gate, PrometheusSource, Source
+from apps.launches.durations import format_duration, format_offset
+from apps.launches.models import Activity, ActivityStatus, Launch, Phase, SequenceStep
+from apps.launches.spec import parse_spec
+from apps.launches.spec_yaml import dump_yaml
+from apps.signoffs.models import Role
+
+
+@dataclass
+class ImportResult:
+    launch: Launch
+    created: bool
+    added: dict[str, list[str]] = field(default_factory=dict)
+    removed: dict[str, list[str]] = field(default_factory=dict)
+
+    def summary(self) -> list[str]:
+        verb = "created" if self.created else "updated"
+        lines = [f"{verb} launch {self.launch.slug}"]
+        for kind, keys in self.added.items():
+            if keys and not self.created:
+                lines.append(f"added {kind}: {', '.join(keys)}")
+        for kind, keys in self.removed.items():
+            if keys:
+                kept = " (retired, history kept)" if kind in ("gates", "roles") else ""
+                lines.append(f"removed {kind}{kept}: {', '.join(keys)}")
+        return lines
+
+
+def import_launch_spec(*, raw: bytes | str, actor) -> ImportResult:
+    """Validate a YAML spec, then create or update its launch in one transaction."""
+    spec = parse_spec(raw)
+    with transaction.atomic():
+        result = _apply(spec)
+        record(
+            actor=actor,
+            action="launch.imported",
+            launch_slug=result.launch.slug,
+            obj_type="launch",
+            obj_key=result.launch.slug,
+            data={"created": result.created, "added": result.added, "removed": result.removed},
+        )
+    return result
+
+
+def _apply(spec: dict) -> ImportResult:
+    data = spec["launch"]
+    launch, created = Launch.objects.get_or_create(slug=data["slug"], defaults=_launch_fields(data))
+    if not created:
+        for name, value in _launch_fields(data).items():
+            setattr(launch, name, value)
+        launch.save()
+    result = ImportResult(launch=launch, created=created)
+    sources = _sync_sources(launch, spec["sources"], result)
+    _sync_phases(launch, spec["phases"], result)
+    _sync_gates(launch, spec["gates"], sources, result)
+    _sync_roles(launch, spec["roles"], result)
+    _sync_sequence(launch, spec["sequence"], result)
+    PrometheusSource.objects.filter(launch=launch).exclude(key__in=sources).delete()
+    return result
+
+
+def _launch_fields(data: dict) -> dict:
+    return {
+        "name": data["name"],
+        "version": data["version"],
+        "target_t0": data["target_t0"],
+        "start_date": data["start_date"],
+        "status": data.get("status", "planning"),
+        "description": data.get("description", ""),
+    }
+
+
+def _sync_sources(launch: Launch, items: list[dict], result: ImportResult) -> dict:
+    existing = {s.key: s for s in launch.sources.all()}
+    sources = {}
+    for item in items:
+        source, _ = PrometheusSource.objects.update_or_create(
+            launch=launch, key=item["key"], defaults={"url": item["url"]}
+        )
+        sources[item["key"]] = source
+    result.added["sources"] = [k for k in sources if k not in existing]
+    result.removed["sources"] = sorted(set(existing) - set(sources))
+    return sources
+
+
+def _sync_phases(launch: Launch, items: list[dict], result: ImportResult) -> None:
+    existing = {p.code: p for p in launch.phases.all()}
+    for order, item in enumerate(items):
+        phase, _ = Phase.objects.update_or_create(
+            launch=launch,
+            code=item["code"],
+            defaults={
+                "name": item["name"],
+                "start_week": item["start_week"],
+                "end_week": item["end_week"],
+                "order": order,
+            },
+        )
+        _sync_activities(phase, item["activities"], result)
+    codes = [item["code"] for item in items]
+    result.added["phases"] = [c for c in codes if c not in existing]
+    removed = sorted(set(existing) - set(codes))
+    launch.phases.filter(code__in=removed).delete()
+    result.removed["phases"] = removed
+
+
+def _sync_activities(phase: Phase, items: list[dict], result: ImportResult) -> None:
+    existing = {a.name: a for a in phase.activities.all()}
+    for order, item in enumerate(items):
+        activity = existing.get(item["name"]) or Activity(phase=phase, name=item["name"])
+        activity.owner = item.get("owner", "")
+        activity.planned_week = item["week"]
+        activity.order = order
+        status = item.get("status", activity.status or ActivityStatus.TODO)
+        if status == ActivityStatus.DONE and activity.status != ActivityStatus.DONE:
+            activity.completed_at = timezone.now()
+        elif status != ActivityStatus.DONE:
+            activity.completed_at = None
+        activity.status = status
+        activity.save()
+    names = [item["name"] for item in items]
+    removed = sorted(set(existing) - set(names))
+    phase.activities.filter(name__in=removed).delete()
+    result.added.setdefault("activities", []).extend(n for n in names if n not in existing)
+    result.removed.setdefault("activities", []).extend(f"{phase.code}: {n}" for n in removed)
+
+
+def _sync_gates(launch: Launch, items: list[dict], sources: dict, result: ImportResult) -> None:
+    existing = {g.key: g for g in launch.gates.all()}
+    for order, item in enumerate(items):
+        gate = existing.get(item["key"]) or Gate(launch=launch, key=item["key"])
+        for name, value in _gate_fields(item, sources).items():
+            setattr(gate, name, value)
+        gate.order, gate.retired_at = order, None
+        gate.save()
+    keys = [item["key"] for item in items]
+    result.added["gates"] = [k for k in keys if k not in existing]
+    removed = sorted(k for k, g in existing.items() if k not in keys and g.retired_at is None)
+    launch.gates.filter(key__in=removed).update(retired_at=timezone.now(), prometheus=None)
+    result.removed["gates"] = removed
+
+
+def _gate_fields(item: dict, sources: dict) -> dict:
+    interval = item.get("interval") or DEFAULT_INTERVAL[Source(item["source"])]
+    return {
+        "name": item["name"],
+        "category": item["category"],
+        "dimension": item["dimension"],
+        "blocking": item["blocking"],
+        "source": item["source"],
+        "query": item.get("query", ""),
+        "prometheus": sources.get(item.get("prometheus")),
+        "format": item.get("format", ""),
+        "metric": item.get("metric", ""),
+        "comparator": item["comparator"],
+        "threshold": item["threshold"],
+        "unit": item["unit"],
+        "interval": interval,
+        "max_age": item.get("max_age") or interval * 3,
+        "for_count": item.get("for", 1),
+        "spec_ref": item.get("spec_ref", ""),
+        "description": item.get("description", ""),
+        "controls": item.get("controls", []),
+    }
+
+
+def _sync_roles(launch: Launch, items: list[dict], result: ImportResult) -> None:
+    existing = {r.key: r for r in launch.roles.all()}
+    for order, item in enumerate(items):
+        Role.objects.update_or_create(
+            launch=launch,
+            key=item["key"],
+            defaults={
+                "name": item["name"],
+                "scope": item["scope"],
+                "required": item.get("required", True),
+                "categories": item.get("categories", []),
+                "order": order,
+                "retired_at": None,
+            },
+        )
+    keys = [item["key"] for item in items]
+    result.added["roles"] = [k for k in keys if k not in existing]
+    removed = sorted(k for k, r in existing.items() if k not in keys and r.retired_at is None)
+    launch.roles.filter(key__in=removed).update(retired_at=timezone.now())
+    result.removed["roles"] = removed
+
+
+def _sync_sequence(launch: Launch, items: list[dict], result: ImportResult) -> None:
+    existing = {(s.offset, s.name): s for s in launch.sequence.all()}
+    wanted = [(item["offset"], item["name"]) for item in items]
+    for order, (offset, name) in enumerate(wanted):
+        SequenceStep.objects.update_or_create(
+            launch=launch, offset=offset, name=name, defaults={"order": order}
+        )
+    gone = [existing[k] for k in existing if k not in wanted]
+    SequenceStep.objects.filter(pk__in=[s.pk for s in gone]).delete()
+    result.removed["sequence"] = [str(s) for s in gone]
+
+
+# --- export -----------------------------------------------------------------------------------
+
+
+def export_launch_spec(launch: Launch) -> str:
+    """The launch as a YAML spec; stable, and importing it reproduces the same launch."""
+    document = {
+        "launch": _export_launch(launch),
+        "sources": [{"key": s.key, "url": s.url} for s in launch.sources.order_by("key")],
+        "phases": [_export_phase(p) for p in launch.phases.prefetch_related("activities")],
+        "gates": [_export_gate(g) for g in launch.gates.active().select_related("prometheus")],
+        "roles": [_export_role(r) for r in launch.roles.filter(retired_at__isnull=True)],
+        "sequence": [
+            {"offset": format_offset(s.offset), "name": s.name} for s in launch.sequence.all()
+        ],
+    }
+    if not document["sources"]:
+        del document["sources"]
+    return dump_yaml(document)
+
+
+def _export_launch(launch: Launch) -> dict:
+    out = {
+        "slug": launch.slug,
+        "name": launch.name,
+        "version": launch.version,
+        "target_t0": launch.target_t0.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "start_date": launch.start_date.isoformat(),
+        "status": launch.status,
+    }
+    if launch.description:
+        out["description"] = launch.description
+    return out
+
+
+def _export_phase(phase: Phase) -> dict:
+    return {
+        "code": phase.code,
+        "name": phase.name,
+        "start_week": phase.start_week,
+        "end_week": phase.end_week,
+        "activities": [
+            _without_empty(
+                {"name": a.name, "owner": a.owner, "week": a.planned_week, "status": a.status}
+            )
+            for a in phase.activities.all()
+        ],
+    }
+
+
+def _export_gate(gate: Gate) -> dict:
+    out = {
+        "key": gate.key,
+        "name": gate.name,
+        "category": gate.category,
+        "dimension": gate.dimension,
+        "blocking": gate.blocking,
+        "source": gate.source,
+        "query": gate.query,
+        "prometheus": gate.prometheus.key if gate.prometheus else "",
+        "format": gate.format,
+        "metric": gate.metric,
+        "comparator": gate.comparator,
+        "threshold": gate.threshold,
+        "unit": gate.unit,
+        "interval": format_duration(gate.interval),
+        "max_age": format_duration(gate.max_age),
+        "for": gate.for_count if gate.for_count > 1 else None,
+        "spec_ref": gate.spec_ref,
+        "description": gate.description,
+        "controls": gate.controls,
+    }
+    return _without_empty(out)
+
+
+def _export_role(role: Role) -> dict:
+    return {
+        "key": role.key,
+        "name": role.name,
+        "scope": role.scope,
+        "required": role.required,
+        "categories": role.categories,
+    }
+
+
+def _without_empty(data: dict) -> dict:
+    return {k: v for k, v in data.items() if v not in ("", None, [])}

@@ -1,0 +1,368 @@
+"""Launch specs: validate a YAML document into plain, typed data before anything is written.
+
+`parse_spec(raw)` returns the normalised spec or raises SpecError listing every problem, each
+prefixed with its place in the document (`gates[3].comparator: ...`).
+"""
+
+import re
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import yaml
+
+from apps.gates.models import Comparator, Dimension, Source
+from apps.launches.durations import parse_duration
+from apps.launches.models import ActivityStatus, LaunchStatus
+from apps.launches.spec_yaml import load_yaml
+
+MAX_SPEC_BYTES = 1024 * 1024
+SECTIONS = ("launch", "sources", "phases", "gates", "roles", "sequence")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+_CONTROL = re.compile(r"^[A-Z]{1,3}\d{1,2}(\.\d{1,2})?$")
+
+
+class SpecError(ValueError):
+    def __init__(self, errors: list[str]):
+        self.errors = errors
+        super().__init__("\n".join(errors))
+
+
+# --- converters: value -> typed value, or ValueError with the message -------------------------
+
+
+def text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected text, got {_kind(value)}")
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value.strip()
+
+
+def optional_text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected text, got {_kind(value)}")
+    return value.strip()
+
+
+def slug(value: Any) -> str:
+    value = text(value)
+    if not _SLUG.match(value):
+        raise ValueError(f"{value!r} is not a key (lowercase letters, digits and -)")
+    return value
+
+
+def boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {_kind(value)}")
+    return value
+
+
+def whole(value: Any, minimum: int = 1, maximum: int = 1000) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"expected a whole number, got {_kind(value)}")
+    if not minimum <= value <= maximum:
+        raise ValueError(f"{value} is not between {minimum} and {maximum}")
+    return value
+
+
+def number(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"expected a number, got {_kind(value)}")
+    try:
+        result = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a number") from None
+    if not result.is_finite() or abs(result) >= Decimal(10) ** 18:
+        raise ValueError(f"{value!r} is not a finite number below 10^18")
+    if result != result.quantize(Decimal("0.000001")):
+        raise ValueError(f"{value!r} has more than 6 decimal places")
+    return result
+
+
+def duration(value: Any):
+    return parse_duration(text(value))
+
+
+def offset(value: Any):
+    return parse_duration(text(value), signed=True)
+
+
+def aware_datetime(value: Any) -> datetime:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not an ISO-8601 date and time") from None
+    if not isinstance(value, datetime):
+        raise ValueError(f"expected a date and time, got {_kind(value)}")
+    if value.tzinfo is None:
+        raise ValueError(f"{value.isoformat()} has no time zone (add Z or +00:00)")
+    return value
+
+
+def a_date(value: Any) -> date:
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not an ISO-8601 date") from None
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise ValueError(f"expected a date, got {_kind(value)}")
+    return value
+
+
+def one_of(choices: list[str]) -> Callable[[Any], str]:
+    def convert(value: Any) -> str:
+        if not isinstance(value, str) or value not in choices:
+            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    return convert
+
+
+def slug_list(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list, got {_kind(value)}")
+    return [slug(item) for item in value]
+
+
+def control_list(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list, got {_kind(value)}")
+    for item in value:
+        if not isinstance(item, str) or not _CONTROL.match(item):
+            raise ValueError(f"{item!r} is not a criterion id such as CC8.1 or A1.2")
+    return list(value)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return {dict: "a mapping", list: "a list", bool: "a boolean", str: "text"}.get(
+        type(value), type(value).__name__
+    )
+
+
+# --- the schema: field -> (converter, required) ------------------------------------------------
+
+LAUNCH_FIELDS = {
+    "slug": (slug, True),
+    "name": (text, True),
+    "version": (text, True),
+    "target_t0": (aware_datetime, True),
+    "start_date": (a_date, True),
+    "status": (one_of(LaunchStatus.values), False),
+    "description": (optional_text, False),
+}
+SOURCE_FIELDS = {"key": (slug, True), "url": (text, True)}
+ACTIVITY_FIELDS = {
+    "name": (text, True),
+    "owner": (optional_text, False),
+    "week": (whole, True),
+    "status": (one_of(ActivityStatus.values), False),
+}
+PHASE_FIELDS = {
+    "code": (text, True),
+    "name": (text, True),
+    "start_week": (whole, True),
+    "end_week": (whole, True),
+    "activities": (None, False),
+}
+GATE_FIELDS = {
+    "key": (slug, True),
+    "name": (text, True),
+    "category": (slug, True),
+    "dimension": (one_of(Dimension.values), True),
+    "blocking": (boolean, True),
+    "source": (one_of(Source.values), True),
+    "query": (text, False),
+    "prometheus": (slug, False),
+    "format": (text, False),
+    "metric": (text, False),
+    "comparator": (one_of(Comparator.values), True),
+    "threshold": (number, True),
+    "unit": (text, True),
+    "interval": (duration, False),
+    "max_age": (duration, False),
+    "for": (whole, False),
+    "spec_ref": (optional_text, False),
+    "description": (optional_text, False),
+    "controls": (control_list, False),
+}
+ROLE_FIELDS = {
+    "key": (slug, True),
+    "name": (text, True),
+    "scope": (text, True),
+    "required": (boolean, False),
+    "categories": (slug_list, False),
+}
+STEP_FIELDS = {"offset": (offset, True), "name": (text, True)}
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+
+class _Checker:
+    """Collects every error with its place; converts what it can so later checks can run."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def mapping(self, value: Any, fields: dict, path: str) -> dict | None:
+        if not isinstance(value, dict):
+            self.errors.append(f"{path}: expected a mapping, got {_kind(value)}")
+            return None
+        out = {}
+        for name in value:
+            if name not in fields:
+                self.errors.append(f"{path}.{name}: unknown field")
+        for name, (convert, required) in fields.items():
+            if name not in value:
+                if required:
+                    self.errors.append(f"{path}.{name}: required field is missing")
+                continue
+            if convert is None:
+                out[name] = value[name]
+                continue
+            try:
+                out[name] = convert(value[name])
+            except ValueError as exc:
+                self.errors.append(f"{path}.{name}: {exc}")
+        return out
+
+    def items(self, value: Any, fields: dict, path: str, key: str) -> list[dict]:
+        """A list of mappings whose `key` field is unique."""
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.errors.append(f"{path}: expected a list, got {_kind(value)}")
+            return []
+        out, seen = [], {}
+        for index, item in enumerate(value):
+            where = f"{path}[{index}]"
+            checked = self.mapping(item, fields, where)
+            if checked is None:
+                continue
+            ident = checked.get(key)
+            if ident is not None and ident in seen:
+                self.errors.append(
+                    f"{where}.{key}: duplicate {key} {ident!r} (first at [{seen[ident]}])"
+                )
+            elif ident is not None:
+                seen[ident] = index
+            checked["_path"] = where
+            out.append(checked)
+        return out
+
+
+def parse_spec(raw: bytes | str) -> dict:
+    """Validate a launch spec; return it normalised, or raise SpecError naming every problem."""
+    if isinstance(raw, str):
+        raw = raw.encode()
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError([f"spec: {len(raw):,} bytes is over the limit of {MAX_SPEC_BYTES:,}"])
+    try:
+        document = load_yaml(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise SpecError([f"spec: not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([f"spec: not valid YAML: {_yaml_message(exc)}"]) from None
+    if not isinstance(document, dict):
+        raise SpecError([f"spec: expected a mapping at the top, got {_kind(document)}"])
+    return _validate(document)
+
+
+def _yaml_message(exc: yaml.YAMLError) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300]
+
+
+def _validate(document: dict) -> dict:
+    check = _Checker()
+    for name in document:
+        if name not in SECTIONS:
+            check.errors.append(f"{name}: unknown section (expected {', '.join(SECTIONS)})")
+    launch = check.mapping(document.get("launch"), LAUNCH_FIELDS, "launch") or {}
+    sources = check.items(document.get("sources"), SOURCE_FIELDS, "sources", "key")
+    phases = check.items(document.get("phases"), PHASE_FIELDS, "phases", "code")
+    gates = check.items(document.get("gates"), GATE_FIELDS, "gates", "key")
+    roles = check.items(document.get("roles"), ROLE_FIELDS, "roles", "key")
+    sequence = check.items(document.get("sequence"), STEP_FIELDS, "sequence", "name")
+    for phase in phases:
+        _check_phase(check, phase)
+    source_keys = {source["key"] for source in sources if "key" in source}
+    for gate in gates:
+        _check_gate(check, gate, source_keys)
+    if check.errors:
+        raise SpecError(check.errors)
+    return {
+        "launch": launch,
+        "sources": sources,
+        "phases": phases,
+        "gates": gates,
+        "roles": roles,
+        "sequence": sequence,
+    }
+
+
+def _check_phase(check: _Checker, phase: dict) -> None:
+    path = phase["_path"]
+    start, end = phase.get("start_week"), phase.get("end_week")
+    if start is not None and end is not None and end < start:
+        check.errors.append(f"{path}.end_week: {end} is before start_week {start}")
+    phase["activities"] = check.items(
+        phase.get("activities"), ACTIVITY_FIELDS, f"{path}.activities", "name"
+    )
+    if start is None or end is None or end < start:
+        return
+    for activity in phase["activities"]:
+        week = activity.get("week")
+        if week is not None and not start <= week <= end:
+            check.errors.append(
+                f"{activity['_path']}.week: {week} is outside the phase's weeks {start}-{end}"
+            )
+
+
+# Which optional rule fields each source takes; the others must be absent.
+_SOURCE_FIELDS = {
+    Source.PROMETHEUS: {"required": ("query",), "allowed": ("query", "prometheus")},
+    Source.REPORT: {"required": ("format", "metric"), "allowed": ("format", "metric")},
+    Source.MANUAL: {"required": (), "allowed": ()},
+}
+
+
+def _check_gate(check: _Checker, gate: dict, source_keys: set[str]) -> None:
+    path, source = gate["_path"], gate.get("source")
+    if source is None:
+        return
+    rules = _SOURCE_FIELDS[Source(source)]
+    for name in rules["required"]:
+        if name not in gate:
+            check.errors.append(f"{path}.{name}: required for a {source} gate")
+    for name in ("query", "prometheus", "format", "metric"):
+        if name in gate and name not in rules["allowed"]:
+            check.errors.append(f"{path}.{name}: not allowed on a {source} gate")
+    if "prometheus" in gate and gate["prometheus"] not in source_keys:
+        check.errors.append(f"{path}.prometheus: {gate['prometheus']!r} is not a key in sources")
+    if source == Source.REPORT and "format" in gate:
+        _check_report_metric(check, gate, path)
+    interval, max_age = gate.get("interval"), gate.get("max_age")
+    if interval is not None and not interval.total_seconds() >= 10:
+        check.errors.append(f"{path}.interval: must be at least 10s")
+    if interval is not None and max_age is not None and max_age < interval:
+        check.errors.append(f"{path}.max_age: shorter than the interval, the gate would go stale")
+
+
+def _check_report_metric(check: _Checker, gate: dict, path: str) -> None:
+    from apps.gates.parsers import METRICS
+
+    fmt = gate["format"]
+    if fmt not in METRICS:
+        check.errors.append(f"{path}.format: {fmt!r} is not one of {', '.join(sorted(METRICS))}")
+    elif "metric" in gate and gate["metric"] not in METRICS[fmt]:
+        check.errors.append(
+            f"{path}.metric: {gate['metric']!r} is not a {fmt} metric "
+            f"(one of {', '.join(METRICS[fmt])})"
+        )

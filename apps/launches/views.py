@@ -1,0 +1,52 @@
+from collections import Counter
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from apps.gates.models import Gate, GateStatus
+from apps.launches.models import Launch
+
+
+def get_launch_for_user(request: HttpRequest, slug: str) -> Launch:
+    """The one door to a launch: load it and check the user may see it (404 otherwise).
+
+    Any signed-in user may read a launch for now; per-launch roles narrow this (sign-off issue).
+    """
+    return get_object_or_404(Launch, slug=slug)
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+@login_required
+@require_GET
+def launch_list(request: HttpRequest) -> HttpResponse:
+    launches = Launch.objects.with_counts()
+    return render(request, "launches/list.html", {"launches": launches, "now": timezone.now()})
+
+
+@login_required
+@require_GET
+def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
+    launch = get_launch_for_user(request, slug)
+    now = timezone.now()
+    gates = list(Gate.objects.filter(launch=launch).for_dashboard().select_related("prometheus"))
+    for gate in gates:
+        gate.status, gate.status_reason = gate.current_status(now)
+    counts = Counter(gate.status for gate in gates)
+    context = {
+        "launch": launch,
+        "now": now,
+        "phases": launch.phases.prefetch_related("activities"),
+        "gates": gates,
+        "counts": [(status, counts.get(status, 0)) for status in GateStatus.values],
+        "blockers": [g for g in gates if g.blocking and g.status != GateStatus.PASSING],
+        "roles": launch.roles.filter(retired_at__isnull=True),
+        "sequence": launch.sequence.all(),
+    }
+    return render(request, "launches/overview.html", context)

@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from apps.launches.views import healthz
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="launches:list", permanent=False)),
+    path("healthz", healthz, name="healthz"),
+    path("launches/", include("apps.launches.urls")),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,139 @@
+"""The launch pages, as a program manager and as an outsider see them."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from apps.gates.models import Gate, GateStatus, Measurement
+from apps.launches.services import import_launch_spec
+from tests.helpers import to_yaml
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def pm(client):
+    user = get_user_model().objects.create_user("pm", "pm@example.com", "launch-demo")
+    client.force_login(user)
+    return user
+
+
+@pytest.fixture
+def launch(spec):
+    return import_launch_spec(raw=to_yaml(spec), actor="test").launch
+
+
+def test_healthz_answers_without_login(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_pages_send_an_anonymous_visitor_to_the_login_page(client, launch):
+    for url in ("/launches/", "/launches/atlas/"):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response.url.startswith("/accounts/login/")
+
+
+def test_the_login_page_renders(client):
+    response = client.get("/accounts/login/")
+    assert response.status_code == 200
+    assert b"Launch Portal" in response.content
+
+
+def test_nobody_can_sign_up(client):
+    response = client.get("/accounts/signup/")
+    assert b"Sign Up Closed" in response.content or response.status_code in (403, 404)
+
+
+def test_the_launch_list_shows_each_launch(client, pm, launch):
+    response = client.get("/launches/")
+    assert response.status_code == 200
+    assert b"Atlas" in response.content
+    assert response.context["launches"][0].gate_count == 3
+
+
+def test_the_overview_shows_phases_gates_roles_and_status(client, pm, launch):
+    gate = Gate.objects.get(key="coverage")
+    Measurement.objects.create(gate=gate, status=GateStatus.FAILING, value=80, reason="80 < 85")
+    response = client.get("/launches/atlas/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    for text in (
+        "Build",
+        "Certify",
+        "Cluster",
+        "Availability",
+        "Runbooks tested",
+        "VP Engineering",
+        "SRE Lead",
+        "T-24h",
+        "T+24h",
+    ):
+        assert text in page
+    statuses = {g.key: g.status for g in response.context["gates"]}
+    assert statuses == {"availability": "pending", "coverage": "failing", "runbooks": "pending"}
+    assert [g.key for g in response.context["blockers"]] == ["availability", "coverage"]
+
+
+def test_an_unknown_launch_is_404(client, pm):
+    assert client.get("/launches/nope/").status_code == 404
+
+
+def test_the_overview_query_count_does_not_grow_with_gates_or_measurements(client, pm, launch):
+    def measure() -> int:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get("/launches/atlas/").status_code == 200
+        return len(ctx.captured_queries)
+
+    before = measure()
+    template = Gate.objects.get(key="coverage")
+    for i in range(20):
+        gate = Gate.objects.create(
+            launch=launch,
+            key=f"extra-{i}",
+            name=f"Extra {i}",
+            category="quality",
+            dimension="technical",
+            source="manual",
+            comparator="==",
+            threshold=1,
+            unit="attested",
+            interval=template.interval,
+            max_age=template.max_age,
+        )
+        Measurement.objects.bulk_create(
+            Measurement(gate=gate, status=GateStatus.PASSING, value=1) for _ in range(10)
+        )
+    assert measure() == before
+
+
+def test_a_measurement_older_than_max_age_reads_stale(launch):
+    gate = Gate.objects.get(key="coverage")
+    old = timezone.now() - gate.max_age - timedelta(minutes=1)
+    Measurement.objects.create(gate=gate, status=GateStatus.PASSING, value=90, evaluated_at=old)
+    assert gate.current_status() == (GateStatus.UNKNOWN, "stale")
+    Measurement.objects.create(gate=gate, status=GateStatus.PASSING, value=91)
+    assert gate.current_status() == (GateStatus.PASSING, "")
+
+
+def test_the_admin_lists_every_model(client, launch):
+    admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(admin)
+    for url in ("launch", "phase", "activity", "sequencestep"):
+        assert client.get(f"/admin/launches/{url}/").status_code == 200
+    for url in (
+        "/admin/gates/gate/",
+        "/admin/gates/measurement/",
+        "/admin/gates/prometheussource/",
+        "/admin/signoffs/role/",
+        "/admin/audit/auditevent/",
+    ):
+        assert client.get(url).status_code == 200
+    assert client.get("/admin/gates/gate/?q=coverage").status_code == 200
