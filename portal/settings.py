@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "apps.gates",
     "apps.signoffs",
     "apps.audit",
+    "apps.api",
 ]
 
 MIDDLEWARE = [
@@ -167,7 +168,14 @@ CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 90
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    "gates-tick": {"task": "gates.tick", "schedule": env_int("GATE_TICK_SECONDS", 10, minimum=1)},
+}
+# Redis redelivers an unacknowledged task after visibility_timeout: it must be longer than any
+# countdown or retry delay (checked when the worker starts, portal/celery.py).
+CELERY_BROKER_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)
+if CELERY_BROKER_URL.startswith(("redis", "rediss")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
@@ -180,3 +188,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# Sources: how long one read may take, and which hosts pull sources may fetch from
+# (host, *.domain or host:port; a literal IP with a port allows that one private address).
+PROMETHEUS_TIMEOUT = env_int("PROMETHEUS_TIMEOUT", 10, minimum=1)
+PULL_TIMEOUT = env_int("PULL_TIMEOUT", 20, minimum=1)
+SOURCE_ALLOWED_HOSTS = env_list("SOURCE_ALLOWED_HOSTS", [])

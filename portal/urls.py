@@ -8,6 +8,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="launches:list", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("launches/", include("apps.launches.urls")),
+    path("api/v1/", include("apps.api.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,6 +1,7 @@
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
@@ -75,15 +76,33 @@ class GateQuerySet(models.QuerySet):
         newest = Measurement.objects.filter(gate=OuterRef("pk")).order_by("-evaluated_at", "-id")
         return self.annotate(
             latest_id=Subquery(newest.values("id")[:1]),
-            latest_status=Subquery(newest.values("status")[:1]),
             latest_value=Subquery(newest.values("value")[:1]),
             latest_reason=Subquery(newest.values("reason")[:1]),
-            latest_at=Subquery(newest.values("evaluated_at")[:1]),
         )
 
-    def for_dashboard(self):
-        """The active gates of a page, in spec order, each with its newest measurement."""
-        return self.active().with_latest_measurement().order_by("order", "key")
+    def with_active_waiver(self, now):
+        """Annotate each gate with the expiry and reason of its longest active waiver."""
+        waivers = Waiver.objects.active(now).filter(gate=OuterRef("pk"))
+        return self.annotate(
+            waiver_expires_at=Subquery(waivers.values("expires_at")[:1]),
+            waiver_reason=Subquery(waivers.values("reason")[:1]),
+        )
+
+    def for_dashboard(self, now):
+        """The active gates of a page, in spec order, with newest measurement and waiver."""
+        return (
+            self.active().with_latest_measurement().with_active_waiver(now).order_by("order", "key")
+        )
+
+    def due(self, now):
+        """Polled gates whose next evaluation is due (never evaluated ones first)."""
+        polled = models.Q(source=Source.PROMETHEUS) | ~models.Q(pull_url="")
+        due = models.Q(next_due_at__isnull=True) | models.Q(next_due_at__lte=now)
+        return (
+            self.active()
+            .filter(polled & due)
+            .order_by(models.F("next_due_at").asc(nulls_first=True), "id")
+        )
 
 
 class Gate(models.Model):
@@ -111,8 +130,25 @@ class Gate(models.Model):
     spec_ref = models.CharField(max_length=30, blank=True)
     description = models.TextField(blank=True)
     controls = models.JSONField(default=list, blank=True, help_text="SOC2 criteria, e.g. CC8.1.")
+    pull_url = models.URLField(
+        max_length=500, blank=True, help_text="Report gates: a URL to poll for the latest report."
+    )
     order = models.PositiveIntegerField(default=0)
     retired_at = models.DateTimeField(null=True, blank=True)
+
+    # State kept by the evaluation service (workers write these: save(update_fields=...)).
+    state = models.CharField(max_length=20, choices=GateStatus.choices, default=GateStatus.PENDING)
+    state_reason = models.TextField(blank=True)
+    state_since = models.DateTimeField(null=True, blank=True)
+    streak_status = models.CharField(max_length=20, blank=True)
+    streak_count = models.PositiveIntegerField(default=0)
+    last_measured_at = models.DateTimeField(null=True, blank=True)
+    last_evidence_at = models.DateTimeField(
+        null=True, blank=True, help_text="The newest reading that gave a value (not an error)."
+    )
+    next_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    pull_etag = models.CharField(max_length=200, blank=True)
+    pull_last_modified = models.CharField(max_length=100, blank=True)
 
     objects = GateQuerySet.as_manager()
 
@@ -138,23 +174,44 @@ class Gate(models.Model):
     def rule_text(self) -> str:
         return f"{self.comparator} {format_decimal(self.threshold)} {self.unit}".strip()
 
-    def status_from(self, *, measured_status, measured_at, now=None) -> tuple[str, str]:
-        """(status, reason) from the newest measurement's status and time; stale is unknown."""
-        if measured_status is None:
-            return GateStatus.PENDING, "never measured"
-        now = now or timezone.now()
-        if measured_at < now - self.max_age:
-            return GateStatus.UNKNOWN, "stale"
-        return measured_status, ""
+    @property
+    def is_polled(self) -> bool:
+        """Whether workers fetch this gate's evidence (others are pushed or attested)."""
+        return self.source == Source.PROMETHEUS or bool(self.pull_url)
 
-    def current_status(self, now=None) -> tuple[str, str]:
-        """Status from the annotation of with_latest_measurement(), or one query without it."""
-        if hasattr(self, "latest_status"):
-            status, at = self.latest_status, self.latest_at
+    def current_status(self, now=None, *, waiver: "Waiver | None" = None) -> tuple[str, str]:
+        """(status, reason) as of `now`: stale evidence is unknown; a waiver covers non-passing.
+
+        `waiver` is the active waiver when the caller has it; otherwise the annotation of
+        with_active_waiver() is used, or one query.
+        """
+        now = now or timezone.now()
+        if self.last_measured_at is None:
+            status, reason = GateStatus.PENDING, "never measured"
+        elif self.state == GateStatus.UNKNOWN:
+            status, reason = self.state, self.state_reason
+        elif self.last_evidence_at is None or self.last_evidence_at < now - self.max_age:
+            # Failing polls do not keep a gate fresh: only a reading with a value does.
+            status, reason = GateStatus.UNKNOWN, "stale: no fresh evidence within max_age"
         else:
-            newest = self.measurements.order_by("-evaluated_at", "-id").first()
-            status, at = (newest.status, newest.evaluated_at) if newest else (None, None)
-        return self.status_from(measured_status=status, measured_at=at, now=now)
+            status, reason = self.state, self.state_reason
+        if status == GateStatus.PASSING:
+            return status, reason
+        expires, why = self._active_waiver(now, waiver)
+        if expires is not None:
+            return GateStatus.WAIVED, f"waived until {expires:%Y-%m-%d %H:%M} UTC: {why}"
+        return status, reason
+
+    def _active_waiver(self, now, waiver) -> tuple:
+        if waiver is not None:
+            return waiver.expires_at, waiver.reason
+        if hasattr(self, "waiver_expires_at"):
+            expires, why = self.waiver_expires_at, self.waiver_reason
+        else:
+            found = self.waivers.active(now).first()
+            expires, why = (found.expires_at, found.reason) if found else (None, "")
+        # An annotation made a moment ago may already be past: expiry counts at once.
+        return (expires, why) if expires is not None and expires > now else (None, "")
 
 
 class Measurement(models.Model):
@@ -165,9 +222,14 @@ class Measurement(models.Model):
     value = models.DecimalField(max_digits=30, decimal_places=6, null=True, blank=True)
     reason = models.TextField(blank=True)
     source_detail = models.JSONField(default=dict, blank=True)
-    evidence_sha256 = models.CharField(max_length=64, blank=True)
+    evidence = models.ForeignKey(
+        "Evidence", null=True, blank=True, on_delete=models.PROTECT, related_name="measurements"
+    )
     evaluated_at = models.DateTimeField(default=timezone.now, db_index=True)
     duration_ms = models.PositiveIntegerField(default=0)
+    slot = models.DateTimeField(
+        null=True, blank=True, help_text="The due time a polled evaluation was claimed for."
+    )
 
     class Meta:
         ordering = ["-evaluated_at", "-id"]
@@ -176,10 +238,78 @@ class Measurement(models.Model):
             models.CheckConstraint(
                 condition=models.Q(status__in=GateStatus.values), name="measurement_status_valid"
             ),
+            # A redelivered task finds its slot taken: one measurement per claimed slot.
+            models.UniqueConstraint(fields=["gate", "slot"], name="measurement_one_per_slot"),
         ]
 
     def __str__(self) -> str:
         return f"{self.gate_id} {self.status} {self.value}"
+
+
+class Evidence(models.Model):
+    """A raw report or response, stored once by its SHA-256."""
+
+    sha256 = models.CharField(max_length=64, primary_key=True)
+    size = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=100, blank=True)
+    name = models.CharField(max_length=255, blank=True, help_text="The first upload's file name.")
+    path = models.CharField(max_length=300, help_text="Relative to EVIDENCE_ROOT.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "evidence"
+
+    def __str__(self) -> str:
+        return f"{self.sha256[:12]} {self.name}"
+
+
+class StatusChange(models.Model):
+    """A change of a gate's (guarded) state, so history is cheap to read."""
+
+    gate = models.ForeignKey(Gate, on_delete=models.PROTECT, related_name="status_changes")
+    from_status = models.CharField(max_length=20, choices=GateStatus.choices)
+    to_status = models.CharField(max_length=20, choices=GateStatus.choices)
+    reason = models.TextField(blank=True)
+    at = models.DateTimeField()
+    measurement = models.ForeignKey(Measurement, null=True, on_delete=models.PROTECT)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.gate_id}: {self.from_status} -> {self.to_status}"
+
+
+class WaiverQuerySet(models.QuerySet):
+    def active(self, now):
+        """Waivers that count at `now`: not revoked and not yet expired."""
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now).order_by("-expires_at")
+
+
+class Waiver(models.Model):
+    gate = models.ForeignKey(Gate, on_delete=models.PROTECT, related_name="waivers")
+    reason = models.TextField()
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    granted_by_name = models.CharField(max_length=200)
+    granted_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = WaiverQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-granted_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(expires_at__gt=models.F("granted_at")),
+                name="waiver_expires_after_grant",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"waiver of {self.gate_id} until {self.expires_at:%Y-%m-%d}"
 
 
 def format_decimal(value: Decimal | None) -> str:

@@ -12,8 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.audit.services import record
-from apps.gates.models import Gate, GateStatus, Measurement, Source
-from apps.gates.rules import verdict
+from apps.gates.models import Gate, Measurement, Source
+from apps.gates.services import Reading, record_reading
 from apps.launches.models import Launch
 from apps.launches.services import import_launch_spec
 
@@ -63,30 +63,20 @@ def _create_users(signer_emails: list[str]) -> list[str]:
 def _add_readings(launch: Launch, now) -> int:
     """Six readings per gate, one per interval; most pass, a few fail, one source is down."""
     rng = random.Random(launch.slug)  # noqa: S311 - demo values, the same every time
-    rows = []
-    for index, gate in enumerate(launch.gates.active()):
+    count = 0
+    for index, gate in enumerate(launch.gates.active().select_related("launch")):
         for step in range(5, -1, -1):
             at = now - gate.interval * step - timedelta(seconds=rng.randint(0, 30))
-            rows.append(_reading(gate, at, failing=index % 9 == 4, down=index % 13 == 7, rng=rng))
-    Measurement.objects.bulk_create(rows)
-    return len(rows)
+            reading = _reading(gate, failing=index % 9 == 4, down=index % 13 == 7, rng=rng)
+            record_reading(gate=gate, reading=reading, actor="load_demo", at=at)
+            count += 1
+    return count
 
 
-def _reading(gate: Gate, at, *, failing: bool, down: bool, rng: random.Random) -> Measurement:
+def _reading(gate: Gate, *, failing: bool, down: bool, rng: random.Random) -> Reading:
     if down and gate.source == Source.PROMETHEUS:
-        return Measurement(
-            gate=gate, status=GateStatus.UNKNOWN, reason="source unreachable", evaluated_at=at
-        )
-    value = _demo_value(gate, failing=failing, rng=rng)
-    result = verdict(comparator=gate.comparator, threshold=gate.threshold, value=value)
-    return Measurement(
-        gate=gate,
-        status=result.status,
-        value=value,
-        reason=result.reason,
-        evaluated_at=at,
-        source_detail={"demo": True},
-    )
+        return Reading(error="source unreachable: demo data", detail={"demo": True})
+    return Reading(value=_demo_value(gate, failing=failing, rng=rng), detail={"demo": True})
 
 
 def _demo_value(gate: Gate, *, failing: bool, rng: random.Random) -> Decimal:

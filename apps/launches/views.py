@@ -35,7 +35,7 @@ def launch_list(request: HttpRequest) -> HttpResponse:
 def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
     launch = get_launch_for_user(request, slug)
     now = timezone.now()
-    gates = list(Gate.objects.filter(launch=launch).for_dashboard().select_related("prometheus"))
+    gates = list(Gate.objects.filter(launch=launch).for_dashboard(now).select_related("prometheus"))
     for gate in gates:
         gate.status, gate.status_reason = gate.current_status(now)
     counts = Counter(gate.status for gate in gates)

@@ -1,12 +1,14 @@
 """The launch pages, as a program manager and as an outsider see them."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from apps.gates.models import Gate, GateStatus, Measurement
+from apps.gates.models import Gate, GateStatus
+from apps.gates.services import Reading, record_reading
 from apps.launches.services import import_launch_spec
 from tests.helpers import to_yaml
 
@@ -58,7 +60,7 @@ def test_the_launch_list_shows_each_launch(client, pm, launch):
 
 def test_the_overview_shows_phases_gates_roles_and_status(client, pm, launch):
     gate = Gate.objects.get(key="coverage")
-    Measurement.objects.create(gate=gate, status=GateStatus.FAILING, value=80, reason="80 < 85")
+    record_reading(gate=gate, reading=Reading(value=Decimal(80)), actor="test")
     response = client.get("/launches/atlas/")
     assert response.status_code == 200
     page = response.content.decode()
@@ -108,18 +110,19 @@ def test_the_overview_query_count_does_not_grow_with_gates_or_measurements(clien
             interval=template.interval,
             max_age=template.max_age,
         )
-        Measurement.objects.bulk_create(
-            Measurement(gate=gate, status=GateStatus.PASSING, value=1) for _ in range(10)
-        )
+        for _ in range(5):
+            record_reading(gate=gate, reading=Reading(value=Decimal(1)), actor="test")
     assert measure() == before
 
 
 def test_a_measurement_older_than_max_age_reads_stale(launch):
     gate = Gate.objects.get(key="coverage")
     old = timezone.now() - gate.max_age - timedelta(minutes=1)
-    Measurement.objects.create(gate=gate, status=GateStatus.PASSING, value=90, evaluated_at=old)
-    assert gate.current_status() == (GateStatus.UNKNOWN, "stale")
-    Measurement.objects.create(gate=gate, status=GateStatus.PASSING, value=91)
+    record_reading(gate=gate, reading=Reading(value=Decimal(90)), actor="test", at=old)
+    gate.refresh_from_db()
+    assert gate.current_status()[0] == GateStatus.UNKNOWN
+    record_reading(gate=gate, reading=Reading(value=Decimal(91)), actor="test")
+    gate.refresh_from_db()
     assert gate.current_status() == (GateStatus.PASSING, "")
 
 

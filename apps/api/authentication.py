@@ -1,0 +1,61 @@
+from rest_framework import authentication, exceptions, permissions
+
+from apps.api.models import ApiToken, hash_token
+
+
+class TokenUser:
+    """The identity of a request made with an API token (not a person)."""
+
+    is_authenticated = True
+    is_active = True
+    is_staff = False
+    pk = None
+
+    def __init__(self, token: ApiToken):
+        self.token = token
+
+    def __str__(self) -> str:
+        return f"token:{self.token.name}"
+
+    def get_full_name(self) -> str:
+        return f"API token {self.token.name}"
+
+    def get_username(self) -> str:
+        return str(self)
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer <token>`; the token is looked up by its SHA-256."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        keyword, _, raw = header.partition(" ")
+        if keyword != self.keyword or not raw.strip():
+            raise exceptions.AuthenticationFailed("use Authorization: Bearer <token>")
+        token = (
+            ApiToken.objects.usable()
+            .select_related("launch")
+            .filter(token_hash=hash_token(raw.strip()))
+            .first()
+        )
+        if token is None:
+            raise exceptions.AuthenticationFailed("invalid or revoked token")
+        token.touch()
+        return TokenUser(token), token
+
+    def authenticate_header(self, request) -> str:
+        return self.keyword
+
+
+class HasScope(permissions.BasePermission):
+    """The token carries the view's `required_scope`."""
+
+    message = "this token does not carry the scope this endpoint needs"
+
+    def has_permission(self, request, view) -> bool:
+        token = request.auth
+        return isinstance(token, ApiToken) and view.required_scope in token.scopes

@@ -1,0 +1,27 @@
+"""API tokens: created with their raw value shown once, stored hashed."""
+
+from django.db import transaction
+
+from apps.api.models import ApiToken, Scope, hash_token
+from apps.audit.services import record
+
+
+def create_api_token(*, launch, name: str, scopes: list[str], actor) -> tuple[ApiToken, str]:
+    """Create a token; return it with the raw value, which is not stored anywhere."""
+    unknown = set(scopes) - set(Scope.values)
+    if unknown or not scopes:
+        raise ValueError(f"scopes must be some of {', '.join(Scope.values)}")
+    raw = ApiToken.generate()
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            launch=launch, name=name, token_hash=hash_token(raw), prefix=raw[:8], scopes=scopes
+        )
+        record(
+            actor=actor,
+            action="api_token.created",
+            launch_slug=launch.slug,
+            obj_type="api_token",
+            obj_key=name,
+            data={"scopes": scopes, "prefix": token.prefix},
+        )
+    return token, raw

@@ -1,0 +1,310 @@
+"""Writes to gates: recording readings, evaluating polled gates, ingesting reports, waivers."""
+
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apps.audit.services import record
+from apps.gates import rules
+from apps.gates.evidence import read_evidence, store_evidence
+from apps.gates.models import Evidence, Gate, GateStatus, Measurement, Source, StatusChange, Waiver
+from apps.gates.parsers import ParsedReport, ReportError, UnknownFormat, parse_report
+from apps.gates.sources import SourceError
+
+
+@dataclass
+class Reading:
+    """What one evaluation found, before it is judged and stored."""
+
+    value: Decimal | None = None
+    error: str = ""
+    detail: dict = field(default_factory=dict)
+    evidence: Evidence | None = None
+    notes: tuple[str, ...] = ()
+
+
+def record_reading(
+    *, gate: Gate, reading: Reading, actor, slot=None, duration_ms: int = 0, at=None
+) -> Measurement | None:
+    """Judge a reading by the gate's rule and store it as a measurement, in one transaction.
+
+    Advances the gate's guarded state; a change of state is stored as a StatusChange and an
+    audit event. With a `slot` (a claimed poll), a second call for the same slot stores nothing
+    and returns None, so a redelivered task cannot measure twice.
+    """
+    at = at or timezone.now()
+    judged = _judge(gate, reading)
+    with transaction.atomic():
+        locked = (
+            Gate.objects.select_for_update(of=("self",)).select_related("launch").get(pk=gate.pk)
+        )
+        if slot is not None and Measurement.objects.filter(gate=locked, slot=slot).exists():
+            return None
+        measurement = Measurement.objects.create(
+            gate=locked,
+            status=judged.status,
+            value=reading.value,
+            reason=judged.reason,
+            source_detail=reading.detail,
+            evidence=reading.evidence,
+            evaluated_at=at,
+            duration_ms=duration_ms,
+            slot=slot,
+        )
+        _advance(locked, measurement, actor=actor)
+    return measurement
+
+
+def _judge(gate: Gate, reading: Reading) -> rules.Verdict:
+    error = reading.error
+    if not error and reading.value is None and reading.notes:
+        error = "; ".join(reading.notes)
+    judged = rules.verdict(
+        comparator=gate.comparator, threshold=gate.threshold, value=reading.value, error=error
+    )
+    if reading.notes and judged.status != GateStatus.UNKNOWN:
+        notes = "; ".join(reading.notes)
+        return rules.Verdict(judged.status, f"{judged.reason}; {notes}" if judged.reason else notes)
+    return judged
+
+
+def _advance(gate: Gate, measurement: Measurement, *, actor) -> None:
+    before = gate.state
+    state = rules.advance(
+        rules.State(gate.state, gate.streak_status, gate.streak_count),
+        measurement.status,
+        for_count=gate.for_count,
+    )
+    gate.state, gate.streak_status, gate.streak_count = (
+        state.status,
+        state.streak_status,
+        state.streak_count,
+    )
+    if gate.state == measurement.status:
+        gate.state_reason = measurement.reason
+    gate.last_measured_at = measurement.evaluated_at
+    if measurement.status in (GateStatus.PASSING, GateStatus.FAILING):
+        gate.last_evidence_at = measurement.evaluated_at
+    fields = ["state", "state_reason", "streak_status", "streak_count", "last_measured_at",
+              "last_evidence_at"]  # fmt: skip
+    if gate.state != before:
+        gate.state_since = measurement.evaluated_at
+        fields.append("state_since")
+        _status_changed(gate, before, measurement, actor=actor)
+    gate.save(update_fields=fields)
+
+
+def _status_changed(gate: Gate, before: str, measurement: Measurement, *, actor) -> None:
+    StatusChange.objects.create(
+        gate=gate,
+        from_status=before,
+        to_status=gate.state,
+        reason=gate.state_reason,
+        at=measurement.evaluated_at,
+        measurement=measurement,
+    )
+    record(
+        actor=actor,
+        action="gate.status_changed",
+        launch_slug=gate.launch.slug,
+        obj_type="gate",
+        obj_key=gate.key,
+        data={
+            "from": before,
+            "to": gate.state,
+            "reason": gate.state_reason,
+            "measurement": measurement.pk,
+        },  # fmt: skip
+    )
+
+
+# --- polled gates -------------------------------------------------------------------------------
+
+
+def evaluate_gate(*, gate: Gate, actor="worker", slot=None) -> Measurement | None:
+    """Fetch a polled gate's evidence (network I/O outside any transaction) and record it."""
+    started = time.monotonic()
+    try:
+        reading = _read_prometheus(gate) if gate.source == Source.PROMETHEUS else _read_pull(gate)
+    except SourceError as exc:
+        reading = Reading(error=exc.reason, detail=exc.detail)
+    elapsed = int((time.monotonic() - started) * 1000)
+    return record_reading(gate=gate, reading=reading, actor=actor, slot=slot, duration_ms=elapsed)
+
+
+def _read_prometheus(gate: Gate) -> Reading:
+    from apps.gates.sources import prometheus
+
+    url = gate.prometheus.url if gate.prometheus_id else settings.PROMETHEUS_URL
+    if not url:
+        raise SourceError("source unreachable: no Prometheus configured (set PROMETHEUS_URL)")
+    found = prometheus.read(url=url, query=gate.query, timeout=settings.PROMETHEUS_TIMEOUT)
+    return Reading(value=found.value, detail=found.detail)
+
+
+def _read_pull(gate: Gate) -> Reading:
+    """Poll a report URL with ETag / If-Modified-Since; 304 re-reads the stored report."""
+    from apps.gates.sources.fetch import fetch
+
+    if gate.source != Source.REPORT or not gate.pull_url:
+        raise SourceError(f"{gate.source} gates are not polled")
+    got = fetch(
+        gate.pull_url,
+        allowed_hosts=settings.SOURCE_ALLOWED_HOSTS,
+        max_bytes=settings.REPORT_MAX_BYTES,
+        timeout=settings.PULL_TIMEOUT,
+        etag=gate.pull_etag,
+        last_modified=gate.pull_last_modified,
+    )
+    detail = {"url": gate.pull_url, "http": got.status}
+    if got.status == "not_modified":
+        evidence = _last_evidence(gate)
+        if evidence is None:
+            raise SourceError("304 Not Modified but no earlier report is stored", detail=detail)
+        return _report_reading(gate, read_evidence(evidence), evidence, detail)
+    Gate.objects.filter(pk=gate.pk).update(pull_etag=got.etag, pull_last_modified=got.last_modified)
+    evidence = store_evidence(data=got.body, name=gate.pull_url.rsplit("/", 1)[-1])
+    return _report_reading(gate, got.body, evidence, detail)
+
+
+def _last_evidence(gate: Gate) -> Evidence | None:
+    newest = gate.measurements.exclude(evidence=None).select_related("evidence").first()
+    return newest.evidence if newest else None
+
+
+def _report_reading(gate: Gate, data: bytes, evidence: Evidence, detail: dict) -> Reading:
+    try:
+        parsed = parse_report(data, gate.format)
+    except ReportError as exc:
+        raise SourceError(f"report refused: {exc}", detail=detail) from None
+    return metric_reading(gate, parsed, evidence=evidence, detail=detail)
+
+
+def metric_reading(gate: Gate, parsed: ParsedReport, *, evidence, detail: dict) -> Reading:
+    """The reading a parsed report gives a gate: its metric, or unknown with the reason."""
+    detail = {**detail, "format": parsed.format, "metric": gate.metric}
+    if gate.metric not in parsed.metrics:
+        error = f"the {parsed.format} report has no {gate.metric}"
+        return Reading(error=error, detail=detail, evidence=evidence, notes=parsed.notes)
+    value = parsed.metrics[gate.metric]
+    if value is None:
+        error = "; ".join(parsed.notes) or f"the report gives no value for {gate.metric}"
+        return Reading(error=error, detail=detail, evidence=evidence)
+    return Reading(value=value, detail=detail, evidence=evidence, notes=parsed.notes)
+
+
+# --- pushed reports -----------------------------------------------------------------------------
+
+
+class IngestError(Exception):
+    """A refused report: `status` is the HTTP status the API answers with."""
+
+    def __init__(self, status: int, message: str):
+        self.status, self.message = status, message
+        super().__init__(message)
+
+
+def ingest_report(
+    *, launch, data: bytes, format: str | None, gate_key: str | None, name: str, actor
+) -> list[Measurement]:
+    """Parse an uploaded report and measure every report gate it applies to.
+
+    Applies to the named gate, or to every active report gate of the launch reading its format.
+    Refused (IngestError, nothing stored) when it cannot be parsed or applies to no gate.
+    """
+    gates = _report_gates(launch, gate_key)
+    try:
+        parsed = parse_report(data, format or (gates[0].format if gate_key else None))
+    except UnknownFormat as exc:
+        raise IngestError(415, str(exc)) from None
+    except ReportError as exc:
+        raise IngestError(400, str(exc)) from None
+    gates = [g for g in gates if g.format == parsed.format]
+    if not gates:
+        where = f"gate {gate_key!r}" if gate_key else f"launch {launch.slug!r}"
+        raise IngestError(400, f"no report gate of {where} reads {parsed.format} reports")
+    evidence = store_evidence(data=data, name=name, content_type=parsed.format)
+    detail = {"report": name, "sha256": evidence.sha256}
+    with transaction.atomic():
+        measurements = [
+            record_reading(
+                gate=gate,
+                reading=metric_reading(gate, parsed, evidence=evidence, detail=detail),
+                actor=actor,
+            )
+            for gate in gates
+        ]
+        record(
+            actor=actor,
+            action="report.ingested",
+            launch_slug=launch.slug,
+            obj_type="evidence",
+            obj_key=evidence.sha256,
+            data={"format": parsed.format, "name": name, "gates": [g.key for g in gates]},
+        )
+    return measurements
+
+
+def _report_gates(launch, gate_key: str | None) -> list[Gate]:
+    gates = launch.gates.active().filter(source=Source.REPORT).select_related("launch")
+    if gate_key is None:
+        return list(gates)
+    gate = gates.filter(key=gate_key).first()
+    if gate is None:
+        raise IngestError(400, f"launch {launch.slug!r} has no report gate {gate_key!r}")
+    return [gate]
+
+
+# --- people -------------------------------------------------------------------------------------
+
+
+def attest(*, gate: Gate, user, comment: str, evidence: Evidence | None = None) -> Measurement:
+    """A named person confirms a manual gate; it holds until the gate's max_age runs out."""
+    if gate.source != Source.MANUAL:
+        raise ValueError(f"{gate.key} is a {gate.source} gate: only manual gates are attested")
+    name = user.get_full_name() or user.get_username()
+    reading = Reading(
+        value=Decimal(1),
+        detail={"attested_by": name, "user_id": user.pk, "comment": comment},
+        evidence=evidence,
+    )
+    with transaction.atomic():
+        measurement = record_reading(gate=gate, reading=reading, actor=user)
+        record(
+            actor=user,
+            action="gate.attested",
+            launch_slug=gate.launch.slug,
+            obj_type="gate",
+            obj_key=gate.key,
+            data={"comment": comment, "measurement": measurement.pk},
+        )
+    return measurement
+
+
+def grant_waiver(*, gate: Gate, user, reason: str, expires_at) -> Waiver:
+    """Waive a gate until `expires_at`; the waiver stops counting the moment it expires."""
+    if not reason.strip():
+        raise ValueError("a waiver needs a reason")
+    if expires_at <= timezone.now():
+        raise ValueError("a waiver must expire in the future")
+    with transaction.atomic():
+        waiver = Waiver.objects.create(
+            gate=gate,
+            reason=reason.strip(),
+            granted_by=user,
+            granted_by_name=user.get_full_name() or user.get_username(),
+            expires_at=expires_at,
+        )
+        record(
+            actor=user,
+            action="waiver.granted",
+            launch_slug=gate.launch.slug,
+            obj_type="gate",
+            obj_key=gate.key,
+            data={"waiver": waiver.pk, "reason": waiver.reason, "expires_at": expires_at},
+        )
+    return waiver
