@@ -94,12 +94,15 @@ def _database() -> dict:
     default = f"sqlite:///{VAR_DIR / 'portal.sqlite3'}"
     url = env_url("DATABASE_URL", default, schemes=("sqlite", "postgres", "postgresql"))
     try:
-        config = dj_database_url.parse(url, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))
+        config = dj_database_url.parse(
+            url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True
+        )
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL: {exc}") from None
     if config["ENGINE"].endswith("sqlite3"):
         # Web, worker and beat share the file: wait for the lock instead of failing at once.
         config.setdefault("OPTIONS", {})["timeout"] = 20
+        config["CONN_MAX_AGE"] = 0
     return config
 
 

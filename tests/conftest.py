@@ -2,10 +2,15 @@ import copy
 
 import pytest
 
-from tests.helpers import MINIMAL_SPEC
+from tests.helpers import ALLOWED_SOURCE, MINIMAL_SPEC
 
 
 @pytest.fixture
 def spec() -> dict:
     """A fresh, valid launch spec as data."""
     return copy.deepcopy(MINIMAL_SPEC)
+
+
+@pytest.fixture(autouse=True)
+def _source_allowlist(settings):
+    settings.SOURCE_ALLOWED_HOSTS = [ALLOWED_SOURCE]

@@ -6,6 +6,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_SPEC = ROOT / "specs" / "llm-research-lab.yaml"
+# The one source host:port the tests allow (SOURCE_ALLOWED_HOSTS); nothing listens there.
+ALLOWED_SOURCE = "127.0.0.1:19090"
 
 # A small launch spec that passes validation; tests copy it and break one thing at a time.
 MINIMAL_SPEC = {
@@ -17,7 +19,7 @@ MINIMAL_SPEC = {
         "start_date": "2026-12-28",
         "status": "planning",
     },
-    "sources": [{"key": "prod", "url": "http://prometheus.atlas.internal:9090"}],
+    "sources": [{"key": "prod", "url": f"http://{ALLOWED_SOURCE}"}],
     "phases": [
         {
             "code": "1",

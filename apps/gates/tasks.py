@@ -20,15 +20,20 @@ def tick() -> int:
     """Claim every due polled gate for its slot and queue one evaluation each."""
     now = timezone.now()
     queued = 0
-    due = Gate.objects.due(now).values_list("id", "next_due_at", "interval")[:TICK_BATCH]
-    for gate_id, due_at, interval in due:
-        slot = due_at or now
-        # The conditional UPDATE is the claim: only one ticker moves next_due_at on.
-        same = Q(next_due_at__isnull=True) if due_at is None else Q(next_due_at=due_at)
-        if Gate.objects.filter(same, pk=gate_id).update(next_due_at=now + interval):
-            evaluate_gate.delay_on_commit(gate_id, slot.isoformat())
-            queued += 1
-    return queued
+    while True:
+        due = list(Gate.objects.due(now).values_list("id", "next_due_at", "interval")[:TICK_BATCH])
+        queued += sum(_claim(gate_id, due_at, interval, now) for gate_id, due_at, interval in due)
+        if len(due) < TICK_BATCH:
+            return queued
+
+
+def _claim(gate_id: int, due_at, interval, now) -> bool:
+    """The conditional UPDATE is the claim: only one ticker moves next_due_at on."""
+    same = Q(next_due_at__isnull=True) if due_at is None else Q(next_due_at=due_at)
+    if not Gate.objects.filter(same, pk=gate_id).update(next_due_at=now + interval):
+        return False
+    evaluate_gate.delay_on_commit(gate_id, (due_at or now).isoformat())
+    return True
 
 
 @shared_task(

@@ -181,6 +181,7 @@ GATE_FIELDS = {
     "prometheus": (slug, False),
     "format": (text, False),
     "metric": (text, False),
+    "url": (text, False),
     "comparator": (one_of(Comparator.values), True),
     "threshold": (number, True),
     "unit": (text, True),
@@ -292,6 +293,9 @@ def _validate(document: dict) -> dict:
     sequence = check.items(document.get("sequence"), STEP_FIELDS, "sequence", "name")
     for phase in phases:
         _check_phase(check, phase)
+    for source in sources:
+        if "url" in source:
+            _check_url(check, source["url"], f"{source['_path']}.url")
     source_keys = {source["key"] for source in sources if "key" in source}
     for gate in gates:
         _check_gate(check, gate, source_keys)
@@ -328,7 +332,7 @@ def _check_phase(check: _Checker, phase: dict) -> None:
 # Which optional rule fields each source takes; the others must be absent.
 _SOURCE_FIELDS = {
     Source.PROMETHEUS: {"required": ("query",), "allowed": ("query", "prometheus")},
-    Source.REPORT: {"required": ("format", "metric"), "allowed": ("format", "metric")},
+    Source.REPORT: {"required": ("format", "metric"), "allowed": ("format", "metric", "url")},
     Source.MANUAL: {"required": (), "allowed": ()},
 }
 
@@ -341,13 +345,15 @@ def _check_gate(check: _Checker, gate: dict, source_keys: set[str]) -> None:
     for name in rules["required"]:
         if name not in gate:
             check.errors.append(f"{path}.{name}: required for a {source} gate")
-    for name in ("query", "prometheus", "format", "metric"):
+    for name in ("query", "prometheus", "format", "metric", "url"):
         if name in gate and name not in rules["allowed"]:
             check.errors.append(f"{path}.{name}: not allowed on a {source} gate")
     if "prometheus" in gate and gate["prometheus"] not in source_keys:
         check.errors.append(f"{path}.prometheus: {gate['prometheus']!r} is not a key in sources")
     if source == Source.REPORT and "format" in gate:
         _check_report_metric(check, gate, path)
+    if "url" in gate:
+        _check_url(check, gate["url"], f"{path}.url")
     interval, max_age = gate.get("interval"), gate.get("max_age")
     if interval is not None and not interval.total_seconds() >= 10:
         check.errors.append(f"{path}.interval: must be at least 10s")
@@ -366,3 +372,16 @@ def _check_report_metric(check: _Checker, gate: dict, path: str) -> None:
             f"{path}.metric: {gate['metric']!r} is not a {fmt} metric "
             f"(one of {', '.join(METRICS[fmt])})"
         )
+
+
+def _check_url(check: _Checker, url: str, path: str) -> None:
+    """Pull and Prometheus URLs must be http(s) on the allowlist and not reach inside (SSRF)."""
+    from django.conf import settings
+
+    from apps.gates.sources import SourceError
+    from apps.gates.sources.fetch import check_url
+
+    try:
+        check_url(url, allowed_hosts=settings.SOURCE_ALLOWED_HOSTS)
+    except SourceError as exc:  # unsafe, off the allowlist, or not resolvable
+        check.errors.append(f"{path}: {exc.reason}")

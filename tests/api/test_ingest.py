@@ -234,3 +234,20 @@ def test_a_session_post_without_a_token_cannot_ingest(client, launch, django_use
     data = fixture("junit/maven-surefire-TEST-com.shape.CircleTest.xml")
     assert _post(client, None, data).status_code == 401
     assert not Gate.objects.filter(measurements__isnull=False).exists()
+
+
+def test_an_admin_creates_a_token_in_the_admin_and_sees_it_once(client, launch, django_user_model):
+    admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(admin)
+    response = client.post(
+        "/admin/api/apitoken/add/",
+        {"launch": launch.pk, "name": "gitlab", "scopes": ["ingest"]},
+        follow=True,
+    )
+    shown = [str(m) for m in response.context["messages"]]
+    raw = shown[0].split("gitlab: ")[1].split(" ")[0]
+    token = ApiToken.objects.get(name="gitlab")
+    assert raw.startswith("lp_") and token.prefix == raw[:8]
+    data = fixture("junit/maven-surefire-TEST-com.shape.CircleTest.xml")
+    assert _post(client, raw, data).status_code == 201
+    assert AuditEvent.objects.filter(action="api_token.created", actor_name="root").exists()

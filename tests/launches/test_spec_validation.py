@@ -195,7 +195,36 @@ BAD_SPECS = [
         "gates[0].dimension: 'vibes' is not one of technical, operational",
     ),
     ("empty name", _set("gates.0.name", "  "), "gates[0].name: must not be empty"),
+    (
+        "url on a prometheus gate",
+        _set("gates.0.url", "http://127.0.0.1:19090/r.xml"),
+        "gates[0].url: not allowed on a prometheus gate",
+    ),
 ]
+
+SSRF_URLS = [
+    ("cloud metadata", "http://169.254.169.254/latest/meta-data/"),
+    ("loopback database port", "http://127.0.0.1:5432/"),
+    ("file", "file:///etc/passwd"),
+    ("gopher", "gopher://127.0.0.1:6379/_INFO"),
+    ("mapped ipv6 loopback", "http://[::ffff:127.0.0.1]:19090/"),
+    ("host off the allowlist", "https://ci.example.com/latest/junit.xml"),
+]
+
+
+@pytest.mark.parametrize(("case", "url"), SSRF_URLS, ids=[c[0] for c in SSRF_URLS])
+def test_an_unsafe_source_or_pull_url_is_refused_when_saved(spec, case, url):
+    spec["sources"][0]["url"] = url
+    spec["gates"][1]["url"] = url
+    with pytest.raises(SpecError) as caught:
+        parse_spec(to_yaml(spec))
+    places = [error.split(":")[0] for error in caught.value.errors]
+    assert places == ["sources[0].url", "gates[1].url"], caught.value.errors
+
+
+def test_an_allowlisted_pull_url_is_accepted(spec):
+    spec["gates"][1]["url"] = "http://127.0.0.1:19090/artifacts/coverage.xml"
+    assert parse_spec(to_yaml(spec))["gates"][1]["url"].endswith("coverage.xml")
 
 
 @pytest.mark.parametrize(("case", "mutate", "message"), BAD_SPECS, ids=[c[0] for c in BAD_SPECS])
