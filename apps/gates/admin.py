@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.gates.models import Gate, Measurement, PrometheusSource
+from apps.gates.models import Evidence, Gate, Measurement, PrometheusSource, StatusChange, Waiver
 
 
 @admin.register(Gate)
@@ -48,3 +48,48 @@ class PrometheusSourceAdmin(admin.ModelAdmin):
     list_display = ("key", "url", "launch")
     list_filter = ("launch",)
     search_fields = ("key", "url")
+
+
+@admin.register(Waiver)
+class WaiverAdmin(admin.ModelAdmin):
+    list_display = ("gate", "reason", "granted_by_name", "granted_at", "expires_at", "revoked_at")
+    list_filter = ("gate__launch",)
+    search_fields = ("gate__key", "reason", "granted_by_name")
+    list_select_related = ("gate",)
+    readonly_fields = ("gate", "reason", "granted_by", "granted_by_name", "granted_at",
+                       "expires_at")  # fmt: skip
+
+    def has_add_permission(self, request):
+        return False  # granted through the service, which audits it
+
+
+@admin.register(Evidence)
+class EvidenceAdmin(admin.ModelAdmin):
+    list_display = ("sha256", "name", "content_type", "size", "created_at")
+    search_fields = ("sha256", "name")
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(StatusChange)
+class StatusChangeAdmin(admin.ModelAdmin):
+    list_display = ("gate", "from_status", "to_status", "at", "reason")
+    list_filter = ("to_status", "gate__launch")
+    search_fields = ("gate__key", "reason")
+    list_select_related = ("gate",)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False

@@ -55,6 +55,11 @@ class PrometheusSource(models.Model):
     launch = models.ForeignKey(Launch, on_delete=models.CASCADE, related_name="sources")
     key = models.SlugField(max_length=80)
     url = models.URLField(max_length=500)
+    # Secrets stay out of specs and the database: these name environment variables holding them.
+    bearer_token_env = models.CharField(max_length=100, blank=True)
+    basic_auth_user = models.CharField(max_length=100, blank=True)
+    basic_auth_password_env = models.CharField(max_length=100, blank=True)
+    verify_tls = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["launch", "key"]
@@ -64,6 +69,18 @@ class PrometheusSource(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+    def credentials(self) -> dict:
+        """The keyword arguments of prometheus.read() for this source's authentication."""
+        import os
+
+        out: dict = {"verify_tls": self.verify_tls}
+        if self.bearer_token_env:
+            out["bearer_token"] = os.environ.get(self.bearer_token_env, "")
+        if self.basic_auth_user:
+            password = os.environ.get(self.basic_auth_password_env, "")
+            out["basic_auth"] = (self.basic_auth_user, password)
+        return out
 
 
 class GateQuerySet(models.QuerySet):

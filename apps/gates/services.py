@@ -139,16 +139,20 @@ def evaluate_gate(*, gate: Gate, actor="worker", slot=None) -> Measurement | Non
 def _read_prometheus(gate: Gate) -> Reading:
     from apps.gates.sources import prometheus
 
+    credentials = {}
     if gate.prometheus_id:
         from apps.gates.sources.fetch import check_url
 
         url = gate.prometheus.url  # from a spec: checked again now, it may resolve elsewhere
         check_url(url, allowed_hosts=settings.SOURCE_ALLOWED_HOSTS)
+        credentials = gate.prometheus.credentials()
     else:
         url = settings.PROMETHEUS_URL  # the operator's own setting
     if not url:
         raise SourceError("source unreachable: no Prometheus configured (set PROMETHEUS_URL)")
-    found = prometheus.read(url=url, query=gate.query, timeout=settings.PROMETHEUS_TIMEOUT)
+    found = prometheus.read(
+        url=url, query=gate.query, timeout=settings.PROMETHEUS_TIMEOUT, **credentials
+    )
     return Reading(value=found.value, detail=found.detail)
 
 

@@ -16,6 +16,7 @@ from apps.gates.models import Gate, Measurement, Source
 from apps.gates.services import Reading, record_reading
 from apps.launches.models import Launch
 from apps.launches.services import import_launch_spec
+from apps.signoffs.models import Assignment, Duty
 
 DEMO_SPEC = Path(settings.BASE_DIR) / "specs" / "llm-research-lab.yaml"
 DEMO_PASSWORD = "launch-demo"  # noqa: S105 - demo accounts only, refused with DEBUG off
@@ -32,6 +33,7 @@ def load_demo(*, now=None) -> list[str]:
     if launch is None:
         launch = import_launch_spec(raw=DEMO_SPEC.read_bytes(), actor="load_demo").launch
     emails = _create_users([f"{role.key}@example.com" for role in launch.roles.all()])
+    _assign(launch)
     with transaction.atomic():
         if not Measurement.objects.filter(gate__launch=launch).exists():
             count = _add_readings(launch, now)
@@ -58,6 +60,18 @@ def _create_users(signer_emails: list[str]) -> list[str]:
             user.save()
             EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
     return emails
+
+
+def _assign(launch: Launch) -> None:
+    """Each role's demo user holds that role; pm, auditor and admin get their duties."""
+    User = get_user_model()
+    for role in launch.roles.filter(retired_at__isnull=True):
+        user = User.objects.get(username=role.key)
+        Assignment.objects.get_or_create(launch=launch, user=user, duty=Duty.SIGNER, role=role)
+    duties = {"pm": Duty.PROGRAM_MANAGER, "auditor": Duty.AUDITOR, "admin": Duty.ADMIN}
+    for username, duty in duties.items():
+        user = User.objects.get(username=username)
+        Assignment.objects.get_or_create(launch=launch, user=user, duty=duty)
 
 
 def _add_readings(launch: Launch, now) -> int:

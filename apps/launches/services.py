@@ -84,7 +84,15 @@ def _sync_sources(launch: Launch, items: list[dict], result: ImportResult) -> di
     sources = {}
     for item in items:
         source, _ = PrometheusSource.objects.update_or_create(
-            launch=launch, key=item["key"], defaults={"url": item["url"]}
+            launch=launch,
+            key=item["key"],
+            defaults={
+                "url": item["url"],
+                "bearer_token_env": item.get("bearer_token_env", ""),
+                "basic_auth_user": item.get("basic_auth_user", ""),
+                "basic_auth_password_env": item.get("basic_auth_password_env", ""),
+                "verify_tls": item.get("verify_tls", True),
+            },
         )
         sources[item["key"]] = source
     result.added["sources"] = [k for k in sources if k not in existing]
@@ -215,7 +223,7 @@ def export_launch_spec(launch: Launch) -> str:
     """The launch as a YAML spec; stable, and importing it reproduces the same launch."""
     document = {
         "launch": _export_launch(launch),
-        "sources": [{"key": s.key, "url": s.url} for s in launch.sources.order_by("key")],
+        "sources": [_export_source(s) for s in launch.sources.order_by("key")],
         "phases": [_export_phase(p) for p in launch.phases.prefetch_related("activities")],
         "gates": [_export_gate(g) for g in launch.gates.active().select_related("prometheus")],
         "roles": [_export_role(r) for r in launch.roles.filter(retired_at__isnull=True)],
@@ -239,6 +247,21 @@ def _export_launch(launch: Launch) -> dict:
     }
     if launch.description:
         out["description"] = launch.description
+    return out
+
+
+def _export_source(source: PrometheusSource) -> dict:
+    out = _without_empty(
+        {
+            "key": source.key,
+            "url": source.url,
+            "bearer_token_env": source.bearer_token_env,
+            "basic_auth_user": source.basic_auth_user,
+            "basic_auth_password_env": source.basic_auth_password_env,
+        }
+    )
+    if not source.verify_tls:
+        out["verify_tls"] = False
     return out
 
 

@@ -156,7 +156,23 @@ LAUNCH_FIELDS = {
     "status": (one_of(LaunchStatus.values), False),
     "description": (optional_text, False),
 }
-SOURCE_FIELDS = {"key": (slug, True), "url": (text, True)}
+
+
+def env_name(value: Any) -> str:
+    value = text(value)
+    if not re.match(r"^[A-Z_][A-Z0-9_]{0,99}$", value):
+        raise ValueError(f"{value!r} is not an environment variable name")
+    return value
+
+
+SOURCE_FIELDS = {
+    "key": (slug, True),
+    "url": (text, True),
+    "bearer_token_env": (env_name, False),
+    "basic_auth_user": (text, False),
+    "basic_auth_password_env": (env_name, False),
+    "verify_tls": (boolean, False),
+}
 ACTIVITY_FIELDS = {
     "name": (text, True),
     "owner": (optional_text, False),

@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from apps.accounts.permissions import attestable_categories
 from apps.gates.models import Gate, GateStatus
 from apps.launches.models import Launch
 
@@ -48,5 +49,6 @@ def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
         "blockers": [g for g in gates if g.blocking and g.status != GateStatus.PASSING],
         "roles": launch.roles.filter(retired_at__isnull=True),
         "sequence": launch.sequence.all(),
+        "attestable": attestable_categories(request.user, launch),
     }
     return render(request, "launches/overview.html", context)

@@ -138,3 +138,19 @@ def test_a_pull_url_that_is_no_longer_allowed_is_refused_when_fetched(spec, sett
     m = evaluate_gate(gate=Gate.objects.get(key="coverage"))
     assert m.status == "unknown"
     assert "not on the allowlist" in m.reason
+
+
+def test_a_named_source_sends_its_token_from_the_environment(
+    spec, fake_prometheus, settings, monkeypatch
+):
+    host = fake_prometheus.url.split("//", 1)[1].rstrip("/")
+    settings.SOURCE_ALLOWED_HOSTS = [host]
+    monkeypatch.setenv("ATLAS_PROM_TOKEN", "s3cret")
+    spec["sources"] = [{"key": "prod", "url": fake_prometheus.url,
+                        "bearer_token_env": "ATLAS_PROM_TOKEN"}]  # fmt: skip
+    import_launch_spec(raw=to_yaml(spec), actor="test")
+    fake_prometheus.answer_success("vector", [{"metric": {}, "value": [1, "99.99"]}])
+    m = evaluate_gate(gate=Gate.objects.get(key="availability"))
+    assert m.status == "passing"
+    assert fake_prometheus.requests[0].headers["Authorization"] == "Bearer s3cret"
+    assert "s3cret" not in json.dumps(m.source_detail)

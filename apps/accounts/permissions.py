@@ -1,0 +1,29 @@
+"""Per-launch permissions: who may do what, decided in one place from Assignments."""
+
+from django.utils import timezone
+
+from apps.gates.models import Gate
+from apps.signoffs.models import Assignment, Duty
+
+
+def current_assignments(user, launch, now=None):
+    if not user.is_authenticated or not user.is_active:
+        return Assignment.objects.none()
+    return Assignment.objects.current(now or timezone.now()).filter(user=user, launch=launch)
+
+
+def can_attest(user, gate: Gate) -> bool:
+    """A holder of a role covering the gate's category, or the launch's program manager."""
+    categories = attestable_categories(user, gate.launch)
+    return categories is None or gate.category in categories
+
+
+def attestable_categories(user, launch) -> set[str] | None:
+    """The gate categories `user` may attest on `launch`; None means every category (PM)."""
+    categories: set[str] = set()
+    for assignment in current_assignments(user, launch).select_related("role"):
+        if assignment.duty == Duty.PROGRAM_MANAGER:
+            return None
+        if assignment.role_id:
+            categories.update(assignment.role.categories)
+    return categories

@@ -1,0 +1,19 @@
+from django import forms
+from django.conf import settings
+
+
+class AttestationForm(forms.Form):
+    comment = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=5000,
+        help_text="What you checked, and how.",
+    )
+    evidence = forms.FileField(required=False, help_text="Optional: a document that shows it.")
+
+    def clean_evidence(self):
+        upload = self.cleaned_data.get("evidence")
+        if upload and upload.size > settings.REPORT_MAX_BYTES:
+            raise forms.ValidationError(
+                f"the file is {upload.size:,} bytes; the limit is {settings.REPORT_MAX_BYTES:,}"
+            )
+        return upload
