@@ -14,3 +14,9 @@ def spec() -> dict:
 @pytest.fixture(autouse=True)
 def _source_allowlist(settings):
     settings.SOURCE_ALLOWED_HOSTS = [ALLOWED_SOURCE]
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # The suite creates and checks many passwords; the real hasher is tested by Django itself.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

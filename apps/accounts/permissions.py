@@ -27,3 +27,27 @@ def attestable_categories(user, launch) -> set[str] | None:
         if assignment.role_id:
             categories.update(assignment.role.categories)
     return categories
+
+
+def can_decide(user, launch) -> bool:
+    """The Go/No-Go is recorded by the program manager or the holder of the cto-ceo role."""
+    for assignment in current_assignments(user, launch).select_related("role"):
+        if assignment.duty == Duty.PROGRAM_MANAGER:
+            return True
+        if assignment.role_id and assignment.role.key == "cto-ceo":
+            return True
+    return False
+
+
+def waivable_categories(user, launch) -> set[str]:
+    """The gate categories `user` may waive: those of the roles they hold."""
+    categories: set[str] = set()
+    for assignment in current_assignments(user, launch).select_related("role"):
+        if assignment.role_id:
+            categories.update(assignment.role.categories)
+    return categories
+
+
+def can_waive(user, gate: Gate) -> bool:
+    """A waiver is granted by a holder of a role whose scope covers the gate."""
+    return gate.category in waivable_categories(user, gate.launch)

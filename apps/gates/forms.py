@@ -17,3 +17,11 @@ class AttestationForm(forms.Form):
                 f"the file is {upload.size:,} bytes; the limit is {settings.REPORT_MAX_BYTES:,}"
             )
         return upload
+
+
+class WaiverForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
+    expires_at = forms.DateTimeField(
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="UTC. The waiver stops counting at this moment.",
+    )

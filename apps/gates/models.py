@@ -93,6 +93,7 @@ class GateQuerySet(models.QuerySet):
         newest = Measurement.objects.filter(gate=OuterRef("pk")).order_by("-evaluated_at", "-id")
         return self.annotate(
             latest_id=Subquery(newest.values("id")[:1]),
+            latest_evidence=Subquery(newest.values("evidence_id")[:1]),
             latest_value=Subquery(newest.values("value")[:1]),
             latest_reason=Subquery(newest.values("reason")[:1]),
         )
@@ -101,6 +102,8 @@ class GateQuerySet(models.QuerySet):
         """Annotate each gate with the expiry and reason of its longest active waiver."""
         waivers = Waiver.objects.active(now).filter(gate=OuterRef("pk"))
         return self.annotate(
+            waiver_id=Subquery(waivers.values("id")[:1]),
+            waiver_granted_by=Subquery(waivers.values("granted_by_id")[:1]),
             waiver_expires_at=Subquery(waivers.values("expires_at")[:1]),
             waiver_reason=Subquery(waivers.values("reason")[:1]),
         )

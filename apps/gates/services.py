@@ -96,6 +96,19 @@ def _advance(gate: Gate, measurement: Measurement, *, actor) -> None:
         fields.append("state_since")
         _status_changed(gate, before, measurement, actor=actor)
     gate.save(update_fields=fields)
+    if gate.state != before and gate.state != GateStatus.PASSING:
+        _invalidate_approvals(gate, measurement, actor=actor)
+
+
+def _invalidate_approvals(gate: Gate, measurement: Measurement, *, actor) -> None:
+    """A gate that leaves passing (and is not waived) undoes the approvals covering it."""
+    from apps.signoffs.services import invalidate_for_gate
+
+    status, reason = gate.current_status(measurement.evaluated_at)
+    if status != GateStatus.WAIVED:
+        invalidate_for_gate(
+            gate=gate, status=status, reason=reason, now=measurement.evaluated_at, actor=actor
+        )
 
 
 def _status_changed(gate: Gate, before: str, measurement: Measurement, *, actor) -> None:

@@ -36,6 +36,9 @@ class Launch(models.Model):
         max_length=20, choices=LaunchStatus.choices, default=LaunchStatus.PLANNING
     )
     description = models.TextField(blank=True)
+    ready_at = models.DateTimeField(
+        null=True, blank=True, help_text="Since when every blocking gate and required role holds."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

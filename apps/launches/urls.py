@@ -1,11 +1,18 @@
 from django.urls import path
 
+from apps.audit import views as audit_views
 from apps.gates import views as gate_views
 from apps.launches import views
+from apps.signoffs import views as signoff_views
 
 app_name = "launches"
 urlpatterns = [
     path("", views.launch_list, name="list"),
     path("<slug:slug>/", views.launch_overview, name="overview"),
     path("<slug:slug>/gates/<slug:key>/attest/", gate_views.gate_attest, name="gate-attest"),
+    path("<slug:slug>/signoffs/", signoff_views.matrix, name="signoffs"),
+    path("<slug:slug>/audit/", audit_views.audit_log, name="audit"),
+    path("<slug:slug>/decision/", signoff_views.decision, name="decision"),
+    path("<slug:slug>/gates/<slug:key>/waive/", gate_views.gate_waive, name="gate-waive"),
+    path("<slug:slug>/signoffs/<slug:role>/sign/", signoff_views.sign, name="sign"),
 ]

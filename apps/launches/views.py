@@ -6,17 +6,24 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from apps.accounts.permissions import attestable_categories
+from apps.accounts.permissions import attestable_categories, waivable_categories
 from apps.gates.models import Gate, GateStatus
 from apps.launches.models import Launch
+from apps.signoffs.models import Assignment
+from apps.signoffs.readiness import readiness
 
 
 def get_launch_for_user(request: HttpRequest, slug: str) -> Launch:
     """The one door to a launch: load it and check the user may see it (404 otherwise).
 
-    Any signed-in user may read a launch for now; per-launch roles narrow this (sign-off issue).
+    Staff see every launch; anyone else only the launches they hold a current assignment on.
     """
-    return get_object_or_404(Launch, slug=slug)
+    launches = Launch.objects.all()
+    if not request.user.is_staff:
+        launches = launches.filter(
+            pk__in=Assignment.objects.current().filter(user=request.user).values("launch")
+        )
+    return get_object_or_404(launches, slug=slug)
 
 
 @require_GET
@@ -28,6 +35,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @require_GET
 def launch_list(request: HttpRequest) -> HttpResponse:
     launches = Launch.objects.with_counts()
+    if not request.user.is_staff:
+        mine = Assignment.objects.current().filter(user=request.user).values("launch")
+        launches = launches.filter(pk__in=mine)
     return render(request, "launches/list.html", {"launches": launches, "now": timezone.now()})
 
 
@@ -50,5 +60,7 @@ def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
         "roles": launch.roles.filter(retired_at__isnull=True),
         "sequence": launch.sequence.all(),
         "attestable": attestable_categories(request.user, launch),
+        "waivable": waivable_categories(request.user, launch),
+        "readiness": readiness(launch, now),
     }
     return render(request, "launches/overview.html", context)

@@ -88,3 +88,118 @@ class Assignment(models.Model):
     def __str__(self) -> str:
         what = self.role.name if self.role_id else self.get_duty_display()
         return f"{self.user} as {what} on {self.launch.slug}"
+
+
+class Decision(models.TextChoices):
+    APPROVE = "approve", "Approve"
+    APPROVE_WITH_CONDITIONS = "approve_with_conditions", "Approve with conditions"
+    REJECT = "reject", "Reject"
+
+
+APPROVALS = (Decision.APPROVE, Decision.APPROVE_WITH_CONDITIONS)
+
+
+class SignOffQuerySet(models.QuerySet):
+    def active(self):
+        """The current sign-off of each role: not superseded by a newer one."""
+        return self.filter(superseded_at__isnull=True)
+
+    def valid_approvals(self):
+        return self.active().filter(decision__in=APPROVALS, invalidated_at__isnull=True)
+
+
+class SignOff(models.Model):
+    """A signature: who, as which role, decided what, over exactly which evidence (digest).
+
+    Never edited: a newer sign-off supersedes it, or it is invalidated (time, reason, gate).
+    """
+
+    launch = models.ForeignKey(Launch, on_delete=models.PROTECT, related_name="signoffs")
+    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="signoffs")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="signoffs"
+    )
+    printed_name = models.CharField(max_length=200)
+    on_behalf_of = models.CharField(max_length=200, blank=True)
+    decision = models.CharField(max_length=30, choices=Decision.choices)
+    comment = models.TextField(blank=True)
+    meaning = models.TextField()
+    digest = models.CharField(max_length=64)
+    snapshot = models.JSONField()
+    signed_at = models.DateTimeField()
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    invalidated_at = models.DateTimeField(null=True, blank=True)
+    invalidated_reason = models.TextField(blank=True)
+    invalidated_gate = models.CharField(max_length=80, blank=True)
+
+    objects = SignOffQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-signed_at", "-id"]
+        constraints = [
+            # One active sign-off per role, enforced by the database under concurrent submits.
+            models.UniqueConstraint(
+                fields=["launch", "role"],
+                condition=models.Q(superseded_at__isnull=True),
+                name="signoff_one_active_per_role",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(decision__in=Decision.values), name="signoff_decision_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} {self.decision} by {self.printed_name}"
+
+    @property
+    def is_approval(self) -> bool:
+        return self.decision in APPROVALS
+
+    @property
+    def is_valid(self) -> bool:
+        return self.superseded_at is None and self.invalidated_at is None
+
+
+class Condition(models.Model):
+    """A condition of an approval: unmet at its due time, it lapses the approval."""
+
+    signoff = models.ForeignKey(SignOff, on_delete=models.PROTECT, related_name="conditions")
+    text = models.TextField()
+    owner = models.CharField(max_length=200)
+    due_at = models.DateTimeField()
+    met_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class GoNoGo(models.TextChoices):
+    GO = "go", "Go"
+    NO_GO = "no-go", "No-Go"
+
+
+class LaunchDecision(models.Model):
+    """The Go/No-Go decision, recorded by people, beside the portal's recommendation."""
+
+    launch = models.ForeignKey(Launch, on_delete=models.PROTECT, related_name="decisions")
+    decision = models.CharField(max_length=10, choices=GoNoGo.choices)
+    recommendation = models.CharField(max_length=10, choices=GoNoGo.choices)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_by_name = models.CharField(max_length=200)
+    attendees = models.TextField()
+    notes = models.TextField(blank=True)
+    blockers = models.JSONField(default=list)
+    decided_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-decided_at"]
+
+    def __str__(self) -> str:
+        return f"{self.decision} on {self.decided_at:%Y-%m-%d}"

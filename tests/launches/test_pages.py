@@ -10,21 +10,30 @@ from django.utils import timezone
 from apps.gates.models import Gate, GateStatus
 from apps.gates.services import Reading, record_reading
 from apps.launches.services import import_launch_spec
+from apps.signoffs.models import Assignment, Duty
 from tests.helpers import to_yaml
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def pm(client):
+def launch(spec):
+    return import_launch_spec(raw=to_yaml(spec), actor="test").launch
+
+
+@pytest.fixture
+def pm(client, launch):
     user = get_user_model().objects.create_user("pm", "pm@example.com", "launch-demo")
+    Assignment.objects.create(launch=launch, user=user, duty=Duty.PROGRAM_MANAGER)
     client.force_login(user)
     return user
 
 
-@pytest.fixture
-def launch(spec):
-    return import_launch_spec(raw=to_yaml(spec), actor="test").launch
+def test_a_user_without_an_assignment_does_not_see_the_launch(client, launch):
+    user = get_user_model().objects.create_user("nora", "nora@example.com", "pw")
+    client.force_login(user)
+    assert client.get("/launches/atlas/").status_code == 404
+    assert b"Atlas" not in client.get("/launches/").content
 
 
 def test_healthz_answers_without_login(client):

@@ -1,0 +1,61 @@
+from django import forms
+from django.contrib.auth import authenticate
+
+from apps.signoffs.models import Decision, GoNoGo
+from apps.signoffs.services import ConditionInput
+
+CONDITION_ROWS = 3
+
+
+class SignForm(forms.Form):
+    decision = forms.ChoiceField(choices=Decision.choices, widget=forms.RadioSelect)
+    comment = forms.CharField(
+        required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Required to reject: say why.",
+    )  # fmt: skip
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text="Confirm it is you: your password.",
+    )
+    digest = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    previous = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        for i in range(CONDITION_ROWS):
+            self.fields[f"condition_{i}"] = forms.CharField(required=False, max_length=1000)
+            self.fields[f"owner_{i}"] = forms.CharField(required=False, max_length=200)
+            self.fields[f"due_{i}"] = forms.DateTimeField(
+                required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+            )
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        # Re-authentication at the moment of signing, whatever the age of the session.
+        if authenticate(username=self.user.get_username(), password=password) != self.user:
+            raise forms.ValidationError("That is not your password.")
+        return password
+
+    def conditions(self) -> list[ConditionInput]:
+        rows = []
+        for i in range(CONDITION_ROWS):
+            text = self.cleaned_data.get(f"condition_{i}") or ""
+            if text.strip():
+                rows.append(ConditionInput(text, self.cleaned_data.get(f"owner_{i}") or "",
+                                           self.cleaned_data.get(f"due_{i}")))  # fmt: skip
+        return rows
+
+    def clean(self):
+        data = super().clean()
+        for i in range(CONDITION_ROWS):
+            if (data.get(f"condition_{i}") or "").strip() and not data.get(f"due_{i}"):
+                self.add_error(f"due_{i}", "A condition needs a due time.")
+        return data
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=GoNoGo.choices, widget=forms.RadioSelect)
+    attendees = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=10000,
+                            required=False)  # fmt: skip

@@ -1,0 +1,274 @@
+"""Signing, invalidation, readiness and the Go/No-Go decision."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+
+from apps.audit.services import record
+from apps.launches.models import Launch
+from apps.signoffs.models import (
+    APPROVALS,
+    Assignment,
+    Condition,
+    Decision,
+    Duty,
+    GoNoGo,
+    LaunchDecision,
+    Role,
+    SignOff,
+)
+from apps.signoffs.readiness import readiness
+from apps.signoffs.snapshot import take_snapshot
+
+EVIDENCE_CHANGED = "the evidence changed since you opened this page"
+
+
+class SigningRefused(Exception):
+    """Refused, with the HTTP status the page answers: 400 bad input, 403 not yours, 409 stale."""
+
+    def __init__(self, status: int, message: str):
+        self.status, self.message = status, message
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class ConditionInput:
+    text: str
+    owner: str
+    due_at: datetime
+
+
+def signing_assignment(user, role: Role, now) -> Assignment | None:
+    """The user's current holding of the role: as its holder, or as a delegate in its window."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    return (
+        Assignment.objects.current(now)
+        .filter(user=user, launch_id=role.launch_id, duty=Duty.SIGNER, role=role)
+        .select_related("delegate_of")
+        .first()
+    )
+
+
+def meaning_of(*, name: str, role: Role, decision: str, digest: str) -> str:
+    verb = {
+        Decision.APPROVE: "approve",
+        Decision.APPROVE_WITH_CONDITIONS: "approve, with the conditions listed,",
+        Decision.REJECT: "reject",
+    }[Decision(decision)]
+    scope = role.scope[:1].lower() + role.scope[1:]
+    return (
+        f"I, {name}, as {role.name}, {verb} the {scope} of {role.launch}"
+        f" as shown in snapshot {digest}."
+    )
+
+
+def sign_off(
+    *, role: Role, user, decision: str, comment: str, conditions: list[ConditionInput],
+    digest_seen: str, previous_id: int | None, ip: str | None = None, user_agent: str = "",
+    now=None,
+) -> SignOff:  # fmt: skip
+    """Record a signature over the role's scope exactly as the signer saw it.
+
+    Refused when the user does not hold the role, when the role was signed or the evidence changed
+    since the page was shown (409), or when an approval would cover a gate that is not passing
+    or waived, or a waiver the signer granted. Runs under a lock on the role, so concurrent
+    submissions for one role are serialised; the database keeps one active sign-off per role.
+    """
+    now = now or timezone.now()
+    assignment = signing_assignment(user, role, now)
+    if assignment is None:
+        raise SigningRefused(403, f"you do not hold the {role.name} role on this launch")
+    _check_input(decision, comment, conditions, now)
+    with transaction.atomic():
+        Role.objects.select_for_update().get(pk=role.pk)
+        active = SignOff.objects.filter(role=role).active().first()
+        if (active.pk if active else None) != previous_id:
+            raise SigningRefused(409, f"{role.name} was signed since you opened this page")
+        snapshot = take_snapshot(role, now)
+        if snapshot.digest != digest_seen:
+            raise SigningRefused(409, EVIDENCE_CHANGED)
+        if decision in APPROVALS:
+            _check_approvable(snapshot, user)
+        signoff = _store(role, user, assignment, decision, comment, conditions, snapshot, now,
+                         ip=ip, user_agent=user_agent, active=active)  # fmt: skip
+    transaction.on_commit(lambda: update_readiness(launch_id=role.launch_id))
+    return signoff
+
+
+def _check_input(decision: str, comment: str, conditions: list, now) -> None:
+    if decision not in Decision.values:
+        raise SigningRefused(400, f"unknown decision {decision!r}")
+    if decision == Decision.REJECT and not comment.strip():
+        raise SigningRefused(400, "a rejection needs a reason")
+    if decision == Decision.APPROVE_WITH_CONDITIONS and not conditions:
+        raise SigningRefused(400, "an approval with conditions needs at least one condition")
+    if decision != Decision.APPROVE_WITH_CONDITIONS and conditions:
+        raise SigningRefused(400, "only an approval with conditions carries conditions")
+    for condition in conditions:
+        if not condition.text.strip() or not condition.owner.strip():
+            raise SigningRefused(400, "each condition needs a text and an owner")
+        if condition.due_at <= now:
+            raise SigningRefused(400, "each condition needs a due time in the future")
+
+
+def _check_approvable(snapshot, user) -> None:
+    bad = snapshot.not_good()
+    if bad:
+        listed = ", ".join(f"{g.gate.key} ({g.status}: {g.reason})" for g in bad)
+        raise SigningRefused(409, f"cannot approve while blocking gates are not passing: {listed}")
+    for scoped in snapshot.gates:
+        if scoped.status == "waived" and scoped.gate.waiver_granted_by == user.pk:
+            raise SigningRefused(
+                403, f"you granted the waiver on {scoped.gate.key} yourself: another may approve"
+            )
+
+
+def _store(role, user, assignment, decision, comment, conditions, snapshot, now, *, ip,
+           user_agent, active) -> SignOff:  # fmt: skip
+    name = user.get_full_name() or user.get_username()
+    if active is not None:
+        SignOff.objects.filter(pk=active.pk).update(superseded_at=now)
+    signoff = SignOff.objects.create(
+        launch_id=role.launch_id, role=role, user=user, printed_name=name,
+        on_behalf_of=_name(assignment.delegate_of) if assignment.delegate_of_id else "",
+        decision=decision, comment=comment.strip(), snapshot=snapshot.data,
+        meaning=meaning_of(name=name, role=role, decision=decision, digest=snapshot.digest),
+        digest=snapshot.digest, signed_at=now, ip=ip, user_agent=user_agent[:500],
+    )  # fmt: skip
+    Condition.objects.bulk_create(
+        Condition(signoff=signoff, text=c.text.strip(), owner=c.owner.strip(), due_at=c.due_at)
+        for c in conditions
+    )
+    record(
+        actor=user, action="signoff.signed", launch_slug=role.launch.slug, obj_type="role",
+        obj_key=role.key,
+        data={"signoff": signoff.pk, "decision": decision, "digest": snapshot.digest,
+              "supersedes": active.pk if active else None, "on_behalf_of": signoff.on_behalf_of,
+              "ip": ip, "conditions": [c.text for c in conditions]},
+    )  # fmt: skip
+    return signoff
+
+
+def _name(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+# --- invalidation -------------------------------------------------------------------------------
+
+
+def invalidate_for_gate(*, gate, status: str, reason: str, now, actor="system") -> list[SignOff]:
+    """Invalidate the valid approvals whose scope holds `gate`, which left passing/waived.
+
+    Runs inside the transaction of the change; the signers and PMs are emailed after commit.
+    """
+    approvals = [
+        s
+        for s in SignOff.objects.filter(launch_id=gate.launch_id).valid_approvals()
+        .select_related("role", "user", "launch")
+        if gate.category in s.role.categories
+    ]  # fmt: skip
+    why = f"gate {gate.key} is {status}" + (f": {reason}" if reason else "")
+    for signoff in approvals:
+        _invalidate(signoff, why=why, gate_key=gate.key, now=now, actor=actor)
+    return approvals
+
+
+def _invalidate(signoff: SignOff, *, why: str, gate_key: str, now, actor) -> None:
+    SignOff.objects.filter(pk=signoff.pk).update(
+        invalidated_at=now, invalidated_reason=why, invalidated_gate=gate_key
+    )
+    record(
+        actor=actor, action="signoff.invalidated", launch_slug=signoff.launch.slug,
+        obj_type="role", obj_key=signoff.role.key,
+        data={"signoff": signoff.pk, "reason": why, "gate": gate_key},
+    )  # fmt: skip
+    transaction.on_commit(lambda: _notify_invalidated(signoff.pk))
+    transaction.on_commit(lambda: update_readiness(launch_id=signoff.launch_id))
+
+
+def _notify_invalidated(signoff_id: int) -> None:
+    signoff = SignOff.objects.select_related("launch", "role", "user").get(pk=signoff_id)
+    pms = Assignment.objects.current().filter(launch=signoff.launch, duty=Duty.PROGRAM_MANAGER)
+    to = {a.user.email for a in pms.select_related("user") if a.user.email}
+    if signoff.user and signoff.user.email:
+        to.add(signoff.user.email)
+    if to:
+        send_mail(
+            f"[{signoff.launch.slug}] {signoff.role.name} approval invalidated",
+            f"The approval signed by {signoff.printed_name} as {signoff.role.name} on "
+            f"{signoff.signed_at:%Y-%m-%d %H:%M} UTC no longer holds: "
+            f"{signoff.invalidated_reason}.\n\nIt must be signed again once the evidence holds.",
+            settings.DEFAULT_FROM_EMAIL,
+            sorted(to),
+            fail_silently=True,
+        )
+
+
+def sweep(*, now=None) -> int:
+    """Invalidate approvals that time undid: stale evidence, expired waivers, lapsed conditions."""
+    now = now or timezone.now()
+    count = 0
+    approvals = SignOff.objects.valid_approvals().select_related("role", "launch", "user")
+    for signoff in approvals:
+        why, gate_key = _still_holds(signoff, now)
+        if why:
+            with transaction.atomic():
+                _invalidate(signoff, why=why, gate_key=gate_key, now=now, actor="system")
+            count += 1
+    return count
+
+
+def _still_holds(signoff: SignOff, now) -> tuple[str, str]:
+    lapsed = signoff.conditions.filter(met_at__isnull=True, due_at__lte=now).first()
+    if lapsed:
+        return f"condition lapsed unmet: {lapsed.text}", ""
+    for scoped in take_snapshot(signoff.role, now).not_good():
+        return f"gate {scoped.gate.key} is {scoped.status}: {scoped.reason}", scoped.gate.key
+    return "", ""
+
+
+# --- readiness ----------------------------------------------------------------------------------
+
+
+def update_readiness(*, launch_id: int, now=None) -> bool:
+    """Recompute readiness under a lock on the launch; record the change once."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        launch = Launch.objects.select_for_update().get(pk=launch_id)
+        ready = readiness(launch, now).ready
+        if ready and launch.ready_at is None:
+            Launch.objects.filter(pk=launch.pk).update(ready_at=now)
+            record(actor="system", action="launch.ready", launch_slug=launch.slug,
+                   obj_type="launch", obj_key=launch.slug)  # fmt: skip
+        elif not ready and launch.ready_at is not None:
+            Launch.objects.filter(pk=launch.pk).update(ready_at=None)
+            record(actor="system", action="launch.not_ready", launch_slug=launch.slug,
+                   obj_type="launch", obj_key=launch.slug)  # fmt: skip
+    return ready
+
+
+def record_decision(*, launch: Launch, user, decision: str, attendees: str, notes: str,
+                    now=None) -> LaunchDecision:  # fmt: skip
+    """The Go/No-Go, with the blockers and the portal's recommendation at that moment."""
+    now = now or timezone.now()
+    if decision not in GoNoGo.values:
+        raise SigningRefused(400, f"unknown decision {decision!r}")
+    if not attendees.strip():
+        raise SigningRefused(400, "list who attended the Go/No-Go meeting")
+    state = readiness(launch, now)
+    with transaction.atomic():
+        made = LaunchDecision.objects.create(
+            launch=launch, decision=decision, recommendation=state.recommendation,
+            decided_by=user, decided_by_name=_name(user), attendees=attendees.strip(),
+            notes=notes.strip(), blockers=state.as_dict(), decided_at=now,
+        )  # fmt: skip
+        record(actor=user, action="launch.decided", launch_slug=launch.slug, obj_type="launch",
+               obj_key=launch.slug,
+               data={"decision": decision, "recommendation": state.recommendation,
+                     "blockers": len(state.blockers)})  # fmt: skip
+    return made

@@ -1,0 +1,59 @@
+"""What a signature covers: the gates of a role's scope, as they stand, and their digest."""
+
+import hashlib
+from dataclasses import dataclass
+
+from apps.audit.services import canonical_json
+from apps.gates.models import Gate, GateStatus
+from apps.signoffs.models import Role
+
+GOOD = (GateStatus.PASSING, GateStatus.WAIVED)
+
+
+@dataclass(frozen=True)
+class ScopedGate:
+    gate: Gate
+    status: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    role: Role
+    gates: list[ScopedGate]
+    data: dict
+    digest: str
+
+    def not_good(self, *, blocking_only: bool = True) -> list[ScopedGate]:
+        """Gates of the scope that are neither passing nor waived."""
+        return [
+            g for g in self.gates if g.status not in GOOD and (g.gate.blocking or not blocking_only)
+        ]
+
+
+def scope_gates(role: Role, now):
+    """The active gates whose category the role's signature covers, with status annotations."""
+    return (
+        Gate.objects.filter(launch_id=role.launch_id, category__in=role.categories)
+        .for_dashboard(now)
+        .select_related("launch")
+    )
+
+
+def take_snapshot(role: Role, now) -> Snapshot:
+    """The role's scope now, and the SHA-256 of its canonical JSON (what a signer signs)."""
+    gates = []
+    entries = []
+    for gate in scope_gates(role, now):
+        status, reason = gate.current_status(now)
+        gates.append(ScopedGate(gate, status, reason))
+        entries.append({
+            "key": gate.key,
+            "status": status,
+            "measurement": gate.latest_id,
+            "evidence": gate.latest_evidence or "",
+            "waiver": gate.waiver_id if status == GateStatus.WAIVED else None,
+        })  # fmt: skip
+    data = {"launch": role.launch.slug, "role": role.key, "gates": entries}
+    digest = hashlib.sha256(canonical_json(data).encode()).hexdigest()
+    return Snapshot(role=role, gates=gates, data=data, digest=digest)

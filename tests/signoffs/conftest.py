@@ -1,0 +1,56 @@
+"""A launch with two signing roles and the people around it.
+
+vera holds VP Engineering (slo, quality), sam holds SRE Lead (operations), pat is the program
+manager, otto is the auditor, and nora is assigned to nothing.
+"""
+
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from apps.gates.models import Gate
+from apps.gates.services import Reading, attest, record_reading
+from apps.launches.services import import_launch_spec
+from apps.signoffs.models import Assignment, Duty, Role
+from tests.helpers import to_yaml
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def launch(spec):
+    spec["sources"] = []
+    del spec["gates"][0]["prometheus"]
+    return import_launch_spec(raw=to_yaml(spec), actor="test").launch
+
+
+def _user(name: str):
+    return get_user_model().objects.create_user(
+        name, f"{name}@example.com", PASSWORD, first_name=name.title()
+    )
+
+
+@pytest.fixture
+def people(launch):
+    people = {name: _user(name) for name in ("vera", "sam", "pat", "otto", "nora")}
+    roles = {r.key: r for r in Role.objects.filter(launch=launch)}
+    Assignment.objects.create(launch=launch, user=people["vera"], duty=Duty.SIGNER,
+                              role=roles["vp-engineering"])  # fmt: skip
+    Assignment.objects.create(launch=launch, user=people["sam"], duty=Duty.SIGNER,
+                              role=roles["sre-lead"])  # fmt: skip
+    Assignment.objects.create(launch=launch, user=people["pat"], duty=Duty.PROGRAM_MANAGER)
+    Assignment.objects.create(launch=launch, user=people["otto"], duty=Duty.AUDITOR)
+    return people
+
+
+def read(key: str, value) -> None:
+    gate = Gate.objects.get(key=key)
+    record_reading(gate=gate, reading=Reading(value=Decimal(value)), actor="test")
+
+
+@pytest.fixture
+def all_passing(launch, people):
+    read("availability", "99.95")
+    read("coverage", "91")
+    attest(gate=Gate.objects.get(key="runbooks"), user=people["sam"], comment="done")

@@ -1,0 +1,92 @@
+"""The audit log page, the Go/No-Go and waivers in the browser."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.audit.models import AuditEvent
+from apps.gates.models import Gate, Waiver
+from apps.signoffs.models import LaunchDecision
+from tests.signoffs.conftest import read
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_audit_page_filters_and_paginates(client, people, all_passing):
+    client.force_login(people["otto"])
+    for i in range(60):
+        read("coverage", str(86 + (i % 2)))  # no status change: no events
+    response = client.get("/launches/atlas/audit/")
+    assert response.status_code == 200
+    page = response.context["page"]
+    assert page.paginator.count == AuditEvent.objects.filter(launch_slug="atlas").count()
+    filtered = client.get("/launches/atlas/audit/?action=gate.attested").context["page"]
+    assert [e.action for e in filtered] == ["gate.attested"]
+    by_actor = client.get("/launches/atlas/audit/?actor=sam").context["page"]
+    assert {e.actor_name for e in by_actor} == {"Sam"}
+    later = (timezone.now() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    assert client.get(f"/launches/atlas/audit/?since={later}").context["page"].paginator.count == 0
+
+
+def test_the_audit_page_is_not_shown_to_outsiders(client, people, all_passing):
+    client.force_login(people["nora"])
+    assert client.get("/launches/atlas/audit/").status_code == 404
+
+
+def test_the_program_manager_records_the_go_no_go(client, people, all_passing):
+    client.force_login(people["pat"])
+    page = client.get("/launches/atlas/decision/")
+    assert page.context["readiness"].recommendation == "no-go"  # no sign-offs yet
+    response = client.post(
+        "/launches/atlas/decision/",
+        {"decision": "no-go", "attendees": "pat, vera, sam", "notes": "await sign-offs"},
+    )
+    assert response.status_code == 302
+    decision = LaunchDecision.objects.get()
+    assert (decision.decision, decision.recommendation) == ("no-go", "no-go")
+    assert {b["key"] for b in decision.blockers} == {"vp-engineering", "sre-lead"}
+    assert AuditEvent.objects.filter(action="launch.decided", actor_name="Pat").exists()
+
+
+@pytest.mark.parametrize("who", ["vera", "otto"])
+def test_others_do_not_record_the_go_no_go(client, people, all_passing, who):
+    client.force_login(people[who])
+    response = client.post("/launches/atlas/decision/", {"decision": "go", "attendees": "me"})
+    assert response.status_code == 403
+    assert not LaunchDecision.objects.exists()
+
+
+def test_a_role_holder_waives_a_gate_in_scope(client, people, all_passing):
+    read("coverage", "70")
+    client.force_login(people["vera"])
+    expires = (timezone.now() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    response = client.post(
+        "/launches/atlas/gates/coverage/waive/",
+        {"reason": "legacy module, fixed in 2.0.1", "expires_at": expires},
+    )
+    assert response.status_code == 302
+    gate = Gate.objects.get(key="coverage")
+    assert gate.current_status()[0] == "waived"
+    overview = client.get("/launches/atlas/").content.decode()
+    assert "legacy module, fixed in 2.0.1" in overview
+
+
+def test_a_waiver_outside_ones_scope_is_refused(client, people, all_passing):
+    client.force_login(people["sam"])  # operations only
+    expires = (timezone.now() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    response = client.post(
+        "/launches/atlas/gates/coverage/waive/", {"reason": "x", "expires_at": expires}
+    )
+    assert response.status_code == 403
+    assert not Waiver.objects.exists()
+
+
+def test_a_waiver_in_the_past_is_refused(client, people, all_passing):
+    client.force_login(people["vera"])
+    past = (timezone.now() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    response = client.post(
+        "/launches/atlas/gates/coverage/waive/", {"reason": "x", "expires_at": past}
+    )
+    assert response.status_code == 400
+    assert not Waiver.objects.exists()
