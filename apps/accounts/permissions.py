@@ -51,3 +51,8 @@ def waivable_categories(user, launch) -> set[str]:
 def can_waive(user, gate: Gate) -> bool:
     """A waiver is granted by a holder of a role whose scope covers the gate."""
     return gate.category in waivable_categories(user, gate.launch)
+
+
+def can_edit_timeline(user, launch) -> bool:
+    """Program managers edit the timeline's activities."""
+    return current_assignments(user, launch).filter(duty=Duty.PROGRAM_MANAGER).exists()

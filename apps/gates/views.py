@@ -1,15 +1,22 @@
+from pathlib import Path
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
 
 from apps.accounts.permissions import can_attest, can_waive
 from apps.gates.evidence import store_evidence
 from apps.gates.forms import AttestationForm, WaiverForm
-from apps.gates.models import Gate, Source
+from apps.gates.history import CHART_POINTS, chart, recent_values
+from apps.gates.models import Evidence, Gate, GateStatus, Source, format_decimal
 from apps.gates.services import attest, grant_waiver
 from apps.launches.views import get_launch_for_user
+from portal.csvsafe import csv_text
 
 
 def get_gate_for_user(request: HttpRequest, slug: str, key: str) -> Gate:
@@ -55,3 +62,103 @@ def gate_waive(request: HttpRequest, slug: str, key: str) -> HttpResponse:
             return redirect("launches:overview", slug=slug)
     status = 400 if form.errors else 200
     return render(request, "gates/waive.html", {"gate": gate, "form": form}, status=status)
+
+
+SORTS = {
+    "name": lambda g: g.name.lower(),
+    "category": lambda g: (g.category, g.order),
+    "status": lambda g: (STATUS_ORDER.get(g.status, 9), g.order),
+    "source": lambda g: (g.source, g.order),
+    "measured": lambda g: g.last_measured_at.timestamp() if g.last_measured_at else 0,
+}
+STATUS_ORDER = {"failing": 0, "unknown": 1, "pending": 2, "waived": 3, "passing": 4}
+
+
+@login_required
+@require_GET
+def gate_list(request: HttpRequest, slug: str) -> HttpResponse:
+    launch = get_launch_for_user(request, slug)
+    now = timezone.now()
+    f = {k: request.GET.get(k, "") for k in ("category", "status", "blocking", "source", "sort")}
+    gates = Gate.objects.filter(launch=launch).for_dashboard(now)
+    if f["category"]:
+        gates = gates.filter(category=f["category"])
+    if f["source"]:
+        gates = gates.filter(source=f["source"])
+    if f["blocking"] in ("yes", "no"):
+        gates = gates.filter(blocking=f["blocking"] == "yes")
+    rows = []
+    for gate in gates:
+        gate.status, gate.status_reason = gate.current_status(now)
+        if not f["status"] or gate.status == f["status"]:
+            rows.append(gate)
+    if f["sort"] in SORTS:
+        rows.sort(key=SORTS[f["sort"]])
+    if request.GET.get("format") == "csv":
+        return _gates_csv(launch, rows)
+    series = recent_values([g.pk for g in rows])
+    for gate in rows:
+        gate.spark = chart(series.get(gate.pk, []), gate.threshold, width=120, height=28, pad=3)
+    context = {
+        "launch": launch, "now": now, "gates": rows, "filters": f,
+        "categories": launch.gates.active().order_by("category").values_list(
+            "category", flat=True).distinct(),
+        "statuses": GateStatus.values, "sources": Source.choices, "live": request.GET.urlencode(),
+    }  # fmt: skip
+    template = "gates/_gate_rows.html" if request.headers.get("HX-Request") else "gates/list.html"
+    return render(request, template, context)
+
+
+def _gates_csv(launch, rows) -> HttpResponse:
+    body = csv_text(
+        ["key", "name", "category", "blocking", "source", "status", "value", "comparator",
+         "threshold", "unit", "measured_at", "reason"],
+        ([g.key, g.name, g.category, g.blocking, g.source, g.status,
+          format_decimal(g.latest_value), g.comparator, format_decimal(g.threshold), g.unit,
+          g.last_measured_at.isoformat() if g.last_measured_at else "", g.status_reason]
+         for g in rows),
+    )  # fmt: skip
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{launch.slug}-gates.csv"'
+    return response
+
+
+@login_required
+@require_GET
+def gate_detail(request: HttpRequest, slug: str, key: str) -> HttpResponse:
+    launch = get_launch_for_user(request, slug)
+    now = timezone.now()
+    gate = get_object_or_404(
+        Gate.objects.filter(launch=launch).for_dashboard(now).select_related("prometheus"), key=key
+    )
+    gate.status, gate.status_reason = gate.current_status(now)
+    history = recent_values([gate.pk], per_gate=CHART_POINTS).get(gate.pk, [])
+    context = {
+        "launch": launch, "gate": gate, "now": now,
+        "chart": chart(history, gate.threshold, width=720, height=200),
+        "measurements": gate.measurements.select_related("evidence")[:50],
+        "changes": gate.status_changes.all()[:20],
+        "waivers": gate.waivers.all()[:20],
+        "roles": [r for r in launch.roles.filter(retired_at__isnull=True)
+                  if gate.category in r.categories],
+        "may_attest": gate.source == Source.MANUAL and can_attest(request.user, gate),
+        "may_waive": can_waive(request.user, gate),
+    }  # fmt: skip
+    return render(request, "gates/detail.html", context)
+
+
+@login_required
+@require_GET
+def evidence_download(request: HttpRequest, slug: str, sha256: str) -> FileResponse:
+    """A raw report or attachment, only through a launch that holds it; never rendered inline."""
+    launch = get_launch_for_user(request, slug)
+    held = Evidence.objects.filter(measurements__gate__launch=launch).distinct()
+    evidence = get_object_or_404(held, sha256=sha256)
+    response = FileResponse(
+        open(Path(settings.MEDIA_ROOT) / evidence.path, "rb"),  # noqa: SIM115 - FileResponse closes it
+        as_attachment=True,
+        filename=evidence.name or f"{sha256}.bin",
+        content_type="application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

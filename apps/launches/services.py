@@ -318,3 +318,26 @@ def _export_role(role: Role) -> dict:
 
 def _without_empty(data: dict) -> dict:
     return {k: v for k, v in data.items() if v not in ("", None, [])}
+
+
+# --- the timeline -----------------------------------------------------------------------------
+
+
+def update_activity(*, activity: Activity, user, status: str, owner: str) -> Activity:
+    """A program manager changes an activity's status or owner; audited."""
+    if status not in ActivityStatus.values:
+        raise ValueError(f"{status!r} is not an activity status")
+    before = {"status": activity.status, "owner": activity.owner}
+    with transaction.atomic():
+        activity.status, activity.owner = status, owner.strip()[:200]
+        if status == ActivityStatus.DONE and before["status"] != ActivityStatus.DONE:
+            activity.completed_at = timezone.now()
+        elif status != ActivityStatus.DONE:
+            activity.completed_at = None
+        activity.save(update_fields=["status", "owner", "completed_at"])
+        record(
+            actor=user, action="activity.updated", launch_slug=activity.phase.launch.slug,
+            obj_type="activity", obj_key=f"{activity.phase.code}: {activity.name}",
+            data={"before": before, "after": {"status": status, "owner": activity.owner}},
+        )  # fmt: skip
+    return activity
