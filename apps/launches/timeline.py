@@ -73,8 +73,9 @@ def _bar(phase, index: int, week_width: float, current: float) -> Bar:
     bar = Bar(phase.code, phase.name, y, x, width, width * progress / 100, progress)
     for activity in activities:
         if is_slipped(activity, current):
-            bar.slipped.append(Mark(LABEL + (activity.planned_week - 0.5) * week_width, y + 14,
-                                    f"{activity.name}: planned week {activity.planned_week}"))  # fmt: skip
+            x_mark = LABEL + (activity.planned_week - 0.5) * week_width
+            title = f"{activity.name}: planned week {activity.planned_week}"
+            bar.slipped.append(Mark(x_mark, y + 14, title))
     return bar
 
 
