@@ -4,6 +4,7 @@ The defaults are the embedded mode (`make run`): SQLite and a filesystem Celery 
 var/. Production differs only by environment (DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY...).
 """
 
+import re
 import secrets
 from pathlib import Path
 
@@ -40,6 +41,38 @@ SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
+
+def _proxy_ssl_header() -> tuple[str, str] | None:
+    """SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto: the header our own proxy sets to say HTTPS.
+
+    Only for a proxy that drops the header from clients; unset, Django trusts no header.
+    """
+    name = env_str("SECURE_PROXY_SSL_HEADER").strip()
+    if not name:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9-]+", name):
+        raise ImproperlyConfigured(f"SECURE_PROXY_SSL_HEADER: {name!r} is not a header name")
+    return ("HTTP_" + name.upper().replace("-", "_"), "https")
+
+
+# HTTPS and cookies. With DEBUG off the portal is HTTPS-only; the embedded default serves plain
+# HTTP on loopback, where secure-only cookies would never come back.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]  # probes from inside
+SECURE_PROXY_SSL_HEADER = _proxy_ssl_header()
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+# The preload directive only allows a later submission to the browsers' list; it submits nothing.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -61,6 +94,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "apps.accounts.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -84,6 +118,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "apps.accounts.context_processors.csp_nonce",
             ],
         },
     },
@@ -107,6 +142,30 @@ def _database() -> dict:
 
 
 DATABASES = {"default": _database()}
+
+
+def _cache() -> dict:
+    """One cache every process shares: allauth counts failed sign-ins there (never per process).
+
+    Redis when CACHE_URL is set; otherwise the database table `portal_cache`, which
+    apps/accounts/migrations/0001_cache_table.py creates.
+    """
+    url = env_url("CACHE_URL", "", schemes=("redis", "rediss"))
+    if url:
+        return {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": "portal",
+        }
+    return {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "portal_cache",
+        # Culling at the default 300 entries would let a spray of attempts drop the counters.
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    }
+
+
+CACHES = {"default": _cache()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -125,6 +184,12 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_ADAPTER = "apps.accounts.adapter.InviteOnlyAccountAdapter"
 ACCOUNT_LOGOUT_ON_GET = False
+# Failed sign-ins: 5 per account from anywhere and 20 per address over any accounts, per 15
+# minutes; each failure stops counting 15 minutes after it, so a lockout cools off.
+ACCOUNT_RATE_LIMITS = {"login_failed": "20/15m/ip,5/15m/key"}
+# Behind N proxies of our own, the client is the Nth X-Forwarded-For entry from the right;
+# 0 trusts no header (REMOTE_ADDR), else every user would share the proxy's address.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

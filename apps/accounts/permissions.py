@@ -1,5 +1,7 @@
 """Per-launch permissions: who may do what, decided in one place from Assignments."""
 
+from dataclasses import dataclass
+
 from django.utils import timezone
 
 from apps.gates.models import Gate
@@ -56,3 +58,22 @@ def can_waive(user, gate: Gate) -> bool:
 def can_edit_timeline(user, launch) -> bool:
     """Program managers edit the timeline's activities."""
     return current_assignments(user, launch).filter(duty=Duty.PROGRAM_MANAGER).exists()
+
+
+@dataclass(frozen=True)
+class LaunchPermissions:
+    """What a user may do on a launch, from one query of their current assignments."""
+
+    attestable: set[str] | None  # gate categories; None: every category (program manager)
+    waivable: set[str]
+    program_manager: bool
+
+
+def permissions_for(user, launch) -> LaunchPermissions:
+    assignments = list(current_assignments(user, launch).select_related("role"))
+    pm = any(a.duty == Duty.PROGRAM_MANAGER for a in assignments)
+    held: set[str] = set()
+    for assignment in assignments:
+        if assignment.role_id:
+            held.update(assignment.role.categories)
+    return LaunchPermissions(attestable=None if pm else held, waivable=held, program_manager=pm)

@@ -21,6 +21,13 @@ from apps.signoffs.models import Assignment, Duty
 DEMO_SPEC = Path(settings.BASE_DIR) / "specs" / "llm-research-lab.yaml"
 DEMO_PASSWORD = "launch-demo"  # noqa: S105 - demo accounts only, refused with DEBUG off
 STAFF_USERS = ("pm", "auditor", "admin")
+# Demo people have names, so that a signature reads "I, Valerie Park, as VP Engineering".
+DEMO_NAMES = {
+    "vp-engineering": ("Valerie", "Park"), "security-lead": ("Samuel", "Okafor"),
+    "sre-lead": ("Rita", "Gomez"), "product-vp": ("Priya", "Nair"),
+    "legal-counsel": ("Leo", "Hartmann"), "cto-ceo": ("Chris", "Tanaka"),
+    "pm": ("Pat", "Morgan"), "auditor": ("Alex", "Reyes"), "admin": ("Ada", "Lindqvist"),
+}  # fmt: skip
 
 
 def load_demo(*, now=None) -> list[str]:
@@ -55,7 +62,8 @@ def _create_users(signer_emails: list[str]) -> list[str]:
         )
         if created:
             user.set_password(DEMO_PASSWORD)
-            user.first_name = email.split("@")[0].replace("-", " ").title()
+            username = email.split("@")[0]
+            user.first_name, user.last_name = DEMO_NAMES.get(username, (username.title(), ""))
             user.is_staff = user.is_superuser = email.startswith("admin@")
             user.save()
             EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)

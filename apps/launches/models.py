@@ -23,6 +23,11 @@ class LaunchQuerySet(models.QuerySet):
                 "gates", filter=models.Q(gates__retired_at__isnull=True), distinct=True
             ),
             phase_count=models.Count("phases", distinct=True),
+            required_roles=models.Count(
+                "roles",
+                filter=models.Q(roles__required=True, roles__retired_at__isnull=True),
+                distinct=True,
+            ),
         )
 
 

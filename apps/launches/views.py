@@ -7,18 +7,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.accounts.permissions import (
-    attestable_categories,
-    can_edit_timeline,
-    waivable_categories,
-)
-from apps.gates.models import Gate, GateStatus
+from apps.accounts.permissions import can_edit_timeline, permissions_for
+from apps.audit.models import AuditEvent
+from apps.gates.models import Dimension, Gate, GateStatus
 from apps.launches.forms import ActivityForm
 from apps.launches.models import Activity, ActivityStatus, Launch
 from apps.launches.services import update_activity
 from apps.launches.timeline import gantt, is_slipped
-from apps.signoffs.models import Assignment
-from apps.signoffs.readiness import readiness
+from apps.signoffs.models import Assignment, SignOff
+from apps.signoffs.readiness import readiness, readiness_of_many
 
 
 def get_launch_for_user(request: HttpRequest, slug: str) -> Launch:
@@ -46,7 +43,11 @@ def launch_list(request: HttpRequest) -> HttpResponse:
     if not request.user.is_staff:
         mine = Assignment.objects.current().filter(user=request.user).values("launch")
         launches = launches.filter(pk__in=mine)
-    return render(request, "launches/list.html", {"launches": launches, "now": timezone.now()})
+    launches, now = list(launches), timezone.now()
+    states = readiness_of_many(launches, now)
+    for launch in launches:
+        launch.state = states[launch.pk]
+    return render(request, "launches/list.html", {"launches": launches, "now": now})
 
 
 @login_required
@@ -57,21 +58,54 @@ def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
     gates = list(Gate.objects.filter(launch=launch).for_dashboard(now).select_related("prometheus"))
     for gate in gates:
         gate.status, gate.status_reason = gate.current_status(now)
+    phases = list(launch.phases.prefetch_related("activities"))
+    roles = list(launch.roles.filter(retired_at__isnull=True))
+    state = readiness(launch, now, gates=gates, roles=roles)
+    allowed = permissions_for(request.user, launch)
     counts = Counter(gate.status for gate in gates)
     context = {
-        "launch": launch,
-        "now": now,
-        "phases": launch.phases.prefetch_related("activities"),
-        "gates": gates,
+        "launch": launch, "now": now, "phases": phases, "gates": gates, "roles": roles,
         "counts": [(status, counts.get(status, 0)) for status in GateStatus.values],
-        "blockers": [g for g in gates if g.blocking and g.status != GateStatus.PASSING],
-        "roles": launch.roles.filter(retired_at__isnull=True),
+        "readiness": state,
+        "dimensions": dimension_summary(gates),
+        "blocking_gates": [(g, owners_of(g, roles)) for g in gates if g.blocking
+                           and g.status not in (GateStatus.PASSING, GateStatus.WAIVED)],
+        "missing": [b for b in state.blockers if b.kind == "signoff"],
+        "overdue": overdue_activities(launch, phases, now),
+        "brief": signoff_brief(launch, roles),
+        "recent": AuditEvent.objects.filter(launch_slug=launch.slug).order_by("-sequence")[:8],
         "sequence": launch.sequence.all(),
-        "attestable": attestable_categories(request.user, launch),
-        "waivable": waivable_categories(request.user, launch),
-        "readiness": readiness(launch, now),
-    }
+        "attestable": allowed.attestable,
+        "waivable": allowed.waivable,
+    }  # fmt: skip
     return render(request, "launches/overview.html", context)
+
+
+def dimension_summary(gates) -> list[dict]:
+    """Per Definition of Done dimension: gates holding out of all, and blocking ones that do not."""
+    rows = []
+    for dimension in Dimension:
+        mine = [g for g in gates if g.dimension == dimension]
+        good = [g for g in mine if g.status in (GateStatus.PASSING, GateStatus.WAIVED)]
+        blocked = [g for g in mine if g.blocking and g not in good]
+        rows.append({"label": dimension.label, "total": len(mine), "good": len(good),
+                     "blocked": len(blocked), "ok": bool(mine) and not blocked})  # fmt: skip
+    return rows
+
+
+def owners_of(gate, roles) -> list[str]:
+    """The roles whose signature covers the gate: who owes its evidence."""
+    return [role.name for role in roles if gate.category in role.categories]
+
+
+def overdue_activities(launch, phases, now) -> list:
+    current = (now.date() - launch.start_date).days / 7
+    return [a for p in phases for a in p.activities.all() if is_slipped(a, current)]
+
+
+def signoff_brief(launch, roles) -> list[tuple]:
+    active = {s.role_id: s for s in SignOff.objects.filter(launch=launch).active()}
+    return [(role, active.get(role.pk)) for role in roles]
 
 
 @login_required

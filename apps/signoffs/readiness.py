@@ -30,21 +30,60 @@ class Readiness:
         return [b.__dict__ for b in self.blockers]
 
 
-def readiness(launch, now) -> Readiness:
-    """Three queries: blocking gates with their newest state, required roles, valid approvals."""
+def readiness(launch, now, *, gates=None, roles=None) -> Readiness:
+    """Three queries (two when the caller passes the launch's for_dashboard() gates): blocking
+    gates with their newest state, required roles, valid approvals."""
     blockers = []
-    for gate in Gate.objects.filter(launch=launch, blocking=True).for_dashboard(now):
+    if gates is None:
+        gates = Gate.objects.filter(launch=launch, blocking=True).for_dashboard(now)
+    for gate in (g for g in gates if g.blocking):
         status, reason = gate.current_status(now)
         if status not in GOOD:
             blockers.append(Blocker("gate", gate.key, status, reason))
-    approvals = {
-        s.role_id: s
-        for s in SignOff.objects.filter(launch=launch).valid_approvals().select_related("role")
-    }
-    for role in launch.roles.filter(retired_at__isnull=True, required=True):
-        if role.pk not in approvals:
-            blockers.append(
-                Blocker("signoff", role.key, "missing", f"{role.name} has not approved")
-            )
-    named = {s.role.key: s for s in approvals.values()} if approvals else {}
+    active = {s.role_id: s for s in SignOff.objects.filter(launch=launch).active()}
+    approvals = {pk: s for pk, s in active.items() if s.is_approval and s.invalidated_at is None}
+    if roles is None:
+        roles = launch.roles.filter(retired_at__isnull=True)
+    named = {}
+    for role in roles:
+        if role.pk in approvals:
+            named[role.key] = approvals[role.pk]
+        elif role.required and role.retired_at is None:
+            blockers.append(_missing(role, active.get(role.pk)))
     return Readiness(ready=not blockers, blockers=blockers, approvals=named)
+
+
+def _missing(role, signoff) -> Blocker:
+    """Why a required role holds no valid approval: never signed, rejected, or invalidated."""
+    if signoff is None:
+        return Blocker("signoff", role.key, "missing", f"{role.name} has not signed")
+    if signoff.invalidated_at is not None:
+        why = f"{role.name}'s approval was invalidated: {signoff.invalidated_reason}"
+        return Blocker("signoff", role.key, "invalidated", why)
+    return Blocker("signoff", role.key, "rejected", f"{role.name} rejected: {signoff.comment}")
+
+
+def readiness_of_many(launches: list, now) -> dict[int, Readiness]:
+    """Readiness of several launches in three queries, whatever their number."""
+    from apps.signoffs.models import Role
+
+    ids = [launch.pk for launch in launches]
+    gates = Gate.objects.filter(launch_id__in=ids, blocking=True).for_dashboard(now)
+    roles = Role.objects.filter(launch_id__in=ids, retired_at__isnull=True, required=True)
+    approvals = SignOff.objects.filter(launch_id__in=ids).active().select_related("role")
+    by_launch: dict[int, Readiness] = {pk: Readiness(ready=True) for pk in ids}
+    for gate in gates:
+        status, reason = gate.current_status(now)
+        if status not in GOOD:
+            by_launch[gate.launch_id].blockers.append(Blocker("gate", gate.key, status, reason))
+    active = {}
+    for signoff in approvals:
+        active[signoff.role_id] = signoff
+        if signoff.is_approval and signoff.invalidated_at is None:
+            by_launch[signoff.launch_id].approvals[signoff.role.key] = signoff
+    for role in roles:
+        if role.key not in by_launch[role.launch_id].approvals:
+            by_launch[role.launch_id].blockers.append(_missing(role, active.get(role.pk)))
+    for state in by_launch.values():
+        state.ready = not state.blockers
+    return by_launch

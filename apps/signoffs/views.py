@@ -9,10 +9,11 @@ from django.views.decorators.http import require_GET
 from apps.accounts.permissions import can_decide
 from apps.launches.views import get_launch_for_user
 from apps.signoffs.forms import CONDITION_ROWS, DecisionForm, SignForm
-from apps.signoffs.models import Assignment, Duty, Role, SignOff
+from apps.signoffs.models import Assignment, Decision, Duty, Role, SignOff
 from apps.signoffs.readiness import readiness
 from apps.signoffs.services import (
     SigningRefused,
+    meaning_of,
     record_decision,
     sign_off,
     signing_assignment,
@@ -89,6 +90,9 @@ def _sign_page(request, role: Role, form: SignForm, *, status: int, error: str) 
         "launch": role.launch, "role": role, "snapshot": snapshot, "active": active,
         "form": form, "error": error, "rows": range(CONDITION_ROWS), "name": name,
         "assignment": signing_assignment(request.user, role, now),
+        "meanings": [(label, meaning_of(name=name, role=role, decision=value,
+                                        digest=snapshot.digest))
+                     for value, label in Decision.choices],
     }  # fmt: skip
     return render(request, "signoffs/sign.html", context, status=status)
 

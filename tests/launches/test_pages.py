@@ -87,7 +87,10 @@ def test_the_overview_shows_phases_gates_roles_and_status(client, pm, launch):
         assert text in page
     statuses = {g.key: g.status for g in response.context["gates"]}
     assert statuses == {"availability": "pending", "coverage": "failing", "runbooks": "pending"}
-    assert [g.key for g in response.context["blockers"]] == ["availability", "coverage"]
+    assert [g.key for g, owners in response.context["blocking_gates"]] == [
+        "availability",
+        "coverage",
+    ]
 
 
 def test_an_unknown_launch_is_404(client, pm):
