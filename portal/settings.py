@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "apps.accounts",
     "apps.launches",
     "apps.gates",
@@ -184,6 +185,8 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_ADAPTER = "apps.accounts.adapter.InviteOnlyAccountAdapter"
 ACCOUNT_LOGOUT_ON_GET = False
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Launch Portal"
 # Failed sign-ins: 5 per account from anywhere and 20 per address over any accounts, per 15
 # minutes; each failure stops counting 15 minutes after it, so a lockout cools off.
 ACCOUNT_RATE_LIMITS = {"login_failed": "20/15m/ip,5/15m/key"}

@@ -1,3 +1,4 @@
+from allauth.mfa.models import Authenticator
 from django import forms
 from django.contrib.auth import authenticate
 
@@ -14,8 +15,15 @@ class SignForm(forms.Form):
         help_text="Required to reject: say why.",
     )  # fmt: skip
     password = forms.CharField(
+        required=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
         help_text="Confirm it is you: your password.",
+    )
+    code = forms.CharField(
+        required=False,
+        max_length=12,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+        help_text="Confirm it is you: the code from your authenticator app.",
     )
     digest = forms.CharField(widget=forms.HiddenInput, max_length=64)
     previous = forms.IntegerField(widget=forms.HiddenInput, required=False)
@@ -30,12 +38,35 @@ class SignForm(forms.Form):
                 required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
             )
 
+    @property
+    def totp(self):
+        """The TOTP authenticator of an enrolled user: the code, not the password, is asked."""
+        found = Authenticator.objects.filter(user=self.user, type=Authenticator.Type.TOTP).first()
+        return found.wrap() if found else None
+
     def clean_password(self):
-        password = self.cleaned_data["password"]
         # Re-authentication at the moment of signing, whatever the age of the session.
+        password = self.cleaned_data["password"]
+        if self.totp is not None:
+            return ""
+        if not self.user.has_usable_password():
+            # An SSO-only user counts as recently authenticated for allauth; not for signing.
+            raise forms.ValidationError(
+                "Signing needs a second step of ours: set up an authenticator app first."
+            )
         if authenticate(username=self.user.get_username(), password=password) != self.user:
             raise forms.ValidationError("That is not your password.")
         return password
+
+    def clean_code(self):
+        code = self.cleaned_data["code"].strip()
+        totp = self.totp
+        if totp is None:
+            return ""
+        # validate_code() also refuses a code already used, through the shared cache.
+        if not code or not totp.validate_code(code):
+            raise forms.ValidationError("That code is wrong or was already used.")
+        return code
 
     def conditions(self) -> list[ConditionInput]:
         rows = []

@@ -90,6 +90,7 @@ def _sign_page(request, role: Role, form: SignForm, *, status: int, error: str) 
         "launch": role.launch, "role": role, "snapshot": snapshot, "active": active,
         "form": form, "error": error, "rows": range(CONDITION_ROWS), "name": name,
         "assignment": signing_assignment(request.user, role, now),
+        "totp_enrolled": form.totp is not None,
         "meanings": [(label, meaning_of(name=name, role=role, decision=value,
                                         digest=snapshot.digest))
                      for value, label in Decision.choices],
