@@ -1,15 +1,18 @@
 from collections import Counter
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.permissions import can_edit_timeline, permissions_for
 from apps.audit.models import AuditEvent
 from apps.gates.models import Dimension, Gate, GateStatus
+from apps.launches.calendar import calendar_token, launch_calendar, user_from_token
 from apps.launches.forms import ActivityForm
 from apps.launches.models import Activity, ActivityStatus, Launch
 from apps.launches.services import update_activity
@@ -121,6 +124,9 @@ def timeline(request: HttpRequest, slug: str) -> HttpResponse:
         "launch": launch, "now": now, "gantt": gantt(launch, phases, now.date()), "rows": rows,
         "sequence": launch.sequence.all(), "may_edit": can_edit_timeline(request.user, launch),
         "statuses": ActivityStatus.choices,
+        "calendar_url": request.build_absolute_uri(
+            reverse("calendar", args=[calendar_token(request.user)])
+        ),
     }  # fmt: skip
     return render(request, "launches/timeline.html", context)
 
@@ -145,3 +151,18 @@ def activity_update(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
                    "statuses": ActivityStatus.choices}  # fmt: skip
         return render(request, "launches/_activity_row.html", context)
     return redirect("launches:timeline", slug=slug)
+
+
+@require_GET
+def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
+    """The ICS feed of the user's launches; the token in the URL stands for the sign-in."""
+    user = user_from_token(token, get_user_model().objects)
+    if user is None:
+        raise Http404("no such calendar")
+    launches = Launch.objects.prefetch_related("phases__activities", "sequence")
+    if not user.is_staff:
+        launches = launches.filter(
+            pk__in=Assignment.objects.current().filter(user=user).values("launch")
+        )
+    body = launch_calendar(launches, host=request.get_host().split(":")[0])
+    return HttpResponse(body, content_type="text/calendar; charset=utf-8")

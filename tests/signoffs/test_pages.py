@@ -90,3 +90,29 @@ def test_a_waiver_in_the_past_is_refused(client, people, all_passing):
     )
     assert response.status_code == 400
     assert not Waiver.objects.exists()
+
+
+def test_a_denial_is_logged(client, people, all_passing, caplog):
+    client.force_login(people["otto"])
+    with caplog.at_level("WARNING", logger="portal.security"):
+        response = client.get("/launches/atlas/signoffs/vp-engineering/sign/")
+    assert response.status_code == 403
+    assert "you do not hold the VP Engineering role" in response.content.decode()
+    assert "denied GET /launches/atlas/signoffs/vp-engineering/sign/ to otto" in caplog.text
+
+
+def test_assigning_a_role_in_the_admin_is_audited(client, people, launch):
+    from django.contrib.auth import get_user_model
+
+    from apps.signoffs.models import Role
+
+    admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(admin)
+    role = Role.objects.get(key="sre-lead")
+    response = client.post("/admin/signoffs/assignment/add/", {
+        "launch": launch.pk, "user": people["nora"].pk, "duty": "signer", "role": role.pk,
+        "reason": "", "valid_from_0": "", "valid_from_1": "", "valid_until_0": "",
+        "valid_until_1": "", "revoked_at_0": "", "revoked_at_1": ""})  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:2000]
+    event = AuditEvent.objects.get(action="assignment.created")
+    assert (event.object_key, event.data["role"], event.actor_name) == ("nora", "sre-lead", "root")
