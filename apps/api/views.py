@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from apps.api.authentication import BearerTokenAuthentication, HasScope
 from apps.api.models import IngestRequest
 from apps.gates.services import IngestError, ingest_report
+from apps.signoffs.api import readiness_document
 
 _MULTIPART_OVERHEAD = 64 * 1024  # headers and the small form fields around the file
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -112,3 +113,16 @@ def _created(measurements) -> dict:
 
 def _refuse(code: int, message: str) -> Response:
     return Response({"detail": message}, status=code)
+
+
+class ReadinessView(APIView):
+    """GET /api/v1/launches/<slug>/readiness/: 200 whether ready or not; the body says which."""
+
+    authentication_classes = [BearerTokenAuthentication]
+    permission_classes = [HasScope]
+    required_scope = "read"
+
+    def get(self, request, slug: str):
+        if request.auth.launch.slug != slug:
+            raise Http404
+        return Response(readiness_document(request.auth.launch))

@@ -57,3 +57,12 @@ def take_snapshot(role: Role, now) -> Snapshot:
     data = {"launch": role.launch.slug, "role": role.key, "gates": entries}
     digest = hashlib.sha256(canonical_json(data).encode()).hexdigest()
     return Snapshot(role=role, gates=gates, data=data, digest=digest)
+
+
+def launch_digest(launch, now) -> str:
+    """SHA-256 over every role's snapshot digest: the state of the whole launch's evidence."""
+    digests = {role.key: take_snapshot(role, now).digest
+               for role in launch.roles.filter(retired_at__isnull=True)}  # fmt: skip
+    return hashlib.sha256(
+        canonical_json({"launch": launch.slug, "roles": digests}).encode()
+    ).hexdigest()
