@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from apps.launches.views import calendar_feed, healthz
+from apps.launches.views import calendar_feed, healthz, readyz
 
 # The admin's own login form would bypass allauth's rate limits: sign in through allauth.
 admin.site.login = secure_admin_login(admin.site.login)
@@ -11,6 +11,7 @@ admin.site.login = secure_admin_login(admin.site.login)
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="launches:list", permanent=False)),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("calendar/<str:token>/launches.ics", calendar_feed, name="calendar"),
     path("launches/", include("apps.launches.urls")),
     path("api/v1/", include("apps.api.urls")),

@@ -1,13 +1,16 @@
 from collections import Counter
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError, connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
+from kombu import Connection
 
 from apps.accounts.permissions import can_edit_timeline, permissions_for
 from apps.audit.models import AuditEvent
@@ -37,6 +40,26 @@ def get_launch_for_user(request: HttpRequest, slug: str) -> Launch:
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """The database and the broker answer: 200; otherwise 503 naming which does not."""
+    problems = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError as exc:
+        problems["database"] = str(exc).splitlines()[0][:200]
+    try:
+        options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {})
+        with Connection(settings.CELERY_BROKER_URL, transport_options=options,
+                        connect_timeout=2) as conn:  # fmt: skip
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:  # noqa: BLE001 - any broker failure means "not ready"
+        problems["broker"] = f"{type(exc).__name__}: {exc}"[:200]
+    status = 503 if problems else 200
+    return JsonResponse({"status": "unavailable" if problems else "ok", **problems}, status=status)
 
 
 @login_required
