@@ -117,3 +117,24 @@ class TestHelpers:
             env_url("U", "", schemes=("http", "https"))
         monkeypatch.setenv("U", "")
         assert env_url("U", "", schemes=("http",)) == ""
+
+
+def test_single_sign_on_is_configured_from_the_environment(tmp_path):
+    env = {"DEBUG": "1", "PORTAL_VAR_DIR": str(tmp_path), "OIDC_CLIENT_ID": "portal",
+           "OIDC_CLIENT_SECRET": "s3cret", "OIDC_SERVER_URL": "https://login.example.com/realms/x",
+           "OIDC_NAME": "Example SSO"}  # fmt: skip
+    code = ("import django; django.setup(); from django.conf import settings; "
+            "app = settings.SOCIALACCOUNT_PROVIDERS['openid_connect']['APPS'][0]; "
+            "print(app['name'], app['settings']['server_url'])")  # fmt: skip
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60, env={**clean, **env,
+                            "DJANGO_SETTINGS_MODULE": "portal.settings"})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Example SSO https://login.example.com/realms/x"
+
+
+def test_single_sign_on_without_its_server_refuses_to_start():
+    result = _start({"DEBUG": "1", "OIDC_CLIENT_ID": "portal"})
+    assert result.returncode != 0
+    assert "OIDC_SERVER_URL: required when OIDC_CLIENT_ID is set" in result.stderr
