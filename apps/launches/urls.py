@@ -3,6 +3,7 @@ from django.urls import path
 from apps.audit import views as audit_views
 from apps.gates import views as gate_views
 from apps.launches import views
+from apps.reports.urls import launch_patterns as report_patterns
 from apps.signoffs import views as signoff_views
 
 app_name = "launches"
@@ -21,3 +22,5 @@ urlpatterns = [
     path("<slug:slug>/gates/<slug:key>/waive/", gate_views.gate_waive, name="gate-waive"),
     path("<slug:slug>/signoffs/<slug:role>/sign/", signoff_views.sign, name="sign"),
 ]
+
+urlpatterns += report_patterns  # packets, packet downloads, the evidence export

@@ -1,0 +1,405 @@
+"""The evidence export: one ZIP an auditor can check without trusting the portal.
+
+Written member by member to a file object with constant memory: evidence files are copied in
+chunks, CSV rows are written as they are read, and each member is hashed while it is written.
+`manifest.json` comes last, listing every other member with its SHA-256 and size.
+"""
+
+import csv
+import hashlib
+import io
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from apps.audit.models import AuditEvent
+from apps.audit.services import canonical_json, event_body
+from apps.gates.models import Evidence, Gate, Measurement, Waiver, format_decimal
+from apps.launches.models import Launch
+from apps.reports.packet import packet_gates, render_packet
+from apps.signoffs.models import SignOff
+from portal.csvsafe import safe_cell
+
+VERIFY_SCRIPT = Path(__file__).with_name("verify_export.py")
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What an export covers: one launch, optionally a time range and some gate categories."""
+
+    launch: Launch
+    since: datetime | None = None
+    until: datetime | None = None
+    categories: tuple[str, ...] | None = None
+
+    def during(self, name: str) -> Q:
+        """A filter keeping rows whose `name` time falls in [since, until)."""
+        query = Q()
+        if self.since:
+            query &= Q(**{f"{name}__gte": self.since})
+        if self.until:
+            query &= Q(**{f"{name}__lt": self.until})
+        return query
+
+    def gates(self):
+        gates = Gate.objects.filter(launch=self.launch)
+        return gates.filter(category__in=self.categories) if self.categories else gates
+
+
+@dataclass
+class Archive:
+    """A ZIP being written, with the SHA-256 and size of each member so far."""
+
+    zf: zipfile.ZipFile
+    files: dict[str, dict] = field(default_factory=dict)
+
+    def write_stream(self, name: str, chunks) -> None:
+        digest, size = hashlib.sha256(), 0
+        with self.zf.open(name, "w", force_zip64=True) as member:
+            for chunk in chunks:
+                digest.update(chunk)
+                size += len(chunk)
+                member.write(chunk)
+        self.files[name] = {"sha256": digest.hexdigest(), "size": size}
+
+    def write_bytes(self, name: str, data: bytes) -> None:
+        self.write_stream(name, [data])
+
+    def write_file(self, name: str, path: Path) -> None:
+        with open(path, "rb") as source:
+            self.write_stream(name, iter(lambda: source.read(CHUNK), b""))
+
+    def write_csv(self, name: str, header: list[str], rows) -> None:
+        """Every cell through safe_cell (CSV injection, RELIABILITY case 19)."""
+        self.write_stream(name, _csv_chunks(header, rows))
+
+
+def _csv_chunks(header: list[str], rows, batch: int = 500):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([safe_cell(cell) for cell in header])
+    for count, row in enumerate(rows, 1):
+        writer.writerow([safe_cell(cell) for cell in row])
+        if count % batch == 0:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode()
+
+
+def export_evidence(
+    launch: Launch,
+    out,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    categories=None,
+    now: datetime | None = None,
+) -> dict:
+    """Write the launch's evidence ZIP to the binary file object `out`; return the manifest."""
+    now = now or timezone.now()
+    scope = Scope(launch, since, until, tuple(categories) if categories else None)
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        archive = Archive(zf)
+        archive.write_bytes("packet.pdf", render_packet(launch, now=now))
+        write_tables(archive, scope, now)
+        audit = write_audit_log(archive, scope)
+        write_evidence_files(archive, scope)
+        archive.write_file("verify.py", VERIFY_SCRIPT)
+        manifest = build_manifest(archive, scope, now, audit)
+        zf.writestr("manifest.json", manifest_bytes(manifest))
+    return manifest
+
+
+def write_tables(archive: Archive, scope: Scope, now: datetime) -> None:
+    archive.write_csv("gates.csv", GATE_HEADER, gate_rows(scope, now))
+    archive.write_csv("measurements.csv", MEASUREMENT_HEADER, measurement_rows(scope))
+    archive.write_csv("signoffs.csv", SIGNOFF_HEADER, signoff_rows(scope))
+    archive.write_csv("waivers.csv", WAIVER_HEADER, waiver_rows(scope))
+    archive.write_csv("decisions.csv", DECISION_HEADER, decision_rows(scope))
+    archive.write_csv("controls.csv", CONTROL_HEADER, control_rows(scope, now))
+
+
+GATE_HEADER = [
+    "key",
+    "name",
+    "category",
+    "dimension",
+    "blocking",
+    "rule",
+    "controls",
+    "status",
+    "reason",
+    "latest_value",
+    "evaluated_at",
+    "evidence_sha256",
+    "waiver_until",
+    "waiver_reason",
+]
+
+
+def gate_rows(scope: Scope, now: datetime):
+    gates = [
+        g
+        for g in packet_gates(scope.launch, now)
+        if not scope.categories or g.category in scope.categories
+    ]
+    for g in gates:
+        yield [
+            g.key,
+            g.name,
+            g.category,
+            g.dimension,
+            g.blocking,
+            g.rule_text(),
+            " ".join(g.controls),
+            g.status,
+            g.status_reason,
+            format_decimal(g.latest_value),
+            _iso(g.last_measured_at),
+            g.latest_evidence or "",
+            _iso(g.waiver_expires_at),
+            g.waiver_reason or "",
+        ]
+
+
+MEASUREMENT_HEADER = [
+    "id",
+    "gate",
+    "evaluated_at",
+    "status",
+    "value",
+    "unit",
+    "reason",
+    "evidence_sha256",
+    "source_detail",
+]
+
+
+def measurements(scope: Scope):
+    return (
+        Measurement.objects.filter(gate__in=scope.gates())
+        .filter(scope.during("evaluated_at"))
+        .select_related("gate")
+        .order_by("evaluated_at", "id")
+    )
+
+
+def measurement_rows(scope: Scope):
+    for m in measurements(scope).iterator(chunk_size=2000):
+        yield [
+            m.id,
+            m.gate.key,
+            _iso(m.evaluated_at),
+            m.status,
+            format_decimal(m.value),
+            m.gate.unit,
+            m.reason,
+            m.evidence_id or "",
+            canonical_json(m.source_detail),
+        ]
+
+
+SIGNOFF_HEADER = [
+    "id",
+    "role",
+    "printed_name",
+    "on_behalf_of",
+    "decision",
+    "meaning",
+    "comment",
+    "conditions",
+    "signed_at",
+    "digest",
+    "state",
+    "superseded_at",
+    "invalidated_at",
+    "invalidated_reason",
+    "invalidated_gate",
+]
+
+
+def signoff_rows(scope: Scope):
+    signoffs = (
+        SignOff.objects.filter(launch=scope.launch)
+        .filter(scope.during("signed_at"))
+        .select_related("role")
+        .prefetch_related("conditions")
+        .order_by("signed_at", "id")
+    )
+    for s in signoffs:
+        conditions = "; ".join(
+            f"{c.text} (owner {c.owner}, due {_iso(c.due_at)})" for c in s.conditions.all()
+        )
+        yield [
+            s.id,
+            s.role.key,
+            s.printed_name,
+            s.on_behalf_of,
+            s.decision,
+            s.meaning,
+            s.comment,
+            conditions,
+            _iso(s.signed_at),
+            s.digest,
+            signoff_state(s),
+            _iso(s.superseded_at),
+            _iso(s.invalidated_at),
+            s.invalidated_reason,
+            s.invalidated_gate,
+        ]
+
+
+def signoff_state(signoff: SignOff) -> str:
+    if signoff.invalidated_at:
+        return "invalidated"
+    return "superseded" if signoff.superseded_at else "valid"
+
+
+WAIVER_HEADER = ["id", "gate", "reason", "granted_by", "granted_at", "expires_at", "revoked_at"]
+
+
+def waiver_rows(scope: Scope):
+    waivers = (
+        Waiver.objects.filter(gate__in=scope.gates())
+        .filter(scope.during("granted_at"))
+        .select_related("gate")
+        .order_by("granted_at", "id")
+    )
+    for w in waivers:
+        yield [
+            w.id,
+            w.gate.key,
+            w.reason,
+            w.granted_by_name,
+            _iso(w.granted_at),
+            _iso(w.expires_at),
+            _iso(w.revoked_at),
+        ]
+
+
+DECISION_HEADER = [
+    "id",
+    "decision",
+    "recommendation",
+    "decided_by",
+    "decided_at",
+    "attendees",
+    "notes",
+    "blockers",
+]
+
+
+def decision_rows(scope: Scope):
+    for d in scope.launch.decisions.filter(scope.during("decided_at")).order_by("decided_at"):
+        yield [
+            d.id,
+            d.decision,
+            d.recommendation,
+            d.decided_by_name,
+            _iso(d.decided_at),
+            d.attendees,
+            d.notes,
+            canonical_json(d.blockers),
+        ]
+
+
+CONTROL_HEADER = ["criterion", "gate", "gate_name", "status", "measurements", "signoffs"]
+
+
+def control_rows(scope: Scope, now: datetime):
+    """One row per (SOC2 criterion, gate): its status, measurements and covering sign-offs."""
+    per_gate = measurements(scope).order_by().values("gate__key").annotate(n=Count("id"))
+    counts = {row["gate__key"]: row["n"] for row in per_gate}
+    covering = covering_signoffs(scope.launch)
+    rows = []
+    for gate in packet_gates(scope.launch, now):
+        if scope.categories and gate.category not in scope.categories:
+            continue
+        for criterion in gate.controls:
+            rows.append(
+                [
+                    criterion,
+                    gate.key,
+                    gate.name,
+                    gate.status,
+                    counts.get(gate.key, 0),
+                    "; ".join(covering.get(gate.category, [])),
+                ]
+            )
+    return sorted(rows, key=lambda row: (row[0], row[1]))
+
+
+def covering_signoffs(launch: Launch) -> dict[str, list[str]]:
+    """Per gate category, the active sign-offs whose role covers it, as readable text."""
+    out: dict[str, list[str]] = {}
+    for s in SignOff.objects.filter(launch=launch).active().select_related("role"):
+        text = f"{s.role.name}: {s.decision} by {s.printed_name} ({signoff_state(s)})"
+        for category in s.role.categories:
+            out.setdefault(category, []).append(text)
+    return out
+
+
+def audit_events(scope: Scope):
+    events = AuditEvent.objects.filter(launch_slug=scope.launch.slug)
+    return events.filter(scope.during("at")).order_by("sequence")
+
+
+def write_audit_log(archive: Archive, scope: Scope) -> dict:
+    """audit_log.jsonl: every hashed field of each event, with prev_hash and hash."""
+    summary = {"events": 0, "first_sequence": None, "last_sequence": None, "last_hash": ""}
+
+    def lines():
+        for event in audit_events(scope).iterator(chunk_size=2000):
+            row = {**event_body(event), "prev_hash": event.prev_hash, "hash": event.hash}
+            summary["events"] += 1
+            summary["first_sequence"] = summary["first_sequence"] or event.sequence
+            summary["last_sequence"], summary["last_hash"] = event.sequence, event.hash
+            yield (canonical_json(row) + "\n").encode()
+
+    archive.write_stream("audit_log.jsonl", lines())
+    return summary
+
+
+def write_evidence_files(archive: Archive, scope: Scope) -> None:
+    """Raw evidence of the exported measurements, under evidence/<sha256>."""
+    shas = measurements(scope).exclude(evidence=None).values("evidence_id")
+    for evidence in Evidence.objects.filter(sha256__in=shas).order_by("sha256").iterator():
+        archive.write_file(f"evidence/{evidence.sha256}", Path(settings.MEDIA_ROOT) / evidence.path)
+
+
+def build_manifest(archive: Archive, scope: Scope, now: datetime, audit: dict) -> dict:
+    head = AuditEvent.objects.order_by("-sequence").only("sequence", "hash").first()
+    launch = scope.launch
+    body = {
+        "format": "launch-portal-evidence/1",
+        "launch": {"slug": launch.slug, "name": launch.name, "version": launch.version},
+        "generated_at": _iso(now),
+        "range": {"since": _iso(scope.since), "until": _iso(scope.until)},
+        "categories": list(scope.categories or []),
+        "audit": {
+            **audit,
+            "chain_head": {
+                "sequence": head.sequence if head else 0,
+                "hash": head.hash if head else "",
+            },
+        },
+        "files": dict(sorted(archive.files.items())),
+    }
+    body["manifest_sha256"] = hashlib.sha256(canonical_json(body).encode()).hexdigest()
+    return body
+
+
+def manifest_bytes(manifest: dict) -> bytes:
+    """The exact bytes verify.py recomputes from the parsed manifest."""
+    return (canonical_json(manifest) + "\n").encode()
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.isoformat() if moment else ""

@@ -1,0 +1,145 @@
+"""The sign-off packet: what executives sign and file, rendered to PDF by WeasyPrint.
+
+`packet_context` gathers everything the print template shows; `render_packet` turns it into
+bytes. Rendering runs off-request (a Celery task or a management command).
+"""
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.template.loader import render_to_string
+from weasyprint import HTML
+
+from apps.audit.models import AuditEvent
+from apps.audit.services import canonical_json
+from apps.gates.models import Gate, GateStatus, format_decimal
+from apps.launches.models import Launch
+from apps.launches.timeline import gantt
+from apps.launches.views import dimension_summary
+from apps.reports.fetcher import PacketFetcher
+from apps.signoffs.models import SignOff
+from apps.signoffs.readiness import readiness
+from apps.signoffs.snapshot import take_snapshot
+
+FINAL, INTERIM = "FINAL", "INTERIM"
+AUDIT_ROWS = 400  # the packet shows the newest events; the export carries all of them
+TEXT_LIMIT = 2000  # untrusted text (comments, reasons) is bounded in print
+
+
+@dataclass(frozen=True)
+class LaunchDigest:
+    """The SHA-256 of canonical JSON of every role's snapshot digest, keyed by role."""
+
+    digest: str
+    roles: dict[str, str]
+
+
+def launch_digest(launch: Launch, now: datetime) -> LaunchDigest:
+    """What the whole launch's sign-off scope looks like now, as one digest."""
+    roles = {
+        role.key: take_snapshot(role, now).digest
+        for role in launch.roles.filter(retired_at__isnull=True)
+    }
+    digest = hashlib.sha256(canonical_json({"launch": launch.slug, "roles": roles}).encode())
+    return LaunchDigest(digest=digest.hexdigest(), roles=roles)
+
+
+def packet_status(launch: Launch, state) -> str:
+    """FINAL when every required role holds a valid approval, INTERIM otherwise."""
+    required = launch.roles.filter(retired_at__isnull=True, required=True)
+    return FINAL if all(role.key in state.approvals for role in required) else INTERIM
+
+
+def packet_gates(launch: Launch, now: datetime) -> list[Gate]:
+    """The active gates with their newest measurement, waiver and current status."""
+    gates = list(Gate.objects.filter(launch=launch).for_dashboard(now))
+    for gate in gates:
+        gate.status, gate.status_reason = gate.current_status(now)
+        gate.value_text = _value_text(gate)
+    return gates
+
+
+def _value_text(gate: Gate) -> str:
+    if gate.latest_value is None:
+        return "none"
+    return f"{format_decimal(gate.latest_value)} {gate.unit}".strip()
+
+
+def by_category(gates: list[Gate]) -> list[tuple[str, list[Gate]]]:
+    """Gates grouped by category, categories in the order of their first gate."""
+    groups: dict[str, list[Gate]] = {}
+    for gate in gates:
+        groups.setdefault(gate.category, []).append(gate)
+    return list(groups.items())
+
+
+def signature_rows(launch: Launch) -> list[SignOff]:
+    """Every signature of the launch, newest first per role, with conditions loaded."""
+    return list(
+        SignOff.objects.filter(launch=launch)
+        .select_related("role")
+        .prefetch_related("conditions")
+        .order_by("role__order", "role__key", "-signed_at", "-id")
+    )
+
+
+def audit_trail(launch: Launch) -> tuple[list[AuditEvent], int, AuditEvent | None]:
+    """The newest events of the launch (oldest first), their total, and the chain head."""
+    events = AuditEvent.objects.filter(launch_slug=launch.slug)
+    newest = list(events.order_by("-sequence")[:AUDIT_ROWS])
+    head = AuditEvent.objects.order_by("-sequence").only("sequence", "hash", "at").first()
+    return newest[::-1], events.count(), head
+
+
+def packet_context(launch: Launch, now: datetime) -> dict:
+    """Everything the packet shows, as of `now`."""
+    gates = packet_gates(launch, now)
+    roles = list(launch.roles.filter(retired_at__isnull=True))
+    state = readiness(launch, now, gates=gates, roles=roles)
+    phases = list(launch.phases.prefetch_related("activities"))
+    events, event_count, head = audit_trail(launch)
+    digest = launch_digest(launch, now)
+    for role in roles:
+        role.digest = digest.roles.get(role.key, "")
+    for phase in phases:
+        activities = list(phase.activities.all())
+        phase.total, phase.done = len(activities), sum(a.status == "done" for a in activities)
+    counts = Counter(gate.status for gate in gates)
+    return {
+        "launch": launch,
+        "now": now,
+        "status": packet_status(launch, state),
+        "readiness": state,
+        "digest": digest.digest,
+        "role_digests": digest.roles,
+        "gates": gates,
+        "categories": by_category(gates),
+        "roles": roles,
+        "dimensions": dimension_summary(gates),
+        "counts": [(label, counts.get(value, 0)) for value, label in GateStatus.choices],
+        "signatures": signature_rows(launch),
+        "gantt": gantt(launch, phases, now.date()),
+        "phases": phases,
+        "events": events,
+        "event_count": event_count,
+        "chain_head": head,
+        "text_limit": TEXT_LIMIT,
+        "decisions": list(launch.decisions.all()[:5]),
+    }
+
+
+def render_html(context: dict) -> str:
+    return render_to_string("reports/packet.html", context)
+
+
+def render_packet(launch: Launch, *, now: datetime) -> bytes:
+    """The packet PDF of `launch` as of `now`; nothing is fetched while rendering."""
+    return html_to_pdf(render_html(packet_context(launch, now)))
+
+
+def html_to_pdf(html: str) -> bytes:
+    """Render trusted template output to PDF with a fetcher that refuses every URL."""
+    document = HTML(string=html, base_url=None, url_fetcher=PacketFetcher())
+    return document.write_pdf()

@@ -1,0 +1,121 @@
+"""Packets: render, store immutably by SHA-256, audit; and look one up for /verify/."""
+
+import hashlib
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apps.audit.models import AuditEvent
+from apps.audit.services import record
+from apps.launches.models import Launch
+from apps.reports.models import Packet
+from apps.reports.packet import html_to_pdf, packet_context, render_html
+
+PACKET_DIR = "packets"
+
+
+def build_packet(
+    *, launch: Launch, actor, now: datetime | None = None, requested_at: datetime | None = None
+) -> Packet:
+    """Render the launch's packet as of `now`, store it once, and audit `packet.built`.
+
+    Rendering (seconds) runs outside any transaction; the row and its audit event are written
+    together. `actor` is a user or a name (a command, the system).
+    """
+    now = now or timezone.now()
+    context = packet_context(launch, now)
+    pdf = html_to_pdf(render_html(context))
+    sha256 = hashlib.sha256(pdf).hexdigest()
+    relative = store_pdf(pdf, sha256)
+    head = context["chain_head"]
+    with transaction.atomic():
+        packet = Packet.objects.create(
+            launch=launch,
+            sha256=sha256,
+            size=len(pdf),
+            path=relative,
+            requested_by=actor if getattr(actor, "pk", None) else None,
+            requested_by_name=actor_name(actor),
+            requested_at=requested_at or now,
+            built_at=now,
+            status=context["status"],
+            digest=context["digest"],
+            chain_head=head.hash if head else "",
+        )
+        record(
+            actor=actor,
+            action="packet.built",
+            launch_slug=launch.slug,
+            obj_type="packet",
+            obj_key=sha256,
+            data={"status": packet.status, "digest": packet.digest, "size": packet.size},
+        )
+    return packet
+
+
+def store_pdf(pdf: bytes, sha256: str) -> str:
+    """Write the bytes once under MEDIA_ROOT/packets/ (temp file + rename), read-only."""
+    relative = f"{PACKET_DIR}/{sha256[:2]}/{sha256}.pdf"
+    path = Path(settings.MEDIA_ROOT) / relative
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_suffix(f".{os.getpid()}.tmp")
+        temp.write_bytes(pdf)
+        temp.chmod(0o444)
+        temp.replace(path)
+    return relative
+
+
+def packet_path(packet: Packet) -> Path:
+    return Path(settings.MEDIA_ROOT) / packet.path
+
+
+@dataclass(frozen=True)
+class PacketCheck:
+    """What /verify/ tells about a SHA-256: the packet it names, and the launch's latest."""
+
+    sha256: str
+    packet: Packet | None
+    latest: Packet | None
+
+    @property
+    def issued(self) -> bool:
+        return self.packet is not None
+
+    @property
+    def is_latest(self) -> bool:
+        return (
+            self.packet is not None and self.latest is not None and self.latest.pk == self.packet.pk
+        )
+
+
+def check_packet(sha256: str) -> PacketCheck:
+    """Whether the portal issued the packet with this SHA-256, and whether it is the latest."""
+    sha256 = sha256.strip().lower()
+    packet = Packet.objects.select_related("launch").filter(sha256=sha256).first()
+    latest = Packet.objects.for_launch(packet.launch).first() if packet else None
+    return PacketCheck(sha256=sha256, packet=packet, latest=latest)
+
+
+def sha256_of(stream, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file object, read in chunks."""
+    digest = hashlib.sha256()
+    for block in iter(lambda: stream.read(chunk), b""):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def chain_head() -> AuditEvent | None:
+    return AuditEvent.objects.order_by("-sequence").only("sequence", "hash", "at").first()
+
+
+def actor_name(actor) -> str:
+    """A user's full name (or username), or the name given for a command or the system."""
+    if isinstance(actor, str):
+        return actor
+    return actor.get_full_name() or actor.get_username()

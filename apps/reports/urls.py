@@ -1,0 +1,18 @@
+"""URL patterns of the reports app.
+
+`launch_patterns` join apps/launches/urls.py (namespace "launches"); `urlpatterns` hold /verify/.
+"""
+
+from django.urls import path
+
+from apps.reports import views
+
+launch_patterns = [
+    path("<slug:slug>/packets/", views.packet_list, name="packets"),
+    path("<slug:slug>/packets/<str:sha256>.pdf", views.packet_download, name="packet"),
+    path("<slug:slug>/export/", views.evidence_export, name="export"),
+]
+
+urlpatterns = [
+    path("verify/", views.verify, name="verify"),
+]

@@ -1,0 +1,101 @@
+"""Packets, export and /verify/ through the browser's door: a signer, an auditor, an outsider."""
+
+import io
+import zipfile
+
+import pytest
+from django.urls import reverse
+
+from apps.audit.models import AuditEvent
+from apps.reports import tasks
+from apps.reports.models import Packet
+from apps.reports.services import build_packet
+from apps.signoffs.models import Duty
+from tests.reports.conftest import user_with
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def signer(atlas):
+    return user_with(atlas, "vera", Duty.SIGNER)
+
+
+@pytest.fixture
+def auditor(atlas):
+    return user_with(atlas, "otto", Duty.AUDITOR)
+
+
+def test_export_is_forbidden_to_a_signer(client, atlas, signer):
+    client.force_login(signer)
+    response = client.get(reverse("launches:export", args=[atlas.slug]))
+    assert response.status_code == 403
+    assert not AuditEvent.objects.filter(action="evidence.exported").exists()
+
+
+def test_export_is_hidden_from_an_outsider(client, atlas, django_user_model):
+    client.force_login(django_user_model.objects.create_user("nora", password="pw-nora-123"))
+    assert client.get(reverse("launches:export", args=[atlas.slug])).status_code == 404
+
+
+def test_an_auditor_downloads_the_export_and_the_download_is_audited(client, atlas, auditor):
+    client.force_login(auditor)
+    response = client.get(reverse("launches:export", args=[atlas.slug]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/zip"
+    body = b"".join(response.streaming_content)
+    names = zipfile.ZipFile(io.BytesIO(body)).namelist()
+    assert "manifest.json" in names and "verify.py" in names
+    event = AuditEvent.objects.get(action="evidence.exported")
+    assert event.actor_id == auditor.pk and event.object_key == response["X-Export-SHA256"]
+
+
+def test_requesting_a_packet_queues_the_task_on_commit(
+    client, atlas, signer, django_capture_on_commit_callbacks
+):
+    client.force_login(signer)
+    url = reverse("launches:packets", args=[atlas.slug])
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(url)
+    assert response.status_code == 302 and len(callbacks) == 1
+    assert not Packet.objects.exists()  # nothing rendered inside the request
+    sha256 = tasks.build_packet(atlas.pk, signer.pk)
+    page = client.get(url).content.decode()
+    assert sha256 in page
+    download = client.get(reverse("launches:packet", args=[atlas.slug, sha256]))
+    assert b"".join(download.streaming_content).startswith(b"%PDF")
+
+
+def test_packet_list_names_who_requested_each_packet(client, atlas, signer):
+    packet = build_packet(launch=atlas, actor=signer)
+    client.force_login(signer)
+    page = client.get(reverse("launches:packets", args=[atlas.slug])).content.decode()
+    assert packet.sha256 in page and "vera" in page.lower() and "(latest)" in page
+
+
+def test_verify_tells_issued_latest_and_superseded(client, atlas, signer, media):
+    first = build_packet(launch=atlas, actor=signer)
+    client.force_login(signer)
+    url = reverse("verify")
+    page = client.post(url, {"sha256": first.sha256}).content.decode()
+    assert "Issued by this portal" in page and "latest packet" in page and atlas.slug in page
+    second = build_packet(launch=atlas, actor=signer)
+    pdf = (media / first.path).read_bytes()
+    page = client.post(url, {"file": io.BytesIO(pdf)}, format="multipart").content.decode()
+    assert "Superseded" in page and second.sha256 in page
+    page = client.post(url, {"sha256": "0" * 64}).content.decode()
+    assert "Not issued by this portal" in page
+    assert "64 hexadecimal" in client.post(url, {"sha256": "zz"}).content.decode()
+
+
+def test_verify_requires_sign_in(client):
+    response = client.get(reverse("verify"))
+    assert response.status_code == 302 and "login" in response["Location"]
+
+
+def test_a_stored_packet_is_read_only_and_audited(atlas, signer, media):
+    packet = build_packet(launch=atlas, actor=signer)
+    path = media / packet.path
+    assert path.stat().st_mode & 0o222 == 0
+    event = AuditEvent.objects.get(action="packet.built")
+    assert event.object_key == packet.sha256 and event.actor_id == signer.pk
