@@ -85,12 +85,15 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
     "apps.accounts",
     "apps.launches",
     "apps.gates",
     "apps.signoffs",
     "apps.audit",
     "apps.api",
+    "apps.reports",
 ]
 
 MIDDLEWARE = [
@@ -186,6 +189,32 @@ ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_ADAPTER = "apps.accounts.adapter.InviteOnlyAccountAdapter"
 ACCOUNT_LOGOUT_ON_GET = False
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+
+
+def _oidc_providers() -> dict:
+    """Optional OpenID Connect sign-in, configured only from the environment."""
+    client_id = env_str("OIDC_CLIENT_ID")
+    if not client_id:
+        return {}
+    server = env_url("OIDC_SERVER_URL", "", schemes=("https",) if not DEBUG else ("https", "http"))
+    if not server:
+        raise ImproperlyConfigured("OIDC_SERVER_URL: required when OIDC_CLIENT_ID is set")
+    app = {
+        "provider_id": env_str("OIDC_PROVIDER_ID", "sso"),
+        "name": env_str("OIDC_NAME", "Single sign-on"),
+        "client_id": client_id,
+        "secret": env_str("OIDC_CLIENT_SECRET"),
+        "settings": {"server_url": server},
+    }
+    return {"openid_connect": {"APPS": [app], "OAUTH_PKCE_ENABLED": True}}
+
+
+SOCIALACCOUNT_PROVIDERS = _oidc_providers()
+# Invite-only there too: SSO signs in people an admin created, matched by verified email.
+SOCIALACCOUNT_ADAPTER = "apps.accounts.adapter.InviteOnlySocialAccountAdapter"
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_ONLY = False
 MFA_TOTP_ISSUER = "Launch Portal"
 # Failed sign-ins: 5 per account from anywhere and 20 per address over any accounts, per 15
 # minutes; each failure stops counting 15 minutes after it, so a lockout cools off.
@@ -239,6 +268,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 90
 CELERY_TASK_IGNORE_RESULT = True
+# Packets of big launches render for longer than the default limits allow.
+CELERY_TASK_ANNOTATIONS = {"reports.build_packet": {"soft_time_limit": 240, "time_limit": 300}}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "gates-tick": {"task": "gates.tick", "schedule": env_int("GATE_TICK_SECONDS", 10, minimum=1)},
@@ -260,6 +291,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # WeasyPrint narrates every rendering step at INFO.
+    "loggers": {"weasyprint.progress": {"level": "WARNING"}},
 }
 
 # Sources: how long one read may take, and which hosts pull sources may fetch from

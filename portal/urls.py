@@ -13,6 +13,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("calendar/<str:token>/launches.ics", calendar_feed, name="calendar"),
+    path("", include("apps.reports.urls")),
     path("launches/", include("apps.launches.urls")),
     path("api/v1/", include("apps.api.urls")),
     path("accounts/", include("allauth.urls")),

@@ -191,6 +191,13 @@ class Gate(models.Model):
     def __str__(self) -> str:
         return self.key
 
+    @property
+    def max_age_text(self) -> str:
+        """max_age as people say it: 14d, 1h, 90m."""
+        from apps.launches.durations import format_duration
+
+        return format_duration(self.max_age)
+
     def rule_text(self) -> str:
         return f"{self.comparator} {format_decimal(self.threshold)} {self.unit}".strip()
 
