@@ -1,10 +1,11 @@
 from django.contrib import admin
 
 from apps.audit.models import AuditEvent
+from portal.admin import ReadOnlyAdmin
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """The audit log is append-only: readable here, never changed."""
 
     list_display = (
@@ -19,12 +20,3 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_filter = ("action", "launch_slug")
     search_fields = ("actor_name", "action", "object_key")
     date_hierarchy = "at"
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False

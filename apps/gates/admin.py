@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from apps.gates.models import Evidence, Gate, Measurement, PrometheusSource, StatusChange, Waiver
+from portal.admin import ReadOnlyAdmin
 
 
 @admin.register(Gate)
@@ -24,7 +25,7 @@ class GateAdmin(admin.ModelAdmin):
 
 
 @admin.register(Measurement)
-class MeasurementAdmin(admin.ModelAdmin):
+class MeasurementAdmin(ReadOnlyAdmin):
     """Measurements are facts: readable here, never changed."""
 
     list_display = ("gate", "status", "value", "evaluated_at", "reason")
@@ -32,15 +33,6 @@ class MeasurementAdmin(admin.ModelAdmin):
     search_fields = ("gate__key", "reason")
     list_select_related = ("gate",)
     date_hierarchy = "evaluated_at"
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False
 
 
 @admin.register(PrometheusSource)
@@ -64,32 +56,14 @@ class WaiverAdmin(admin.ModelAdmin):
 
 
 @admin.register(Evidence)
-class EvidenceAdmin(admin.ModelAdmin):
+class EvidenceAdmin(ReadOnlyAdmin):
     list_display = ("sha256", "name", "content_type", "size", "created_at")
     search_fields = ("sha256", "name")
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False
-
 
 @admin.register(StatusChange)
-class StatusChangeAdmin(admin.ModelAdmin):
+class StatusChangeAdmin(ReadOnlyAdmin):
     list_display = ("gate", "from_status", "to_status", "at", "reason")
     list_filter = ("to_status", "gate__launch")
     search_fields = ("gate__key", "reason")
     list_select_related = ("gate",)
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False

@@ -4,16 +4,13 @@
 bytes. Rendering runs off-request (a Celery task or a management command).
 """
 
-import hashlib
 from collections import Counter
-from dataclasses import dataclass
 from datetime import datetime
 
 from django.template.loader import render_to_string
 from weasyprint import HTML
 
 from apps.audit.models import AuditEvent
-from apps.audit.services import canonical_json
 from apps.gates.models import Gate, GateStatus, format_decimal
 from apps.launches.models import Launch
 from apps.launches.timeline import gantt
@@ -21,29 +18,11 @@ from apps.launches.views import dimension_summary
 from apps.reports.fetcher import PacketFetcher
 from apps.signoffs.models import SignOff
 from apps.signoffs.readiness import readiness
-from apps.signoffs.snapshot import take_snapshot
+from apps.signoffs.snapshot import launch_digest
 
 FINAL, INTERIM = "FINAL", "INTERIM"
 AUDIT_ROWS = 400  # the packet shows the newest events; the export carries all of them
 TEXT_LIMIT = 2000  # untrusted text (comments, reasons) is bounded in print
-
-
-@dataclass(frozen=True)
-class LaunchDigest:
-    """The SHA-256 of canonical JSON of every role's snapshot digest, keyed by role."""
-
-    digest: str
-    roles: dict[str, str]
-
-
-def launch_digest(launch: Launch, now: datetime) -> LaunchDigest:
-    """What the whole launch's sign-off scope looks like now, as one digest."""
-    roles = {
-        role.key: take_snapshot(role, now).digest
-        for role in launch.roles.filter(retired_at__isnull=True)
-    }
-    digest = hashlib.sha256(canonical_json({"launch": launch.slug, "roles": roles}).encode())
-    return LaunchDigest(digest=digest.hexdigest(), roles=roles)
 
 
 def packet_status(launch: Launch, state) -> str:

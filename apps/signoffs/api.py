@@ -26,6 +26,6 @@ def readiness_document(launch, now=None) -> dict:
         "recommendation": state.recommendation,
         "blocking": state.as_dict(),
         "signoffs": signoffs,
-        "digest": launch_digest(launch, now),
+        "digest": launch_digest(launch, now).digest,
         "evaluated_at": now.isoformat(),
     }

@@ -59,10 +59,17 @@ def take_snapshot(role: Role, now) -> Snapshot:
     return Snapshot(role=role, gates=gates, data=data, digest=digest)
 
 
-def launch_digest(launch, now) -> str:
+@dataclass(frozen=True)
+class LaunchDigest:
+    digest: str
+    roles: dict[str, str]  # role key -> that role's snapshot digest
+
+
+def launch_digest(launch, now) -> LaunchDigest:
     """SHA-256 over every role's snapshot digest: the state of the whole launch's evidence."""
-    digests = {role.key: take_snapshot(role, now).digest
-               for role in launch.roles.filter(retired_at__isnull=True)}  # fmt: skip
-    return hashlib.sha256(
-        canonical_json({"launch": launch.slug, "roles": digests}).encode()
-    ).hexdigest()
+    roles = {
+        role.key: take_snapshot(role, now).digest
+        for role in launch.roles.filter(retired_at__isnull=True)
+    }
+    digest = hashlib.sha256(canonical_json({"launch": launch.slug, "roles": roles}).encode())
+    return LaunchDigest(digest=digest.hexdigest(), roles=roles)

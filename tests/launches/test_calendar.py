@@ -31,7 +31,7 @@ def test_the_feed_carries_phases_activities_and_t0(client, demo):
     assert any("T-0 Deployment" in s for s in summaries)
     assert len(events) == 6 + 35 + 6  # phases, activities, sequence steps
     t0 = next(e for e in events if "T-0" in str(e["summary"]))
-    assert t0.decoded("dtstart").isoformat() == "2027-01-26T16:00:00+00:00"
+    assert t0.decoded("dtstart").isoformat() == "2026-12-22T16:00:00+00:00"
 
 
 def test_a_forged_token_or_an_outsider_gets_nothing(client, demo):
