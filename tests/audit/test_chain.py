@@ -61,3 +61,20 @@ def test_the_database_refuses_to_delete_audit_events():
     with pytest.raises(Exception, match="append-only"), transaction.atomic():
         AuditEvent.objects.filter(sequence=3).delete()
     assert AuditEvent.objects.count() == 3
+
+
+def test_a_deleted_tail_is_caught_against_an_earlier_printed_head(capsys):
+    _three_events()
+    head = AuditEvent.objects.order_by("-sequence").first().hash  # as printed in a packet
+    call_command("verify_audit", "--head", head)
+    # Someone with the database's keys removes the newest event: the rest still chains...
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET session_replication_role = replica")
+        cursor.execute("DELETE FROM audit_auditevent WHERE sequence = 3")
+        if connection.vendor == "postgresql":
+            cursor.execute("SET session_replication_role = DEFAULT")
+    call_command("verify_audit")
+    # ...but not against the head printed before the deletion.
+    with pytest.raises(CommandError, match=f"the chain head {head} printed earlier is missing"):
+        call_command("verify_audit", "--head", head)
