@@ -14,7 +14,8 @@ from kombu import Connection
 
 from apps.accounts.permissions import can_edit_timeline, permissions_for
 from apps.audit.models import AuditEvent
-from apps.gates.models import Dimension, Gate, GateStatus
+from apps.gates.models import Gate, GateStatus
+from apps.gates.summary import dimension_summary, owners_of
 from apps.launches.calendar import calendar_token, launch_calendar, user_from_token
 from apps.launches.forms import ActivityForm
 from apps.launches.models import Activity, ActivityStatus, Launch
@@ -105,23 +106,6 @@ def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
         "waivable": allowed.waivable,
     }  # fmt: skip
     return render(request, "launches/overview.html", context)
-
-
-def dimension_summary(gates) -> list[dict]:
-    """Per Definition of Done dimension: gates holding out of all, and blocking ones that do not."""
-    rows = []
-    for dimension in Dimension:
-        mine = [g for g in gates if g.dimension == dimension]
-        good = [g for g in mine if g.status in (GateStatus.PASSING, GateStatus.WAIVED)]
-        blocked = [g for g in mine if g.blocking and g not in good]
-        rows.append({"label": dimension.label, "total": len(mine), "good": len(good),
-                     "blocked": len(blocked), "ok": bool(mine) and not blocked})  # fmt: skip
-    return rows
-
-
-def owners_of(gate, roles) -> list[str]:
-    """The roles whose signature covers the gate: who owes its evidence."""
-    return [role.name for role in roles if gate.category in role.categories]
 
 
 def overdue_activities(launch, phases, now) -> list:

@@ -12,9 +12,9 @@ from weasyprint import HTML
 
 from apps.audit.models import AuditEvent
 from apps.gates.models import Gate, GateStatus, format_decimal
+from apps.gates.summary import dimension_summary
 from apps.launches.models import Launch
 from apps.launches.timeline import gantt
-from apps.launches.views import dimension_summary
 from apps.reports.fetcher import PacketFetcher
 from apps.signoffs.models import SignOff
 from apps.signoffs.readiness import readiness
