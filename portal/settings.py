@@ -82,6 +82,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "django_prometheus",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -94,6 +97,7 @@ INSTALLED_APPS = [
     "apps.audit",
     "apps.api",
     "apps.reports",
+    "apps.webhooks",
 ]
 
 MIDDLEWARE = [
