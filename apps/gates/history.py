@@ -42,26 +42,60 @@ class Chart:
     threshold_y: float | None
     low: Decimal
     high: Decimal
+    left: int  # the plot area starts here: the value axis is drawn to its left
+    bottom: float  # the time axis
+    y_ticks: list[tuple[float, str]]  # y, value label
+    x_ticks: list[tuple[float, str, str]]  # x, time label, text-anchor
 
 
-def chart(points: list, threshold: Decimal, *, width: int = 600, height: int = 160,
-          pad: int = 6) -> Chart | None:  # fmt: skip
-    """Scale (time, value, status) points into an SVG polyline with the threshold line."""
+def chart(points: list, threshold: Decimal, *, width: int = 600, height: int = 180,
+          pad: int = 6, left: int = 52, bottom_margin: int = 20) -> Chart | None:  # fmt: skip
+    """Scale (time, value, status) points into an SVG polyline with axes and the threshold."""
     valued = [(at, v, s) for at, v, s in points if v is not None]
     if not valued:
         return None
     values = [v for _, v, _ in valued] + [threshold]
     low, high = min(values), max(values)
-    span = (high - low) or Decimal(1)
-    step = (width - 2 * pad) / max(len(points) - 1, 1)
+    if low == high:  # a flat series sits mid-height, with a little room either side
+        margin = abs(low) * Decimal("0.05") or Decimal(1)
+        low, high = low - margin, high + margin
+    span = high - low
+    bottom = height - bottom_margin
+    step = (width - left - pad) / max(len(points) - 1, 1)
 
     def y_of(value: Decimal) -> float:
-        return round(height - pad - float((value - low) / span) * (height - 2 * pad), 1)
+        return round(bottom - pad - float((value - low) / span) * (bottom - 2 * pad), 1)
 
     scaled = []
     for index, (at, value, status) in enumerate(points):
-        x = round(pad + index * step, 1)
-        y = y_of(value) if value is not None else height - pad
+        x = round(left + index * step, 1)
+        y = y_of(value) if value is not None else bottom - pad
         scaled.append((x, y, status, f"{at:%Y-%m-%d %H:%M} {value if value is not None else '—'}"))
     path = " ".join(f"{x},{y}" for x, y, status, _ in scaled if status != "unknown")
-    return Chart(width, height, path, scaled, y_of(threshold), low, high)
+    y_ticks = [(y_of(v), _number(v)) for v in dict.fromkeys((high, low + span / 2, low))]
+    x_ticks = _time_ticks(points, scaled)
+    return Chart(width, height, path, scaled, y_of(threshold), low, high, left, bottom,
+                 y_ticks, x_ticks)  # fmt: skip
+
+
+def _number(value: Decimal) -> str:
+    """A tick label: four significant digits (0.001, 99.75), thousands grouped."""
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{float(value):.4g}"
+
+
+def _time_ticks(points: list, scaled: list) -> list[tuple[float, str, str]]:
+    """The first, middle and last evaluation times; dates only when the span crosses days."""
+    if not points:
+        return []
+    first, last = points[0][0], points[-1][0]
+    fmt = "%H:%M" if first.date() == last.date() else "%b %d %H:%M"
+    picks = [(0, "start"), (len(points) // 2, "middle"), (len(points) - 1, "end")]
+    ticks, seen = [], set()
+    for index, anchor in picks:
+        if index in seen or (anchor == "middle" and len(points) < 5):
+            continue
+        seen.add(index)
+        ticks.append((scaled[index][0], f"{points[index][0]:{fmt}}", anchor))
+    return ticks

@@ -98,7 +98,8 @@ def gate_list(request: HttpRequest, slug: str) -> HttpResponse:
         return _gates_csv(launch, rows)
     series = recent_values([g.pk for g in rows])
     for gate in rows:
-        gate.spark = chart(series.get(gate.pk, []), gate.threshold, width=120, height=28, pad=3)
+        gate.spark = chart(series.get(gate.pk, []), gate.threshold, width=120, height=28, pad=3,
+                           left=3, bottom_margin=0)  # fmt: skip
     context = {
         "launch": launch, "now": now, "gates": rows, "filters": f,
         "categories": launch.gates.active().order_by("category").values_list(
