@@ -304,3 +304,25 @@ LOGGING = {
 PROMETHEUS_TIMEOUT = env_int("PROMETHEUS_TIMEOUT", 10, minimum=1)
 PULL_TIMEOUT = env_int("PULL_TIMEOUT", 20, minimum=1)
 SOURCE_ALLOWED_HOSTS = env_list("SOURCE_ALLOWED_HOSTS", [])
+
+# Webhooks (apps/webhooks): how long one delivery attempt may take (seconds to connect, then to
+# read), and the delays between attempts (4 delays: 5 attempts). A retry waits on the broker, so
+# each delay must stay below the Redis visibility timeout.
+WEBHOOK_CONNECT_TIMEOUT = env_int("WEBHOOK_CONNECT_TIMEOUT", 3, minimum=1)
+WEBHOOK_READ_TIMEOUT = env_int("WEBHOOK_READ_TIMEOUT", 5, minimum=1)
+
+
+def _webhook_retry_delays() -> list[int]:
+    raw = env_list("WEBHOOK_RETRY_DELAYS", ["10", "30", "90", "270"])
+    if not all(item.isdigit() for item in raw):
+        raise ImproperlyConfigured(f"WEBHOOK_RETRY_DELAYS: {raw!r} must be whole seconds, 10,30,90")
+    delays = [int(item) for item in raw]
+    if any(d >= CELERY_BROKER_VISIBILITY_TIMEOUT for d in delays):
+        raise ImproperlyConfigured(
+            f"WEBHOOK_RETRY_DELAYS: every delay must be below CELERY_VISIBILITY_TIMEOUT "
+            f"({CELERY_BROKER_VISIBILITY_TIMEOUT}s)"
+        )
+    return delays
+
+
+WEBHOOK_RETRY_DELAYS = _webhook_retry_delays()

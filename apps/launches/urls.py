@@ -5,6 +5,7 @@ from apps.gates import views as gate_views
 from apps.launches import views
 from apps.reports.urls import launch_patterns as report_patterns
 from apps.signoffs import views as signoff_views
+from apps.webhooks import views as webhook_views
 
 app_name = "launches"
 urlpatterns = [
@@ -21,6 +22,12 @@ urlpatterns = [
     path("<slug:slug>/decision/", signoff_views.decision, name="decision"),
     path("<slug:slug>/gates/<slug:key>/waive/", gate_views.gate_waive, name="gate-waive"),
     path("<slug:slug>/signoffs/<slug:role>/sign/", signoff_views.sign, name="sign"),
+    path("<slug:slug>/webhooks/", webhook_views.webhook_list, name="webhooks"),
+    path(
+        "<slug:slug>/webhooks/<int:pk>/deactivate/",
+        webhook_views.webhook_deactivate,
+        name="webhook-deactivate",
+    ),
 ]
 
 urlpatterns += report_patterns  # packets, packet downloads, the evidence export
