@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_prometheus",
     "allauth",
     "allauth.account",
@@ -288,6 +289,39 @@ if CELERY_BROKER_URL.startswith(("redis", "rediss")):
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "apps.api.pagination.PagePagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+}
+# The API's OpenAPI schema (/api/schema/) and its reference page (/api/docs/, Swagger UI served
+# from our own static files: the CSP allows no CDN, and there is no network to reach one).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Launch Portal API",
+    "VERSION": "1.0.0",
+    "DESCRIPTION": (
+        "Read a launch's timeline, gates, measurements, waivers, sign-offs, decisions and audit "
+        "log; push CI reports; block a deploy on readiness. Authenticate with a launch's API "
+        "token (`Authorization: Bearer lp_...`, bound to that launch; scopes `read`, `ingest`, "
+        "`manage`, `audit`) or a signed-in session. Another launch's objects answer 404."
+    ),
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [
+        "apps.api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "LaunchStatusEnum": "apps.launches.models.LaunchStatus",
+        "ActivityStatusEnum": "apps.launches.models.ActivityStatus",
+        "GateStatusEnum": "apps.gates.models.GateStatus",
+        "SignOffDecisionEnum": "apps.signoffs.models.Decision",
+        "GoNoGoEnum": "apps.signoffs.models.GoNoGo",
+    },
 }
 
 LOGGING = {

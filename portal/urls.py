@@ -2,7 +2,9 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView
 
+from apps.api.docs import api_docs
 from apps.launches.views import calendar_feed, healthz, readyz
 
 # The admin's own login form would bypass allauth's rate limits: sign in through allauth.
@@ -16,6 +18,8 @@ urlpatterns = [
     path("", include("apps.reports.urls")),
     path("launches/", include("apps.launches.urls")),
     path("api/v1/", include("apps.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", api_docs, name="api-docs"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,6 +1,10 @@
+import logging
+
 from rest_framework import authentication, exceptions, permissions
 
 from apps.api.models import ApiToken, hash_token
+
+log = logging.getLogger("apps.api")
 
 
 class TokenUser:
@@ -35,6 +39,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             return None
         keyword, _, raw = header.partition(" ")
         if keyword != self.keyword or not raw.strip():
+            _warn(request, "a malformed Authorization header")
             raise exceptions.AuthenticationFailed("use Authorization: Bearer <token>")
         token = (
             ApiToken.objects.usable()
@@ -43,12 +48,21 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             .first()
         )
         if token is None:
+            # Logged, not audited: unknown tokens cost an attacker nothing to send.
+            _warn(request, f"an unknown or revoked token ({raw.strip()[:6]}…)")
             raise exceptions.AuthenticationFailed("invalid or revoked token")
         token.touch()
         return TokenUser(token), token
 
     def authenticate_header(self, request) -> str:
         return self.keyword
+
+
+def _warn(request, what: str) -> None:
+    log.warning(
+        "api refused %s %s from %s: %s", request.method, request.path,
+        request.META.get("REMOTE_ADDR", ""), what,
+    )  # fmt: skip
 
 
 class HasScope(permissions.BasePermission):

@@ -12,7 +12,8 @@ TOKEN_PREFIX = "lp_"
 class Scope(models.TextChoices):
     READ = "read", "Read"
     INGEST = "ingest", "Ingest reports"
-    MANAGE = "manage", "Manage"
+    MANAGE = "manage", "Manage (update activities; read the audit log)"
+    AUDIT = "audit", "Read the audit log"
 
 
 def hash_token(raw: str) -> str:
@@ -22,6 +23,12 @@ def hash_token(raw: str) -> str:
 class ApiTokenQuerySet(models.QuerySet):
     def usable(self):
         return self.filter(revoked_at__isnull=True)
+
+    def for_page(self, launch):
+        """A launch's tokens for the token page: live ones first, then by name (one query)."""
+        return self.filter(launch=launch).order_by(
+            models.F("revoked_at").desc(nulls_first=True), "name"
+        )
 
 
 class ApiToken(models.Model):

@@ -1,6 +1,7 @@
 """API tokens: created with their raw value shown once, stored hashed."""
 
 from django.db import transaction
+from django.utils import timezone
 
 from apps.api.models import ApiToken, Scope, hash_token
 from apps.audit.services import record
@@ -25,3 +26,22 @@ def create_api_token(*, launch, name: str, scopes: list[str], actor) -> tuple[Ap
             data={"scopes": scopes, "prefix": token.prefix},
         )
     return token, raw
+
+
+def revoke_api_token(*, token: ApiToken, actor) -> ApiToken:
+    """Revoke a token at once (its next request is refused); revoking twice changes nothing."""
+    with transaction.atomic():
+        token = ApiToken.objects.select_for_update().select_related("launch").get(pk=token.pk)
+        if token.revoked_at is not None:
+            return token
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        record(
+            actor=actor,
+            action="api_token.revoked",
+            launch_slug=token.launch.slug,
+            obj_type="api_token",
+            obj_key=token.name,
+            data={"scopes": token.scopes, "prefix": token.prefix},
+        )
+    return token

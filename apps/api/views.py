@@ -4,16 +4,21 @@ import zlib
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.http import Http404
-from rest_framework import status
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import MultiPartParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.api.authentication import BearerTokenAuthentication, HasScope
-from apps.api.models import IngestRequest
+from apps.api.access import ScopedAccess, launch_for
+from apps.api.authentication import BearerTokenAuthentication
+from apps.api.models import IngestRequest, Scope
+from apps.api.schema import FORBIDDEN, NOT_FOUND, READ_ERRORS, UNAUTHENTICATED, _error
 from apps.gates.services import IngestError, ingest_report
 from apps.signoffs.api import readiness_document
+from apps.signoffs.models import GoNoGo
 
 _MULTIPART_OVERHEAD = 64 * 1024  # headers and the small form fields around the file
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -37,16 +42,65 @@ def inflate_capped(data: bytes, limit: int) -> bytes:
     return out
 
 
+class ReportUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="The report; gzip is inflated (same size cap).")
+    format = serializers.CharField(
+        required=False, help_text="The report format (junit, cobertura, ...); detected if absent."
+    )
+    gate = serializers.CharField(required=False, help_text="Measure only this gate (its key).")
+
+
+class MeasuredSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    gate = serializers.CharField()
+    metric = serializers.CharField()
+    value = serializers.CharField(allow_null=True)
+    status = serializers.CharField()
+    reason = serializers.CharField(allow_blank=True)
+    evaluated_at = serializers.DateTimeField()
+
+
+class ReportSerializer(serializers.Serializer):
+    sha256 = serializers.CharField()
+    format = serializers.CharField(allow_blank=True)
+    name = serializers.CharField(allow_blank=True)
+
+
+class IngestedSerializer(serializers.Serializer):
+    report = ReportSerializer()
+    measurements = MeasuredSerializer(many=True)
+
+
 class ReportIngestView(APIView):
     authentication_classes = [BearerTokenAuthentication]
-    permission_classes = [HasScope]
+    permission_classes = [ScopedAccess]
     parser_classes = [MultiPartParser]
-    required_scope = "ingest"
+    renderer_classes = [JSONRenderer]
+    required_scopes = {"*": (Scope.INGEST,)}
 
+    @extend_schema(
+        tags=["reports"],
+        summary="Upload a CI report (JUnit, coverage, SARIF, ...) for the launch's report gates",
+        request={"multipart/form-data": ReportUploadSerializer},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+                description="A retry with the same key answers the first answer again.",
+            )
+        ],
+        responses={
+            201: IngestedSerializer,
+            400: _error("Malformed, hostile or truncated file; no gate reads it."),
+            401: UNAUTHENTICATED,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            413: _error("Over REPORT_MAX_BYTES (also once inflated)."),
+            415: _error("Unknown report format."),
+        },
+    )  # fmt: skip
     def post(self, request, slug: str):
         token = request.auth
-        if token.launch.slug != slug:
-            raise Http404  # a token sees nothing of another launch
+        launch_for(request, slug)  # a token sees nothing of another launch (404, recorded)
         limit = settings.REPORT_MAX_BYTES
         length = int(request.META.get("CONTENT_LENGTH") or 0)
         if length > limit + _MULTIPART_OVERHEAD:  # refuse before the body is read
@@ -115,14 +169,45 @@ def _refuse(code: int, message: str) -> Response:
     return Response({"detail": message}, status=code)
 
 
+class BlockerSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text="`gate` or `signoff`.")
+    key = serializers.CharField()
+    status = serializers.CharField()
+    reason = serializers.CharField(allow_blank=True)
+
+
+class ApprovalSerializer(serializers.Serializer):
+    decision = serializers.CharField()
+    signer = serializers.CharField()
+    on_behalf_of = serializers.CharField(allow_blank=True)
+    signed_at = serializers.DateTimeField()
+    digest = serializers.CharField()
+
+
+class ReadinessSerializer(serializers.Serializer):
+    launch = serializers.CharField()
+    ready = serializers.BooleanField()
+    recommendation = serializers.ChoiceField(choices=GoNoGo.choices)
+    blocking = BlockerSerializer(many=True)
+    signoffs = serializers.DictField(
+        child=ApprovalSerializer(), help_text="The valid approvals, by role key."
+    )
+    digest = serializers.CharField(help_text="SHA-256 of the launch's evidence as of now.")
+    evaluated_at = serializers.DateTimeField()
+
+
 class ReadinessView(APIView):
     """GET /api/v1/launches/<slug>/readiness/: 200 whether ready or not; the body says which."""
 
-    authentication_classes = [BearerTokenAuthentication]
-    permission_classes = [HasScope]
-    required_scope = "read"
+    authentication_classes = [BearerTokenAuthentication, SessionAuthentication]
+    permission_classes = [ScopedAccess]
+    renderer_classes = [JSONRenderer]
+    required_scopes = {"*": (Scope.READ,)}
 
+    @extend_schema(
+        tags=["launches"],
+        summary="Is the launch ready? (200 either way; a deploy step blocks on `ready`)",
+        responses={200: OpenApiResponse(ReadinessSerializer), **READ_ERRORS},
+    )
     def get(self, request, slug: str):
-        if request.auth.launch.slug != slug:
-            raise Http404
-        return Response(readiness_document(request.auth.launch))
+        return Response(readiness_document(launch_for(request, slug)))

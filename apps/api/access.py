@@ -1,0 +1,83 @@
+"""Who may reach which launch through the API, and the record of every refusal.
+
+A token is bound to one launch: any other launch answers 404, as if it did not exist. A signed-in
+person sees the launches the pages show them (staff: all; others: those they hold a current
+assignment on). A known token that is refused is logged and audited (`api.denied`); an unknown
+token is only logged, so that a flood of guesses cannot flood the audit chain.
+"""
+
+import logging
+
+from django.db import transaction
+from django.http import Http404
+from rest_framework import permissions
+
+from apps.api.models import ApiToken, Scope
+from apps.audit.services import record
+from apps.launches.models import Launch
+from apps.signoffs.models import Assignment
+
+log = logging.getLogger("apps.api")
+
+# Scopes that may read the audit log: the auditors' tools, and the program manager's, which
+# change state and must be able to see the record of what they changed.
+AUDIT_SCOPES = (Scope.AUDIT, Scope.MANAGE)
+
+
+def visible_launches(request):
+    """The launches the request may see (the rule of apps.launches.views.get_launch_for_user)."""
+    if isinstance(request.auth, ApiToken):
+        return Launch.objects.filter(pk=request.auth.launch_id)
+    user = request.user
+    if user.is_staff:
+        return Launch.objects.all()
+    mine = Assignment.objects.current().filter(user=user).values("launch")
+    return Launch.objects.filter(pk__in=mine)
+
+
+def launch_for(request, slug: str) -> Launch:
+    """The launch named in the URL, or 404 (another launch's token is recorded as denied)."""
+    token = request.auth
+    if isinstance(token, ApiToken):
+        if token.launch.slug != slug:
+            deny(request, token, "the token belongs to another launch")
+            raise Http404
+        return token.launch
+    launch = visible_launches(request).filter(slug=slug).first()
+    if launch is None:
+        raise Http404
+    return launch
+
+
+def deny(request, token: ApiToken, reason: str) -> None:
+    """Log a known token's refusal and append `api.denied` to the audit chain."""
+    log.warning(
+        "api token %r of %s refused: %s %s (%s)",
+        token.name, token.launch.slug, request.method, request.path, reason,
+    )  # fmt: skip
+    with transaction.atomic():
+        record(
+            actor=f"token:{token.name}", action="api.denied", launch_slug=token.launch.slug,
+            obj_type="api_token", obj_key=token.name,
+            data={"method": request.method, "path": request.path, "reason": reason},
+        )  # fmt: skip
+
+
+class ScopedAccess(permissions.BasePermission):
+    """Tokens carry one of the view's `required_scopes`; people are signed in.
+
+    What a person may do beyond reading (edit the timeline) is checked by the view itself,
+    with the same helpers as the pages.
+    """
+
+    message = "this token does not carry the scope this endpoint needs"
+
+    def has_permission(self, request, view) -> bool:
+        token = request.auth
+        if isinstance(token, ApiToken):
+            scopes = view.required_scopes.get(request.method, view.required_scopes.get("*", ()))
+            if set(scopes) & set(token.scopes):
+                return True
+            deny(request, token, f"needs scope {' or '.join(scopes)}")
+            return False
+        return bool(request.user and request.user.is_authenticated)

@@ -1,0 +1,163 @@
+"""What the read API shows of each object: plain fields, no domain logic.
+
+Derived values (a gate's current status) are computed by the models before serializing; the
+serializers only read attributes that the views' querysets have already loaded.
+"""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from apps.audit.models import AuditEvent
+from apps.gates.models import Gate, GateStatus, Measurement, Waiver
+from apps.launches.models import Activity, ActivityStatus, Launch, Phase
+from apps.signoffs.models import Condition, LaunchDecision, Role, SignOff
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="What is wrong, in words.")
+
+
+class LaunchSerializer(serializers.ModelSerializer):
+    days_to_t0 = serializers.SerializerMethodField()
+    current_week = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Launch
+        fields = ["slug", "name", "version", "status", "target_t0", "start_date", "description",
+                  "ready_at", "days_to_t0", "current_week", "created_at", "updated_at"]  # fmt: skip
+
+    def get_days_to_t0(self, launch) -> int:
+        return launch.days_to_t0()
+
+    def get_current_week(self, launch) -> int:
+        return launch.current_week()
+
+
+class ActivitySerializer(serializers.ModelSerializer):
+    phase = serializers.CharField(source="phase.code", read_only=True, help_text="Phase code.")
+
+    class Meta:
+        model = Activity
+        fields = ["id", "phase", "name", "owner", "planned_week", "status", "completed_at",
+                  "order"]  # fmt: skip
+        read_only_fields = fields
+
+
+class ActivityUpdateSerializer(serializers.Serializer):
+    """The one write a `manage` token makes: an activity's status."""
+
+    status = serializers.ChoiceField(choices=ActivityStatus.choices)
+
+
+class PhaseSerializer(serializers.ModelSerializer):
+    activities = ActivitySerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Phase
+        fields = ["code", "name", "start_week", "end_week", "order", "activities"]
+
+
+class WaiverBriefSerializer(serializers.Serializer):
+    expires_at = serializers.DateTimeField()
+    reason = serializers.CharField()
+
+
+class GateSerializer(serializers.ModelSerializer):
+    """A gate's rule and its current status (stale evidence reads `unknown`)."""
+
+    status = serializers.ChoiceField(choices=GateStatus.choices, read_only=True)
+    status_reason = serializers.CharField(read_only=True)
+    value = serializers.DecimalField(
+        source="latest_value", max_digits=30, decimal_places=6, read_only=True, allow_null=True,
+        help_text="The newest measurement's value (null: none, or the reading gave no value).",
+    )  # fmt: skip
+    waiver = serializers.SerializerMethodField()
+    interval = serializers.DurationField(read_only=True)
+    max_age = serializers.DurationField(read_only=True)
+
+    class Meta:
+        model = Gate
+        fields = ["key", "name", "category", "dimension", "blocking", "source", "format",
+                  "metric", "query", "comparator", "threshold", "unit", "interval", "max_age",
+                  "for_count", "spec_ref", "description", "controls", "status", "status_reason",
+                  "value", "state_since", "last_measured_at", "last_evidence_at",
+                  "waiver"]  # fmt: skip
+
+    @extend_schema_field(WaiverBriefSerializer(allow_null=True))
+    def get_waiver(self, gate) -> dict | None:
+        if gate.status != GateStatus.WAIVED:
+            return None
+        return {"expires_at": gate.waiver_expires_at, "reason": gate.waiver_reason}
+
+
+class MeasurementSerializer(serializers.ModelSerializer):
+    gate = serializers.CharField(source="gate.key", read_only=True)
+    evidence = serializers.CharField(
+        source="evidence_id", read_only=True, allow_null=True,
+        help_text="SHA-256 of the stored raw report or response, if any.",
+    )  # fmt: skip
+
+    class Meta:
+        model = Measurement
+        fields = ["id", "gate", "status", "value", "reason", "evaluated_at", "duration_ms",
+                  "source_detail", "evidence"]  # fmt: skip
+
+
+class WaiverSerializer(serializers.ModelSerializer):
+    gate = serializers.CharField(source="gate.key", read_only=True)
+    active = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Waiver
+        fields = ["id", "gate", "reason", "granted_by_name", "granted_at", "expires_at",
+                  "revoked_at", "active"]  # fmt: skip
+
+    def get_active(self, waiver) -> bool:
+        now = self.context["now"]
+        return waiver.revoked_at is None and waiver.expires_at > now
+
+
+class ConditionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Condition
+        fields = ["text", "owner", "due_at", "met_at"]
+
+
+class SignOffSerializer(serializers.ModelSerializer):
+    role = serializers.CharField(source="role.key", read_only=True)
+    conditions = ConditionSerializer(many=True, read_only=True)
+    valid = serializers.BooleanField(source="is_valid", read_only=True)
+
+    class Meta:
+        model = SignOff
+        fields = ["id", "role", "printed_name", "on_behalf_of", "decision", "comment", "meaning",
+                  "digest", "signed_at", "superseded_at", "invalidated_at", "invalidated_reason",
+                  "invalidated_gate", "valid", "conditions"]  # fmt: skip
+
+
+class RoleSerializer(serializers.ModelSerializer):
+    signoff = serializers.SerializerMethodField(help_text="The role's current sign-off, if any.")
+
+    class Meta:
+        model = Role
+        fields = ["key", "name", "scope", "required", "categories", "order", "retired_at",
+                  "signoff"]  # fmt: skip
+
+    @extend_schema_field(SignOffSerializer(allow_null=True))
+    def get_signoff(self, role) -> dict | None:
+        active = role.active_signoffs
+        return SignOffSerializer(active[0]).data if active else None
+
+
+class DecisionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LaunchDecision
+        fields = ["id", "decision", "recommendation", "decided_by_name", "attendees", "notes",
+                  "blockers", "decided_at"]  # fmt: skip
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = ["sequence", "at", "actor_name", "action", "object_type", "object_key", "data",
+                  "prev_hash", "hash"]  # fmt: skip

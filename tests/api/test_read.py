@@ -1,0 +1,209 @@
+"""Reading a launch through the API with a `read` token: lists, filters, pages, query counts."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from apps.gates.models import Gate, Measurement
+from apps.gates.services import Reading, grant_waiver, record_reading
+from apps.signoffs.models import Role, SignOff
+from apps.signoffs.services import record_decision, sign_off
+from apps.signoffs.snapshot import take_snapshot
+from tests.api.conftest import API, bearer
+
+pytestmark = pytest.mark.django_db
+ATLAS = f"{API}atlas/"
+
+
+@pytest.fixture
+def reader(make_token):
+    return bearer(make_token("read"))
+
+
+def read(key: str, value, at=None) -> None:
+    gate = Gate.objects.get(launch__slug="atlas", key=key)
+    record_reading(gate=gate, reading=Reading(value=Decimal(value)), actor="test", at=at)
+
+
+def get(client, url, headers, **params):
+    response = client.get(url, params, headers=headers)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_the_launch_list_holds_only_the_tokens_launch(client, launch, other, reader):
+    body = get(client, API, reader)
+    assert body["count"] == 1
+    assert [row["slug"] for row in body["results"]] == ["atlas"]
+    one = get(client, ATLAS, reader)
+    assert (one["name"], one["version"], one["status"]) == ("Atlas", "2.0.0", "planning")
+
+
+def test_launches_filter_by_status(client, launch, reader):
+    assert get(client, API, reader, status="planning")["count"] == 1
+    assert get(client, API, reader, status="launched")["count"] == 0
+    response = client.get(API, {"status": "sideways"}, headers=reader)
+    assert response.status_code == 400
+    assert "status" in response.json()
+
+
+def test_phases_carry_their_activities(client, launch, reader):
+    body = get(client, f"{ATLAS}phases/", reader)
+    assert [(p["code"], [a["name"] for a in p["activities"]]) for p in body["results"]] == [
+        ("1", ["Cluster", "Pipelines"]),
+        ("2", []),
+    ]
+
+
+def test_activities_filter_by_phase_status_and_owner(client, launch, reader):
+    url = f"{ATLAS}activities/"
+    assert [a["name"] for a in get(client, url, reader, status="done")["results"]] == ["Cluster"]
+    assert [a["name"] for a in get(client, url, reader, owner="platf")["results"]] == ["Pipelines"]
+    assert get(client, url, reader, phase="2")["count"] == 0
+    activity = get(client, url, reader, status="todo")["results"][0]
+    assert get(client, f"{url}{activity['id']}/", reader)["name"] == "Pipelines"
+
+
+def test_gates_show_their_current_status_and_filter_by_it(client, launch, reader):
+    read("coverage", "91")
+    read("availability", "98")
+    body = get(client, f"{ATLAS}gates/", reader)
+    statuses = {g["key"]: (g["status"], g["value"]) for g in body["results"]}
+    assert statuses == {
+        "availability": ("failing", "98.000000"),
+        "coverage": ("passing", "91.000000"),
+        "runbooks": ("pending", None),
+    }
+    passing = get(client, f"{ATLAS}gates/", reader, status="passing")
+    assert [g["key"] for g in passing["results"]] == ["coverage"]
+    assert get(client, f"{ATLAS}gates/", reader, category="slo")["count"] == 1
+    assert client.get(f"{ATLAS}gates/", {"status": "green"}, headers=reader).status_code == 400
+
+
+def test_stale_evidence_reads_unknown_never_passing(client, launch, reader):
+    read("coverage", "95", at=timezone.now() - timedelta(days=2))  # max_age is 1d
+    gate = get(client, f"{ATLAS}gates/coverage/", reader)
+    assert gate["status"] == "unknown"
+    assert "stale" in gate["status_reason"]
+
+
+def test_a_waived_gate_says_until_when(client, launch, people, reader):
+    read("coverage", "60")
+    gate = Gate.objects.get(launch=launch, key="coverage")
+    until = timezone.now() + timedelta(days=3)
+    grant_waiver(gate=gate, user=people["vera"], reason="flaky suite", expires_at=until)
+    body = get(client, f"{ATLAS}gates/coverage/", reader)
+    assert body["status"] == "waived"
+    assert body["waiver"]["reason"] == "flaky suite"
+    waivers = get(client, f"{ATLAS}waivers/", reader, active="true")
+    assert [(w["gate"], w["active"]) for w in waivers["results"]] == [("coverage", True)]
+    assert get(client, f"{ATLAS}waivers/", reader, active="false")["count"] == 0
+
+
+def test_measurements_of_a_gate_in_a_time_range(client, launch, reader):
+    now = timezone.now()
+    for hours, value in ((30, "70"), (20, "80"), (10, "90")):
+        read("coverage", value, at=now - timedelta(hours=hours))
+    url = f"{ATLAS}gates/coverage/measurements/"
+    assert [m["value"] for m in get(client, url, reader)["results"]] == [
+        "90.000000",
+        "80.000000",
+        "70.000000",
+    ]
+    window = {"since": (now - timedelta(hours=25)).isoformat(),
+              "until": (now - timedelta(hours=15)).isoformat()}  # fmt: skip
+    assert [m["value"] for m in get(client, url, reader, **window)["results"]] == ["80.000000"]
+    bad = client.get(url, {"since": "yesterday"}, headers=reader)
+    assert bad.status_code == 400 and "since" in bad.json()
+    assert client.get(f"{ATLAS}gates/nope/measurements/", headers=reader).status_code == 404
+
+
+def test_pages_are_bounded_and_numbered(client, launch, reader):
+    gate = Gate.objects.get(launch=launch, key="coverage")
+    now = timezone.now()
+    Measurement.objects.bulk_create(
+        Measurement(gate=gate, status="passing", value=90, evaluated_at=now - timedelta(minutes=i))
+        for i in range(230)
+    )
+    url = f"{ATLAS}gates/coverage/measurements/"
+    first = get(client, url, reader)
+    assert (first["count"], len(first["results"])) == (230, 50)
+    assert "page=2" in first["next"]
+    big = get(client, url, reader, page_size=1000)
+    assert len(big["results"]) == 200  # the most one page holds
+    last = get(client, url, reader, page_size=200, page=2)
+    assert (len(last["results"]), last["next"]) == (30, None)
+    assert client.get(url, {"page": 9}, headers=reader).status_code == 404
+
+
+def test_roles_with_their_current_signoff_and_the_signoff_history(client, launch, people, reader):
+    role = Role.objects.select_related("launch").get(launch=launch, key="vp-engineering")
+    digest = take_snapshot(role, timezone.now()).digest
+    sign_off(role=role, user=people["vera"], decision="reject", comment="coverage too low",
+             conditions=[], digest_seen=digest, previous_id=None)  # fmt: skip
+    roles = {r["key"]: r for r in get(client, f"{ATLAS}roles/", reader)["results"]}
+    assert roles["vp-engineering"]["signoff"]["decision"] == "reject"
+    assert roles["sre-lead"]["signoff"] is None
+    signoffs = get(client, f"{ATLAS}signoffs/", reader, role="vp-engineering", valid="true")
+    assert [(s["printed_name"], s["digest"]) for s in signoffs["results"]] == [("Vera", digest)]
+    assert get(client, f"{ATLAS}signoffs/", reader, decision="approve")["count"] == 0
+
+
+def test_decisions(client, launch, people, reader):
+    record_decision(launch=launch, user=people["pat"], decision="no-go",
+                    attendees="Pat, Vera", notes="coverage")  # fmt: skip
+    body = get(client, f"{ATLAS}decisions/", reader)
+    assert [(d["decision"], d["recommendation"], d["decided_by_name"]) for d in body["results"]] == [
+        ("no-go", "no-go", "Pat")
+    ]
+    assert get(client, f"{ATLAS}decisions/", reader, decision="go")["count"] == 0
+
+
+def test_the_audit_log_for_an_audit_token(client, launch, make_token):
+    auditor = bearer(make_token("audit"))
+    body = get(client, f"{ATLAS}audit/", auditor, action="launch.")
+    assert body["count"] >= 1
+    assert all(e["action"].startswith("launch.") for e in body["results"])
+    sequences = [e["sequence"] for e in get(client, f"{ATLAS}audit/", auditor)["results"]]
+    assert sequences == sorted(sequences, reverse=True)
+
+
+LISTS = ["", "atlas/", "atlas/phases/", "atlas/activities/", "atlas/gates/",
+         "atlas/gates/coverage/", "atlas/gates/coverage/measurements/", "atlas/waivers/",
+         "atlas/roles/", "atlas/signoffs/", "atlas/decisions/", "atlas/audit/"]  # fmt: skip
+
+
+def _grow(launch, people, rows: int) -> None:
+    """More of everything: phases' activities, gates with measurements, waivers, sign-offs."""
+    phase = launch.phases.first()
+    for i in range(rows):
+        phase.activities.create(name=f"Task {rows}-{i}", planned_week=1, order=10 + i)
+    for key in ("coverage", "availability"):
+        for i in range(rows):
+            read(key, str(80 + i))
+        gate = Gate.objects.get(launch=launch, key=key)
+        grant_waiver(gate=gate, user=people["vera"], reason=f"r{rows}",
+                     expires_at=timezone.now() + timedelta(days=1))  # fmt: skip
+    for i in range(rows):
+        record_decision(launch=launch, user=people["pat"], decision="no-go",
+                        attendees="Pat", notes=str(i))  # fmt: skip
+    role = Role.objects.select_related("launch").get(launch=launch, key="vp-engineering")
+    for i in range(rows):
+        active = SignOff.objects.filter(role=role).active().first()
+        sign_off(role=role, user=people["vera"], decision="reject", comment=f"no {i}",
+                 conditions=[], digest_seen=take_snapshot(role, timezone.now()).digest,
+                 previous_id=active.pk if active else None)  # fmt: skip
+
+
+@pytest.mark.parametrize("path", LISTS)
+def test_queries_do_not_grow_with_the_rows(client, launch, people, make_token, path,
+                                           django_assert_max_num_queries):  # fmt: skip
+    headers = bearer(make_token("read", "audit"))
+    _grow(launch, people, 2)
+    with django_assert_max_num_queries(8) as small:
+        get(client, f"{API}{path}", headers)
+    _grow(launch, people, 12)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        get(client, f"{API}{path}", headers)
