@@ -14,11 +14,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from apps.gates.models import Gate
 from apps.gates.services import Reading, record_reading
 from apps.launches.services import import_launch_spec
-from apps.signoffs.models import Assignment, Duty, Role
+from apps.signoffs.models import Assignment, Duty, Role, SignOff
+from apps.signoffs.services import sign_off
+from apps.signoffs.snapshot import take_snapshot
 from apps.webhooks.signing import is_valid
 from tests.helpers import to_yaml
 
@@ -141,3 +144,11 @@ def read(key: str, value: str) -> None:
     """One reading of a gate, committed (or not) with the caller's transaction."""
     gate = Gate.objects.get(key=key)
     record_reading(gate=gate, reading=Reading(value=Decimal(value), detail={}), actor="test")
+
+
+def approve(user, role_key: str = "vp-engineering") -> SignOff:
+    """`user` approves the role's scope as it stands now."""
+    role = Role.objects.get(key=role_key)
+    digest = take_snapshot(role, timezone.now()).digest
+    return sign_off(role=role, user=user, decision="approve", comment="", conditions=[],
+                    digest_seen=digest, previous_id=None, ip="203.0.113.9")  # fmt: skip

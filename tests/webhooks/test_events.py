@@ -12,13 +12,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
-from apps.signoffs.models import Role, SignOff
-from apps.signoffs.services import record_decision, sign_off
-from apps.signoffs.snapshot import take_snapshot
+from apps.signoffs.services import record_decision
 from apps.webhooks.models import DeliveryStatus, EventKind, WebhookDelivery, WebhookSubscription
 from apps.webhooks.receivers import on_audit_event
 from apps.webhooks.services import attempt_delivery
-from tests.webhooks.conftest import read
+from tests.helpers import ROOT
+from tests.webhooks.conftest import approve, read
 
 pytestmark = pytest.mark.django_db
 ALL_KINDS = list(EventKind.values)
@@ -26,13 +25,6 @@ ALL_KINDS = list(EventKind.values)
 
 def _subscribe(launch, url: str, events=ALL_KINDS, active=True) -> WebhookSubscription:
     return WebhookSubscription.objects.create(launch=launch, url=url, events=events, active=active)
-
-
-def _approve(user, role_key="vp-engineering") -> SignOff:
-    role = Role.objects.get(key=role_key)
-    digest = take_snapshot(role, timezone.now()).digest
-    return sign_off(role=role, user=user, decision="approve", comment="", conditions=[],
-                    digest_seen=digest, previous_id=None, ip="203.0.113.9")  # fmt: skip
 
 
 def test_every_kind_becomes_one_delivery_per_listening_subscription(
@@ -44,7 +36,7 @@ def test_every_kind_becomes_one_delivery_per_listening_subscription(
     with django_capture_on_commit_callbacks() as queued:
         read("availability", "99.95")  # pending -> passing
         read("coverage", "91")  # pending -> passing
-        _approve(people["vera"])
+        approve(people["vera"])
         read("availability", "90")  # passing -> failing: vera's approval is invalidated
         record_decision(launch=launch, user=people["pat"], decision="no-go", attendees="pat",
                         notes="availability")  # fmt: skip
@@ -67,7 +59,7 @@ def test_the_payload_names_the_event_and_its_audit_record(launch, people, receiv
     subscription = _subscribe(launch, receivers[0].url)
     read("availability", "99.95")
     read("coverage", "91")
-    signoff = _approve(people["vera"])
+    signoff = approve(people["vera"])
     read("availability", "90")
     by_kind = {d.event_kind: d for d in subscription.deliveries.order_by("event_sequence")}
 
@@ -234,3 +226,25 @@ def test_a_deactivated_subscription_sends_nothing_more(launch, receivers):
     delivery.refresh_from_db()
     assert delivery.status == "failed" and delivery.last_error == "the subscription was deactivated"
     assert receivers[0].received == []
+
+
+def _readme_verify():
+    """The verify() the README's "Webhooks" section shows, run as written."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Webhooks") :]
+    code = section[section.index("```python") + len("```python") : section.index("```\n", 10)]
+    scope: dict = {}
+    exec(code, scope)  # noqa: S102 - our own README
+    return scope["verify"]
+
+
+def test_the_readme_snippet_verifies_a_real_delivery(launch, receivers):
+    delivery = _one_delivery(launch, receivers[0])
+    attempt_delivery(delivery_id=delivery.pk, attempt=1)
+    (got,) = receivers[0].received
+    verify, secret = _readme_verify(), delivery.subscription.secret
+    assert verify(secret, got.headers, got.body)
+    assert not verify(secret, got.headers, got.body + b" ")
+    assert not verify("whsec_wrong", got.headers, got.body)
+    old = {**got.headers, "X-Launch-Portal-Timestamp": str(int(time.time()) - 3600)}
+    assert not verify(secret, old, got.body)
