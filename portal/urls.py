@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/v1/", include("apps.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", api_docs, name="api-docs"),
+    path("accounts/", include("apps.accounts.urls")),  # invitations
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

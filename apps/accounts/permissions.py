@@ -77,3 +77,10 @@ def permissions_for(user, launch) -> LaunchPermissions:
         if assignment.role_id:
             held.update(assignment.role.categories)
     return LaunchPermissions(attestable=None if pm else held, waivable=held, program_manager=pm)
+
+
+def can_manage_people(user, launch) -> bool:
+    """Staff, and the launch's admins, invite people and assign its roles."""
+    if user.is_authenticated and user.is_active and user.is_staff:
+        return True
+    return current_assignments(user, launch).filter(duty=Duty.ADMIN).exists()

@@ -22,6 +22,7 @@ urlpatterns = [
     path("<slug:slug>/decision/", signoff_views.decision, name="decision"),
     path("<slug:slug>/gates/<slug:key>/waive/", gate_views.gate_waive, name="gate-waive"),
     path("<slug:slug>/signoffs/<slug:role>/sign/", signoff_views.sign, name="sign"),
+    path("<slug:slug>/people/", signoff_views.people, name="people"),
     path("<slug:slug>/webhooks/", webhook_views.webhook_list, name="webhooks"),
     path(
         "<slug:slug>/webhooks/<int:pk>/deactivate/",

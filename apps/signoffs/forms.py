@@ -1,11 +1,12 @@
 from allauth.mfa.models import Authenticator
 from django import forms
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, get_user_model
 
-from apps.signoffs.models import Decision, GoNoGo
-from apps.signoffs.services import ConditionInput
+from apps.signoffs.models import Decision, Duty, GoNoGo, Role
+from apps.signoffs.services import AssignmentInput, ConditionInput
 
 CONDITION_ROWS = 3
+DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"})
 
 
 class SignForm(forms.Form):
@@ -90,3 +91,40 @@ class DecisionForm(forms.Form):
     attendees = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=10000,
                             required=False)  # fmt: skip
+
+
+class PersonForm(forms.Form):
+    """Give someone a duty on a launch; an unknown email is invited."""
+
+    email = forms.EmailField(max_length=254)
+    name = forms.CharField(max_length=200, required=False,
+                           help_text="For a new person: first and last name.")  # fmt: skip
+    duty = forms.ChoiceField(choices=Duty.choices)
+    role = forms.ModelChoiceField(queryset=None, required=False, to_field_name="key",
+                                  help_text="For a signer.")  # fmt: skip
+    delegate_of = forms.ModelChoiceField(
+        queryset=None, required=False, label="Delegate of",
+        help_text="Stands in for this holder of the role, within the window, for the reason.",
+    )  # fmt: skip
+    valid_from = forms.DateTimeField(required=False, widget=DATETIME)
+    valid_until = forms.DateTimeField(required=False, widget=DATETIME)
+    reason = forms.CharField(required=False, max_length=2000,
+                             widget=forms.Textarea(attrs={"rows": 2}))  # fmt: skip
+
+    def __init__(self, *args, launch, roles, holders, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].queryset = Role.objects.filter(launch=launch, retired_at__isnull=True)
+        self.fields["role"].choices = [("", "—")] + [(r.key, r.name) for r in roles]
+        users = get_user_model().objects.filter(pk__in=[a.user_id for a in holders])
+        self.fields["delegate_of"].queryset = users
+        self.fields["delegate_of"].choices = [("", "—")] + [
+            (a.user_id, f"{a.user.get_full_name() or a.user.email} ({a.role.name})")
+            for a in holders
+        ]
+
+    def assignment(self) -> AssignmentInput:
+        data = self.cleaned_data
+        return AssignmentInput(
+            duty=data["duty"], role=data["role"], delegate_of=data["delegate_of"],
+            valid_from=data["valid_from"], valid_until=data["valid_until"], reason=data["reason"],
+        )  # fmt: skip

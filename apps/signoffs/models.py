@@ -46,6 +46,12 @@ class AssignmentQuerySet(models.QuerySet):
             revoked_at__isnull=True,
         )
 
+    def for_people_page(self):
+        """Every assignment, in force first, with the people and the role (one query)."""
+        return self.select_related("user", "role", "delegate_of").order_by(
+            models.F("revoked_at").desc(nulls_first=True), "duty", "role__order", "-created_at"
+        )
+
 
 class Assignment(models.Model):
     """A person's duty on a launch: a role held (perhaps as a delegate), or PM/auditor/admin."""
@@ -88,6 +94,20 @@ class Assignment(models.Model):
     def __str__(self) -> str:
         what = self.role.name if self.role_id else self.get_duty_display()
         return f"{self.user} as {what} on {self.launch.slug}"
+
+    def state(self, now) -> str:
+        """'ended' (revoked), 'scheduled' (window not begun), 'expired' (window over), 'current'."""
+        if self.revoked_at is not None:
+            return "ended"
+        if self.valid_from is not None and self.valid_from > now:
+            return "scheduled"
+        if self.valid_until is not None and self.valid_until <= now:
+            return "expired"
+        return "current"
+
+    def holds_role(self, now) -> bool:
+        """A current holder of a role in their own right (whom a delegate may stand in for)."""
+        return self.duty == Duty.SIGNER and not self.delegate_of_id and self.state(now) == "current"
 
 
 class Decision(models.TextChoices):

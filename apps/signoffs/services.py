@@ -4,10 +4,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
+from apps.accounts.services import Invitation, awaits_acceptance, invite_user
 from apps.audit.services import record
 from apps.launches.models import Launch
 from apps.signoffs.models import (
@@ -272,3 +274,96 @@ def record_decision(*, launch: Launch, user, decision: str, attendees: str, note
                data={"decision": decision, "recommendation": state.recommendation,
                      "blockers": len(state.blockers)})  # fmt: skip
     return made
+
+
+# --- role assignments ---------------------------------------------------------------------------
+
+
+class AssignmentRefused(Exception):
+    """A role assignment that cannot be made; the message says why."""
+
+
+@dataclass(frozen=True)
+class AssignmentInput:
+    duty: str
+    role: Role | None = None
+    delegate_of: object = None  # the user whose role a delegate holds for a while
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    reason: str = ""
+
+
+def assign_role(*, launch: Launch, user, what: AssignmentInput, actor, now=None) -> Assignment:
+    """Give `user` a duty on `launch` (a role, perhaps as a delegate within a window), audited.
+
+    Must run inside the caller's transaction. A delegate needs a window end and a reason, and
+    stands in for a current holder of the same role.
+    """
+    now = now or timezone.now()
+    _check_assignment(launch, what, now)
+    assignment = Assignment.objects.create(
+        launch=launch, user=user, duty=what.duty, role=what.role, delegate_of=what.delegate_of,
+        valid_from=what.valid_from, valid_until=what.valid_until, reason=what.reason.strip(),
+    )  # fmt: skip
+    record(actor=actor, action="role.assigned", launch_slug=launch.slug, obj_type="assignment",
+           obj_key=assignment.pk, data=_assignment_data(assignment))  # fmt: skip
+    return assignment
+
+
+def _check_assignment(launch: Launch, what: AssignmentInput, now) -> None:
+    if what.duty not in Duty.values:
+        raise AssignmentRefused(f"unknown duty {what.duty!r}")
+    if (what.duty == Duty.SIGNER) != (what.role is not None):
+        raise AssignmentRefused("a signer holds a role; other duties hold none")
+    if what.role is not None and (what.role.launch_id != launch.pk or what.role.retired_at):
+        raise AssignmentRefused("that role is not a current role of this launch")
+    if what.valid_until is not None and what.valid_until <= max(what.valid_from or now, now):
+        raise AssignmentRefused("the window must end in the future, after it starts")
+    if what.delegate_of is None:
+        return
+    if what.valid_until is None or not what.reason.strip():
+        raise AssignmentRefused("a delegate needs the end of the window and a reason")
+    holds = Assignment.objects.current(now).filter(
+        launch=launch, role=what.role, user=what.delegate_of, delegate_of__isnull=True
+    )
+    if what.role is None or not holds.exists():
+        raise AssignmentRefused("a delegate stands in for a current holder of the same role")
+
+
+def end_assignment(*, assignment: Assignment, actor, now=None) -> None:
+    """End a duty now (the row stays, as history), audited."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        ended = Assignment.objects.filter(pk=assignment.pk, revoked_at__isnull=True)
+        if not ended.update(revoked_at=now):
+            raise AssignmentRefused("that assignment has already ended")
+        assignment.revoked_at = now
+        record(actor=actor, action="role.ended", launch_slug=assignment.launch.slug,
+               obj_type="assignment", obj_key=assignment.pk,
+               data=_assignment_data(assignment))  # fmt: skip
+
+
+def _assignment_data(assignment: Assignment) -> dict:
+    return {
+        "user": assignment.user.email or assignment.user.get_username(),
+        "duty": assignment.duty, "role": assignment.role.key if assignment.role_id else "",
+        "delegate_of": _name(assignment.delegate_of) if assignment.delegate_of_id else "",
+        "valid_from": assignment.valid_from, "valid_until": assignment.valid_until,
+        "reason": assignment.reason, "revoked_at": assignment.revoked_at,
+    }  # fmt: skip
+
+
+def add_person(*, launch: Launch, email: str, name: str, what: AssignmentInput, actor,
+               base_url: str) -> tuple[Assignment, Invitation | None]:  # fmt: skip
+    """Give the person with `email` a duty on `launch`, inviting them first when they are new
+    (or have not accepted an earlier invitation: the link is sent again). One transaction."""
+    with transaction.atomic():
+        user = get_user_model().objects.filter(email__iexact=email.strip()).first()
+        invitation = None
+        if user is None or awaits_acceptance(user):
+            invitation = invite_user(email=email, name=name, invited_by=actor, base_url=base_url,
+                                     launch_slug=launch.slug)  # fmt: skip
+            user = invitation.user
+        elif not user.is_active:
+            raise AssignmentRefused(f"{user.email} is deactivated")
+        return assign_role(launch=launch, user=user, what=what, actor=actor), invitation

@@ -6,13 +6,19 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from apps.accounts.permissions import can_decide
+from apps.accounts.permissions import can_decide, can_manage_people
+from apps.accounts.services import InvitationRefused
+from apps.gates.models import Gate
 from apps.launches.views import get_launch_for_user
-from apps.signoffs.forms import CONDITION_ROWS, DecisionForm, SignForm
+from apps.signoffs.changes import changes_since, signed_lookups, summary
+from apps.signoffs.forms import CONDITION_ROWS, DecisionForm, PersonForm, SignForm
 from apps.signoffs.models import Assignment, Decision, Duty, Role, SignOff
 from apps.signoffs.readiness import readiness
 from apps.signoffs.services import (
+    AssignmentRefused,
     SigningRefused,
+    add_person,
+    end_assignment,
     meaning_of,
     record_decision,
     sign_off,
@@ -39,12 +45,31 @@ def matrix(request: HttpRequest, slug: str) -> HttpResponse:
     roles = list(launch.roles.filter(retired_at__isnull=True))
     active = {s.role_id: s for s in SignOff.objects.filter(launch=launch).active()}
     holders: dict[int, list] = {}
-    current = Assignment.objects.current(now).filter(launch=launch, duty=Duty.SIGNER)
-    for a in current.select_related("user", "delegate_of"):
-        holders.setdefault(a.role_id, []).append(a)
-    rows = [(role, holders.get(role.pk, []), active.get(role.pk)) for role in roles]
-    mine = {a.role_id for a in current if a.user_id == request.user.pk}
-    context = {"launch": launch, "rows": rows, "mine": mine, "readiness": readiness(launch, now)}
+    # Every current assignment of the launch (a few dozen at most): holders and the user's duties.
+    current = list(
+        Assignment.objects.current(now).filter(launch=launch).select_related("user", "delegate_of")
+    )
+    for a in current:
+        if a.duty == Duty.SIGNER:
+            holders.setdefault(a.role_id, []).append(a)
+    gates = list(Gate.objects.filter(launch=launch).for_dashboard(now))
+    signed = signed_lookups(active.values())
+    rows = []
+    for role in roles:
+        signoff = active.get(role.pk)
+        changes = (
+            changes_since(signoff, role=role, gates=gates, now=now, signed=signed)
+            if signoff
+            else []
+        )
+        rows.append((role, holders.get(role.pk, []), signoff, summary(changes)))
+    own = [a for a in current if a.user_id == request.user.pk]
+    mine = {a.role_id for a in own if a.duty == Duty.SIGNER}
+    context = {
+        "launch": launch, "rows": rows, "mine": mine,
+        "readiness": readiness(launch, now, gates=gates, roles=roles),
+        "may_manage_people": request.user.is_staff or any(a.duty == Duty.ADMIN for a in own),
+    }  # fmt: skip
     return render(request, "signoffs/matrix.html", context)
 
 
@@ -86,8 +111,14 @@ def _sign_page(request, role: Role, form: SignForm, *, status: int, error: str) 
     else:
         form.initial.update(data)
     name = request.user.get_full_name() or request.user.get_username()
+    changes = []
+    if active is not None and active.digest != snapshot.digest:
+        scope = [scoped.gate for scoped in snapshot.gates]
+        changes = changes_since(active, role=role, gates=scope, now=now,
+                                signed=signed_lookups([active]))  # fmt: skip
     context = {
         "launch": role.launch, "role": role, "snapshot": snapshot, "active": active,
+        "changes": changes,
         "form": form, "error": error, "rows": range(CONDITION_ROWS), "name": name,
         "assignment": signing_assignment(request.user, role, now),
         "totp_enrolled": form.totp is not None,
@@ -115,3 +146,48 @@ def decision(request: HttpRequest, slug: str) -> HttpResponse:
     context = {"launch": launch, "readiness": readiness(launch, now), "form": form,
                "may_decide": may_decide, "decisions": launch.decisions.all()[:20]}  # fmt: skip
     return render(request, "signoffs/decision.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+def people(request: HttpRequest, slug: str) -> HttpResponse:
+    """Who does what on the launch, past and present; launch admins (and staff) add and end."""
+    launch = get_launch_for_user(request, slug)
+    may_manage = can_manage_people(request.user, launch)
+    if request.method == "POST" and not may_manage:
+        raise PermissionDenied("only the launch's admins assign its roles")
+    now = timezone.now()
+    assignments = list(Assignment.objects.filter(launch=launch).for_people_page())
+    roles = list(launch.roles.filter(retired_at__isnull=True))
+    holders = [a for a in assignments if a.holds_role(now)]
+    form = PersonForm(request.POST or None, launch=launch, roles=roles, holders=holders)
+    if request.method == "POST" and "end" in request.POST:
+        return _end(request, launch, request.POST["end"])
+    if request.method == "POST" and form.is_valid():
+        try:
+            assignment, invitation = add_person(
+                launch=launch, email=form.cleaned_data["email"], name=form.cleaned_data["name"],
+                what=form.assignment(), actor=request.user,
+                base_url=request.build_absolute_uri("/"),
+            )  # fmt: skip
+        except (AssignmentRefused, InvitationRefused) as exc:
+            form.add_error(None, str(exc))
+        else:
+            sent = " and invited (the link is on its way)" if invitation and invitation.sent else ""
+            messages.success(request, f"{assignment.user.email} is assigned{sent}.")
+            return redirect("launches:people", slug=slug)
+    rows = [(a, a.state(now)) for a in assignments]
+    context = {"launch": launch, "rows": rows, "form": form, "may_manage": may_manage}
+    return render(request, "signoffs/people.html", context, status=400 if form.errors else 200)
+
+
+def _end(request: HttpRequest, launch, pk: str) -> HttpResponse:
+    queryset = Assignment.objects.filter(launch=launch).select_related("launch", "user", "role",
+                                                                        "delegate_of")  # fmt: skip
+    assignment = get_object_or_404(queryset, pk=pk if pk.isdigit() else None)
+    try:
+        end_assignment(assignment=assignment, actor=request.user)
+    except AssignmentRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{assignment} has ended.")
+    return redirect("launches:people", slug=launch.slug)
