@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 
 from apps.webhooks.models import WebhookDelivery, WebhookSubscription
 from portal.admin import ReadOnlyAdmin
@@ -12,6 +13,7 @@ class WebhookSubscriptionAdmin(ReadOnlyAdmin):
     list_filter = ("active", "launch")
     list_select_related = ("launch", "created_by")
     exclude = ("secret",)  # shown once, to the admin who subscribed
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(WebhookDelivery)
