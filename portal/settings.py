@@ -4,6 +4,7 @@ The defaults are the embedded mode (`make run`): SQLite and a filesystem Celery 
 var/. Production differs only by environment (DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY...).
 """
 
+import ipaddress
 import re
 import secrets
 from pathlib import Path
@@ -12,6 +13,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.env import env_bool, env_int, env_list, env_str, env_url
+from portal.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
@@ -102,7 +104,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",  # first: the whole latency
+    "portal.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "apps.accounts.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -111,6 +116,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "portal.metrics.ReportIngestMetricsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",  # last
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -236,6 +243,18 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
+# With DEBUG off, `collectstatic` writes hashed, compressed copies that whitenoise serves with a
+# far-future cache header; development serves the files as they are, found where they live.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = Path(env_str("EVIDENCE_ROOT", str(VAR_DIR / "evidence")))
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -324,14 +343,32 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # WeasyPrint narrates every rendering step at INFO.
-    "loggers": {"weasyprint.progress": {"level": "WARNING"}},
-}
+# JSON lines (with request and task ids) unless DEBUG; LOG_FORMAT=json|text chooses.
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json").strip().lower()
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT: {LOG_FORMAT!r} is not json or text")
+LOGGING = logging_config(json=LOG_FORMAT == "json", level=env_str("LOG_LEVEL", "INFO"))
+
+
+def _networks(name: str, default: list[str]) -> list:
+    try:
+        return [ipaddress.ip_network(item) for item in env_list(name, default)]
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from None
+
+
+# /metrics (portal/metrics.py): from these networks directly, or with the bearer token.
+METRICS_ALLOWED_NETWORKS = _networks(
+    "METRICS_ALLOWED_NETWORKS",
+    ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"],
+)
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("METRICS_TOKEN: must be at least 32 characters long")
+# Request latency buckets (seconds) around the pages' 50-100 ms targets.
+PROMETHEUS_LATENCY_BUCKETS = (
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, float("inf")
+)  # fmt: skip
 
 # Sources: how long one read may take, and which hosts pull sources may fetch from
 # (host, *.domain or host:port; a literal IP with a port allows that one private address).

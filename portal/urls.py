@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from apps.api.docs import api_docs
 from apps.launches.views import calendar_feed, healthz, readyz
+from portal.metrics import metrics
 
 # The admin's own login form would bypass allauth's rate limits: sign in through allauth.
 admin.site.login = secure_admin_login(admin.site.login)
@@ -14,6 +15,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="launches:list", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     path("calendar/<str:token>/launches.ics", calendar_feed, name="calendar"),
     path("", include("apps.reports.urls")),
     path("launches/", include("apps.launches.urls")),
