@@ -178,7 +178,7 @@ def test_the_six_stakeholders_sign_and_the_launch_is_ready(demo, live_server, ne
 
 
 def test_a_regression_invalidates_exactly_the_roles_that_cover_the_gate(
-    demo, live_server, page, screenshot
+    demo, live_server, page, new_page, screenshot
 ):
     make_every_gate_pass(demo)
     for role in roles_of(demo):
@@ -198,6 +198,7 @@ def test_a_regression_invalidates_exactly_the_roles_that_cover_the_gate(
             expect(row.locator(".invalidated")).to_contain_text("Invalidated")
             expect(row.locator(".invalidated")).to_contain_text(f"gate {gate.key} is failing")
             expect(row.locator(".valid")).to_have_count(0)
+            expect(row.locator(".changed")).to_contain_text(f"{gate.key} passing→failing")
         else:
             expect(row.locator(".invalidated")).to_have_count(0)
             expect(row.locator(".valid")).to_contain_text("valid")
@@ -205,6 +206,15 @@ def test_a_regression_invalidates_exactly_the_roles_that_cover_the_gate(
     invalidated = SignOff.objects.filter(invalidated_at__isnull=False)
     assert {s.role.key for s in invalidated} == covering
     screenshot(page, "matrix-invalidated")
+
+    # The signer of a covering role sees, gate by gate, what changed since their signature.
+    role = next(r for r in roles_of(demo) if r.key in covering)
+    signer = new_page()
+    log_in(signer, live_server, f"{role.key}@example.com", next_url=sign_url(role))
+    changed = signer.locator("table.changes tbody tr").filter(has_text=gate.key)
+    expect(changed.locator(".status-passing")).to_have_text("passing")
+    expect(changed.locator(".status-failing")).to_have_text("failing")
+    screenshot(signer, "sign-page-changes")
 
 
 def test_only_the_holder_of_a_role_may_sign_it(demo, live_server, new_page, screenshot):
