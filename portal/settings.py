@@ -397,3 +397,6 @@ def _webhook_retry_delays() -> list[int]:
 
 
 WEBHOOK_RETRY_DELAYS = _webhook_retry_delays()
+# Beat queues again any pending delivery this many seconds overdue (its task lost with a process).
+WEBHOOK_SWEEP_GRACE = env_int("WEBHOOK_SWEEP_GRACE", 300, minimum=60)
+CELERY_BEAT_SCHEDULE["webhooks-sweep"] = {"task": "webhooks.sweep", "schedule": 60.0}

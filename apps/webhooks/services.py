@@ -100,7 +100,10 @@ def queue_deliveries(*, event: AuditEvent) -> list[int]:
     deliveries = []
     for subscription in subscriptions:
         delivery = WebhookDelivery(
-            subscription=subscription, event_sequence=event.sequence, event_kind=event.action
+            subscription=subscription,
+            event_sequence=event.sequence,
+            event_kind=event.action,
+            next_attempt_at=event.at,  # due now: the sweep finds it if its task never ran
         )
         delivery.payload = payload(event, data, delivery_id=str(delivery.uuid))
         deliveries.append(delivery)
@@ -231,3 +234,31 @@ def _record_attempt(
         delivered_at=now if outcome.delivered else None,
     )
     return retry_in if claimed else None
+
+
+# --- the safety net ----------------------------------------------------------------------------
+
+SWEEP_BATCH = 500
+
+
+def overdue_attempts(*, now, grace: timedelta) -> list[tuple[int, int]]:
+    """Claim pending deliveries whose next attempt is `grace` overdue; (id, attempt) to queue.
+
+    An attempt is lost when a process dies between committing a change (or recording an attempt)
+    and queueing its task. Each claim is a conditional UPDATE that moves `next_attempt_at` to now,
+    so overlapping sweeps queue one task, and a claimed row is not swept again for `grace`.
+    """
+    overdue = (
+        WebhookDelivery.objects.filter(
+            status=DeliveryStatus.PENDING, next_attempt_at__lt=now - grace
+        )
+        .order_by("next_attempt_at")
+        .values_list("id", "attempts", "next_attempt_at")[:SWEEP_BATCH]
+    )
+    claimed = []
+    for delivery_id, attempts, due in overdue:
+        if WebhookDelivery.objects.filter(
+            pk=delivery_id, status=DeliveryStatus.PENDING, attempts=attempts, next_attempt_at=due
+        ).update(next_attempt_at=now):
+            claimed.append((delivery_id, attempts + 1))
+    return claimed

@@ -1,6 +1,10 @@
 """Celery tasks: thin doors onto apps.webhooks.services."""
 
+from datetime import timedelta
+
 from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
 
 from apps.webhooks import services
 
@@ -17,3 +21,13 @@ def deliver(delivery_id: int, attempt: int = 1) -> None:
     retry_in = services.attempt_delivery(delivery_id=delivery_id, attempt=attempt)
     if retry_in is not None:
         deliver.apply_async(args=[delivery_id, attempt + 1], countdown=retry_in)
+
+
+@shared_task(name="webhooks.sweep")
+def sweep() -> int:
+    """Queue again the attempts whose task was lost (see services.overdue_attempts)."""
+    grace = timedelta(seconds=settings.WEBHOOK_SWEEP_GRACE)
+    claimed = services.overdue_attempts(now=timezone.now(), grace=grace)
+    for delivery_id, attempt in claimed:
+        deliver.delay(delivery_id, attempt)
+    return len(claimed)

@@ -15,7 +15,7 @@ from apps.audit.models import AuditEvent
 from apps.signoffs.services import record_decision
 from apps.webhooks.models import DeliveryStatus, EventKind, WebhookDelivery, WebhookSubscription
 from apps.webhooks.receivers import on_audit_event
-from apps.webhooks.services import attempt_delivery
+from apps.webhooks.services import attempt_delivery, overdue_attempts
 from tests.helpers import ROOT
 from tests.webhooks.conftest import approve, read
 
@@ -248,3 +248,21 @@ def test_the_readme_snippet_verifies_a_real_delivery(launch, receivers):
     assert not verify("whsec_wrong", got.headers, got.body)
     old = {**got.headers, "X-Launch-Portal-Timestamp": str(int(time.time()) - 3600)}
     assert not verify(secret, old, got.body)
+
+
+def test_an_attempt_whose_task_was_lost_is_claimed_once_by_the_sweep(launch, receivers, settings):
+    settings.WEBHOOK_RETRY_DELAYS = [10]
+    receivers[0].answer(500)
+    delivery = _one_delivery(launch, receivers[0])  # its task never ran
+    later = timezone.now() + timedelta(minutes=6)
+    grace = timedelta(minutes=5)
+    assert overdue_attempts(now=later, grace=grace) == [(delivery.pk, 1)]
+    assert overdue_attempts(now=later, grace=grace) == []  # claimed: not queued twice
+    attempt_delivery(delivery_id=delivery.pk, attempt=1)  # 500: the retry is due in 10 s
+    delivery.refresh_from_db()
+    due = delivery.next_attempt_at
+    assert overdue_attempts(now=due + timedelta(minutes=4), grace=grace) == []
+    assert overdue_attempts(now=due + timedelta(minutes=6), grace=grace) == [(delivery.pk, 2)]
+    attempt_delivery(delivery_id=delivery.pk, attempt=2)  # the last: failed
+    assert overdue_attempts(now=due + timedelta(hours=1), grace=grace) == []
+    assert WebhookDelivery.objects.get().status == "failed"

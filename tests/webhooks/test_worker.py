@@ -5,14 +5,17 @@ its environment), and allows exactly the receivers' ip:port.
 """
 
 import time
+from datetime import timedelta
 
 import pytest
+from celery import Celery
 from django.db import transaction
+from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.signoffs.services import record_decision
 from apps.webhooks.models import EventKind, WebhookDelivery, WebhookSubscription
-from tests.celery_worker import Worker, wait_for
+from tests.celery_worker import Worker, broker_url, wait_for
 from tests.webhooks.conftest import ALLOWED_RECEIVERS, approve, read
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -105,3 +108,16 @@ def test_a_rolled_back_change_sends_nothing(worker, launch, receivers):
     assert len(receivers[0].received) == 1
     assert got.json["data"]["from"] == "pending" and got.json["data"]["to"] == "failing"
     assert subscription.deliveries.count() == 1
+
+
+def test_the_sweep_sends_a_delivery_whose_task_was_lost(worker, launch, receivers):
+    subscription = _subscribe(launch, receivers[0])
+    lost = WebhookDelivery.objects.create(
+        subscription=subscription, event_sequence=1, event_kind=EventKind.DECISION,
+        payload={"kind": "launch.decided"}, next_attempt_at=timezone.now() - timedelta(hours=1),
+    )  # fmt: skip
+    Celery(broker=broker_url()).send_task("webhooks.sweep")
+    (got,) = receivers[0].wait_for(1, timeout=20)
+    assert got.headers["X-Launch-Portal-Delivery"] == str(lost.uuid)
+    assert got.signed_with(subscription.secret)
+    wait_for(lambda: _settled(subscription), timeout=10, what="the swept delivery")
