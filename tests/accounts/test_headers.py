@@ -231,7 +231,8 @@ def test_production_settings_lock_cookies_and_transport_down(tmp_path):
     assert values["SECURE_CONTENT_TYPE_NOSNIFF"]
     assert values["SECURE_REFERRER_POLICY"] == "same-origin"
     middleware = values["MIDDLEWARE"]
-    assert middleware.index("apps.accounts.middleware.ContentSecurityPolicyMiddleware") == 1
+    security = middleware.index("django.middleware.security.SecurityMiddleware")
+    assert middleware.index("apps.accounts.middleware.ContentSecurityPolicyMiddleware") > security
     assert "apps.accounts.context_processors.csp_nonce" in values["context_processors"]
 
 

@@ -14,7 +14,10 @@ from apps.accounts.services import accept_invitation, invite_user
 from apps.audit.models import AuditEvent
 from apps.signoffs.models import Assignment, Duty, Role, SignOff
 from tests.accounts.oidc_provider import FakeIdP
-from tests.signoffs.conftest import all_passing, launch, people  # noqa: F401  (fixtures)
+from tests.signoffs import conftest as signoffs
+
+# The signing story's launch and people (vera, sam, pat, otto, nora), as fixtures here too.
+launch, people, all_passing = signoffs.launch, signoffs.people, signoffs.all_passing
 
 pytestmark = pytest.mark.django_db
 IDP_PORT = 18601  # the signoffs helper's port range
@@ -104,11 +107,7 @@ def test_an_invitee_who_set_a_password_keeps_it_after_single_sign_on(client, idp
 
 
 def test_a_signer_signed_in_by_sso_must_still_take_a_step_of_ours(
-    client,
-    idp,
-    admin_user,
-    people,
-    all_passing,  # noqa: F811
+    client, idp, admin_user, people, all_passing
 ):
     ivy = invite("ivy@example.com", admin_user)
     vp = Role.objects.get(key="vp-engineering")

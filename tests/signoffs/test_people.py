@@ -18,6 +18,7 @@ from tests.signoffs.conftest import PASSWORD
 pytestmark = pytest.mark.django_db
 PEOPLE = "/launches/atlas/people/"
 NEW_PASSWORD = "a long and new passphrase 42"
+NO_WINDOW = "a delegate needs the end of the window and a reason"
 
 
 @pytest.fixture
@@ -81,7 +82,8 @@ def test_inviting_again_resends_until_accepted(client, ada, django_capture_on_co
     rita = get_user_model().objects.get(email="rita@example.com")
     rita.set_password(NEW_PASSWORD)
     rita.save()
-    assert _add(client, capture, email="rita@example.com", duty="program_manager").status_code == 302
+    response = _add(client, capture, email="rita@example.com", duty="program_manager")
+    assert response.status_code == 302
     assert len(mail.outbox) == 2  # she has a password: no link
     assert Assignment.objects.filter(user=rita).count() == 3
 
@@ -106,8 +108,8 @@ def test_a_delegate_stands_in_for_a_holder_within_a_window_with_a_reason(
 @pytest.mark.parametrize(
     ("fields", "error"),
     [
-        ({"reason": "leave"}, "a delegate needs the end of the window and a reason"),
-        ({"valid_until": "2099-01-01T00:00"}, "a delegate needs the end of the window and a reason"),
+        ({"reason": "leave"}, NO_WINDOW),
+        ({"valid_until": "2099-01-01T00:00"}, NO_WINDOW),
         ({"valid_until": "2000-01-01T00:00", "reason": "x"}, "the window must end in the future"),
     ],
 )
