@@ -1,6 +1,11 @@
-"""Query-string filters of the read API (django-filter); a bad value answers 400."""
+"""Query-string filters of the read API (django-filter); a bad value answers 400.
+
+Strict on purpose: a parameter given with an empty or malformed value is an error rather than
+silently no filter at all, so that a typo in a CI script does not read the whole launch.
+"""
 
 import django_filters as filters
+from django import forms
 from django.db.models import Q
 from django.utils import timezone
 
@@ -9,23 +14,50 @@ from apps.gates.models import Gate, GateStatus, Measurement, Waiver
 from apps.launches.models import Activity, Launch
 from apps.signoffs.models import LaunchDecision, SignOff
 
+BOOLEANS = ("true", "false")
 
-class LaunchFilter(filters.FilterSet):
+
+class StrictForm(forms.Form):
+    """Refuses `?since=` (empty) and booleans other than true/false, which django-filter ignores."""
+
+    def clean(self):
+        cleaned = super().clean()
+        for name, field in self.fields.items():
+            given = self.data.getlist(name) if hasattr(self.data, "getlist") else []
+            if any(not value.strip() for value in given):
+                self.add_error(name, "Give a value, or leave the parameter out.")
+            elif isinstance(field, forms.NullBooleanField) and set(given) - set(BOOLEANS):
+                self.add_error(name, "Use true or false.")
+        return cleaned
+
+
+class FilterSet(filters.FilterSet):
+    def get_form_class(self):
+        fields = {name: f.field for name, f in self.filters.items()}
+        return type(f"{type(self).__name__}Form", (StrictForm,), fields)
+
+
+class IntegerFilter(filters.NumberFilter):
+    field_class = forms.IntegerField
+
+
+class LaunchFilter(FilterSet):
     class Meta:
         model = Launch
         fields = ["status"]
 
 
-class ActivityFilter(filters.FilterSet):
+class ActivityFilter(FilterSet):
     phase = filters.CharFilter(field_name="phase__code", help_text="Phase code.")
     owner = filters.CharFilter(lookup_expr="icontains", help_text="Part of the owner's name.")
+    planned_week = IntegerFilter()
 
     class Meta:
         model = Activity
         fields = ["phase", "status", "owner", "planned_week"]
 
 
-class GateFilter(filters.FilterSet):
+class GateFilter(FilterSet):
     # The status is derived in Python (staleness, waivers): the view applies it after the query.
     status = filters.ChoiceFilter(
         choices=GateStatus.choices, method="by_status", help_text="Current status."
@@ -39,7 +71,7 @@ class GateFilter(filters.FilterSet):
         return queryset
 
 
-class MeasurementFilter(filters.FilterSet):
+class MeasurementFilter(FilterSet):
     since = filters.IsoDateTimeFilter(
         field_name="evaluated_at", lookup_expr="gte", help_text="Evaluated at or after (ISO 8601)."
     )
@@ -52,7 +84,7 @@ class MeasurementFilter(filters.FilterSet):
         fields = ["since", "until", "status"]
 
 
-class WaiverFilter(filters.FilterSet):
+class WaiverFilter(FilterSet):
     gate = filters.CharFilter(field_name="gate__key", help_text="Gate key.")
     active = filters.BooleanFilter(method="by_active", help_text="Not revoked and not expired.")
 
@@ -65,7 +97,7 @@ class WaiverFilter(filters.FilterSet):
         return queryset.filter(live) if value else queryset.exclude(live)
 
 
-class SignOffFilter(filters.FilterSet):
+class SignOffFilter(FilterSet):
     role = filters.CharFilter(field_name="role__key", help_text="Role key.")
     active = filters.BooleanFilter(
         field_name="superseded_at", lookup_expr="isnull", help_text="Not superseded by a newer one."
@@ -81,13 +113,13 @@ class SignOffFilter(filters.FilterSet):
         return queryset.filter(valid) if value else queryset.exclude(valid)
 
 
-class DecisionFilter(filters.FilterSet):
+class DecisionFilter(FilterSet):
     class Meta:
         model = LaunchDecision
         fields = ["decision"]
 
 
-class AuditEventFilter(filters.FilterSet):
+class AuditEventFilter(FilterSet):
     actor = filters.CharFilter(field_name="actor_name", lookup_expr="icontains")
     action = filters.CharFilter(lookup_expr="startswith", help_text="e.g. `gate.` or `signoff.`")
     object = filters.CharFilter(field_name="object_key", lookup_expr="icontains")

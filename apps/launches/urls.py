@@ -1,5 +1,6 @@
 from django.urls import path
 
+from apps.api import token_views
 from apps.audit import views as audit_views
 from apps.gates import views as gate_views
 from apps.launches import views
@@ -29,6 +30,8 @@ urlpatterns = [
         webhook_views.webhook_deactivate,
         name="webhook-deactivate",
     ),
+    path("<slug:slug>/tokens/", token_views.token_list, name="api-tokens"),
+    path("<slug:slug>/tokens/<int:pk>/revoke/", token_views.token_revoke, name="api-token-revoke"),
 ]
 
 urlpatterns += report_patterns  # packets, packet downloads, the evidence export

@@ -1,4 +1,4 @@
-"""Who reaches what: token scopes, one launch per token, people as on the pages; denials recorded."""
+"""Who reaches what: token scopes, one launch per token, people as on the pages, denials kept."""
 
 import logging
 

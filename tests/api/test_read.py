@@ -155,9 +155,8 @@ def test_decisions(client, launch, people, reader):
     record_decision(launch=launch, user=people["pat"], decision="no-go",
                     attendees="Pat, Vera", notes="coverage")  # fmt: skip
     body = get(client, f"{ATLAS}decisions/", reader)
-    assert [(d["decision"], d["recommendation"], d["decided_by_name"]) for d in body["results"]] == [
-        ("no-go", "no-go", "Pat")
-    ]
+    rows = [(d["decision"], d["recommendation"], d["decided_by_name"]) for d in body["results"]]
+    assert rows == [("no-go", "no-go", "Pat")]
     assert get(client, f"{ATLAS}decisions/", reader, decision="go")["count"] == 0
 
 
@@ -207,3 +206,23 @@ def test_queries_do_not_grow_with_the_rows(client, launch, people, make_token, p
     _grow(launch, people, 12)
     with django_assert_max_num_queries(len(small.captured_queries)):
         get(client, f"{API}{path}", headers)
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [("audit/", {"page_size": "0"}), ("gates/", {"page_size": "ten"}), ("audit/", {"since": ""}),
+     ("audit/", {"until": "soon"}), ("gates/", {"status": "green"}),
+     ("activities/", {"planned_week": "1.5"})],
+)  # fmt: skip
+def test_a_malformed_parameter_is_an_error_not_no_filter(client, launch, make_token, path, params):
+    headers = bearer(make_token("read", "audit"))
+    response = client.get(f"{ATLAS}{path}", params, headers=headers)
+    assert response.status_code == 400
+    assert set(params) == set(response.json())
+
+
+@pytest.mark.parametrize("value", ["", "yes", "null"])
+def test_booleans_are_true_or_false(client, launch, reader, value):
+    response = client.get(f"{ATLAS}signoffs/", {"valid": value}, headers=reader)
+    assert response.status_code == 400
+    assert client.get(f"{ATLAS}signoffs/", {"valid": "false"}, headers=reader).status_code == 200

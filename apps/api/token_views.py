@@ -1,0 +1,66 @@
+"""The launch's API tokens page: listed, created (shown once) and revoked by launch admins."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from apps.api.forms import TokenForm
+from apps.api.models import ApiToken
+from apps.api.services import create_api_token, revoke_api_token
+from apps.launches.models import Launch
+from apps.launches.views import get_launch_for_user
+from apps.signoffs.models import Assignment, Duty
+
+
+def can_manage_tokens(user, launch: Launch) -> bool:
+    """Staff, or a current launch admin of `launch` (one query at most)."""
+    if user.is_staff:
+        return True
+    current = Assignment.objects.current(timezone.now())
+    return current.filter(user=user, launch=launch, duty=Duty.ADMIN).exists()
+
+
+def _launch_for_admin(request: HttpRequest, slug: str) -> Launch:
+    """The launch, if the user sees it (404 otherwise) and administers it (403 otherwise)."""
+    launch = get_launch_for_user(request, slug)
+    if not can_manage_tokens(request.user, launch):
+        raise PermissionDenied("only the launch's admins manage its API tokens")
+    return launch
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def token_list(request: HttpRequest, slug: str) -> HttpResponse:
+    """The launch's tokens; POST creates one and shows it this once (rendered, not redirected:
+    the raw token is never stored, not even in the session)."""
+    launch = _launch_for_admin(request, slug)
+    form = TokenForm(request.POST or None, launch=launch)
+    raw = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            _, raw = create_api_token(launch=launch, actor=request.user, **form.cleaned_data)
+            form = TokenForm(launch=launch)
+        except IntegrityError:  # the same name, created a moment ago by another admin
+            form.add_error("name", "This launch already has a token of that name.")
+    context = {"launch": launch, "form": form, "raw": raw,
+               "tokens": list(ApiToken.objects.for_page(launch))}  # fmt: skip
+    status = 400 if form.errors else 201 if raw else 200
+    response = render(request, "api/tokens.html", context, status=status)
+    if raw:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    launch = _launch_for_admin(request, slug)
+    token = get_object_or_404(ApiToken.objects.select_related("launch"), launch=launch, pk=pk)
+    revoke_api_token(token=token, actor=request.user)
+    messages.info(request, f"Token {token.name} is revoked: its next request is refused.")
+    return redirect("launches:api-tokens", slug=launch.slug)
