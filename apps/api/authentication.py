@@ -1,6 +1,6 @@
 import logging
 
-from rest_framework import authentication, exceptions, permissions
+from rest_framework import authentication, exceptions
 
 from apps.api.models import ApiToken, hash_token
 
@@ -63,13 +63,3 @@ def _warn(request, what: str) -> None:
         "api refused %s %s from %s: %s", request.method, request.path,
         request.META.get("REMOTE_ADDR", ""), what,
     )  # fmt: skip
-
-
-class HasScope(permissions.BasePermission):
-    """The token carries the view's `required_scope`."""
-
-    message = "this token does not carry the scope this endpoint needs"
-
-    def has_permission(self, request, view) -> bool:
-        token = request.auth
-        return isinstance(token, ApiToken) and view.required_scope in token.scopes

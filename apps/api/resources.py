@@ -17,7 +17,7 @@ from rest_framework.response import Response
 
 from apps.accounts.permissions import can_edit_timeline
 from apps.api import filters, serializers
-from apps.api.access import AUDIT_SCOPES, ScopedAccess, launch_for, visible_launches
+from apps.api.access import AUDIT_SCOPES, ScopedAccess, launch_for, log, visible_launches
 from apps.api.authentication import BearerTokenAuthentication
 from apps.api.models import ApiToken, Scope
 from apps.api.schema import LIST_ERRORS, READ_ERRORS
@@ -46,6 +46,14 @@ class ApiView(generics.GenericAPIView):
     permission_classes = [ScopedAccess]
     renderer_classes = [JSONRenderer]
     required_scopes = {"*": (Scope.READ,)}
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        if response.status_code == 403 and not isinstance(self.request.auth, ApiToken):
+            # A token's refusals are logged and audited by access.deny; a person's are logged.
+            log.warning("api refused %s %s to %s: %s", self.request.method, self.request.path,
+                        self.request.user, response.data.get("detail", ""))  # fmt: skip
+        return response
 
 
 class LaunchScopedView(ApiView):

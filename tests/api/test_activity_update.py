@@ -1,5 +1,7 @@
 """The one write of the read API: a program manager's tools change an activity's status."""
 
+import logging
+
 import pytest
 from django.test import Client
 
@@ -64,10 +66,12 @@ def test_the_program_manager_changes_it_with_a_session(client, pipelines, people
     assert event.actor == people["pat"]
 
 
-def test_a_signer_may_not_change_the_timeline(client, pipelines, people):
+def test_a_signer_may_not_change_the_timeline(client, pipelines, people, caplog):
     client.force_login(people["vera"])
-    assert patch(client, pipelines, {"status": "done"}).status_code == 403
+    with caplog.at_level(logging.WARNING, logger="apps.api"):
+        assert patch(client, pipelines, {"status": "done"}).status_code == 403
     assert updates() == []
+    assert "vera" in caplog.text and "only the program manager" in caplog.text
 
 
 def test_a_session_write_needs_the_csrf_token(pipelines, people):
