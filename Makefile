@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/launch_portal
 
-.PHONY: run test lint format install install-dev clean
+.PHONY: run prod test lint format install install-dev clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ install-dev: $(VENV)/.installed-dev
 ## run: migrate, load the demo launch, then web + worker + beat in the foreground (Ctrl-C stops all)
 run: install
 	DEBUG=$${DEBUG:-1} PORT=$(PORT) scripts/run-embedded
+
+## prod: as in production (DEBUG off, PostgreSQL, Redis, gunicorn, worker, beat); needs SECRET_KEY
+prod: install
+	PORT=$${PORT:-8001} scripts/prod
 
 ## test: the whole suite on PostgreSQL, plus migrations and lint checks
 test: install-dev
