@@ -35,6 +35,16 @@ prod: install
 test: install-dev
 	DEBUG=1 DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} scripts/test
 
+## soak: RELIABILITY case 20 on loopback: 50 viewers and 5 signers for SOAK_SECONDS (300) against
+## gunicorn, worker and beat with DEBUG off; flushes SOAK_BROKER_URL; exit 1 names a failed check
+SOAK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/launch_portal_soak
+SOAK_BROKER_URL ?= redis://127.0.0.1:6379/8
+.PHONY: soak
+soak: install-dev
+	scripts/ensure_redis
+	DATABASE_URL=$(SOAK_DATABASE_URL) $(PY) scripts/ensure_database.py
+	SOAK_DATABASE_URL=$(SOAK_DATABASE_URL) SOAK_BROKER_URL=$(SOAK_BROKER_URL) $(PY) -m bench.soak
+
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
