@@ -1,11 +1,13 @@
 """Writes to gates: recording readings, evaluating polled gates, ingesting reports, waivers."""
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.audit.services import record
@@ -36,27 +38,99 @@ def record_reading(
     audit event. With a `slot` (a claimed poll), a second call for the same slot stores nothing
     and returns None, so a redelivered task cannot measure twice.
     """
-    at = at or timezone.now()
-    judged = _judge(gate, reading)
+    evaluation = Evaluation(gate, reading, slot, duration_ms, at or timezone.now())
+    return record_readings([evaluation], actor=actor)[0]
+
+
+@dataclass
+class Evaluation:
+    """One reading of one gate, waiting to be recorded."""
+
+    gate: Gate
+    reading: Reading
+    slot: datetime | None = None
+    duration_ms: int = 0
+    at: datetime | None = None
+
+
+def record_readings(evaluations: list[Evaluation], *, actor) -> list[Measurement | None]:
+    """record_reading() for many gates (each at most once) in one transaction.
+
+    Per gate the same happens as in record_reading: the gate row is locked, a slot already
+    measured stores nothing (None in its place), the guarded state advances, a change of state is
+    a StatusChange, an audit event and the invalidation of approvals. Only the number of
+    statements differs: one lock, one slot check, one insert and one update for the batch.
+    """
+    if len({e.gate.pk for e in evaluations}) != len(evaluations):
+        raise ValueError("a gate appears twice in one batch of readings")
+    now = timezone.now()
+    verdicts = [_judge(e.gate, e.reading) for e in evaluations]
     with transaction.atomic():
-        locked = (
-            Gate.objects.select_for_update(of=("self",)).select_related("launch").get(pk=gate.pk)
-        )
-        if slot is not None and Measurement.objects.filter(gate=locked, slot=slot).exists():
-            return None
-        measurement = Measurement.objects.create(
-            gate=locked,
-            status=judged.status,
-            value=reading.value,
-            reason=judged.reason,
-            source_detail=reading.detail,
-            evidence=reading.evidence,
-            evaluated_at=at,
-            duration_ms=duration_ms,
-            slot=slot,
-        )
-        _advance(locked, measurement, actor=actor)
-    return measurement
+        locked = _lock_gates([e.gate.pk for e in evaluations])
+        taken = _measured_slots(evaluations)
+        results: list[Measurement | None] = []
+        for e, judged in zip(evaluations, verdicts, strict=True):
+            if e.slot is not None and (e.gate.pk, e.slot) in taken:
+                results.append(None)
+                continue
+            results.append(Measurement(
+                gate=locked[e.gate.pk], status=judged.status, value=e.reading.value,
+                reason=judged.reason, source_detail=e.reading.detail,
+                evidence=e.reading.evidence, evaluated_at=e.at or now,
+                duration_ms=e.duration_ms, slot=e.slot,
+            ))  # fmt: skip
+        stored = [m for m in results if m is not None]
+        Measurement.objects.bulk_create(stored)
+        changes = [(m, before) for m in stored if (before := _step(m.gate, m)) != m.gate.state]
+        _save_states([m.gate for m in stored])
+        for measurement, before in changes:
+            _status_changed(measurement.gate, before, measurement, actor=actor)
+            if measurement.gate.state != GateStatus.PASSING:
+                _invalidate_approvals(measurement.gate, measurement, actor=actor)
+    return results
+
+
+# One UPDATE for a batch of gates' states (bulk_update's CASE per row and field costs more to
+# build than the rest of a batch's recording together).
+_SAVE_STATES = """
+UPDATE {table} AS g SET state = v.state, state_reason = v.state_reason,
+    streak_status = v.streak_status, streak_count = v.streak_count,
+    last_measured_at = v.last_measured_at, last_evidence_at = v.last_evidence_at,
+    state_since = v.state_since
+FROM unnest(%s::bigint[], %s::varchar[], %s::text[], %s::varchar[], %s::integer[],
+            %s::timestamptz[], %s::timestamptz[], %s::timestamptz[])
+    AS v(id, state, state_reason, streak_status, streak_count, last_measured_at,
+         last_evidence_at, state_since)
+WHERE g.id = v.id
+"""
+STATE_FIELDS = ("id", "state", "state_reason", "streak_status", "streak_count",
+                "last_measured_at", "last_evidence_at", "state_since")  # fmt: skip
+
+
+def _save_states(gates: list[Gate]) -> None:
+    """Write the state fields record_readings() advanced (the rows are locked)."""
+    if not gates:
+        return
+    columns = [[getattr(gate, name) for gate in gates] for name in STATE_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(_SAVE_STATES.format(table=Gate._meta.db_table), columns)
+
+
+def _lock_gates(ids: list[int]) -> dict[int, Gate]:
+    """The gates, locked in id order (so that concurrent batches cannot deadlock)."""
+    gates = Gate.objects.select_for_update(of=("self",)).select_related("launch")
+    return {gate.pk: gate for gate in gates.filter(pk__in=ids).order_by("pk")}
+
+
+def _measured_slots(evaluations: list[Evaluation]) -> set[tuple[int, datetime]]:
+    """(gate id, slot) of the claimed polls among `evaluations` that are already measured."""
+    slotted = [e for e in evaluations if e.slot is not None]
+    if not slotted:
+        return set()
+    found = Measurement.objects.filter(
+        gate_id__in=[e.gate.pk for e in slotted], slot__in={e.slot for e in slotted}
+    ).values_list("gate_id", "slot")
+    return set(found)
 
 
 def _judge(gate: Gate, reading: Reading) -> rules.Verdict:
@@ -72,7 +146,9 @@ def _judge(gate: Gate, reading: Reading) -> rules.Verdict:
     return judged
 
 
-def _advance(gate: Gate, measurement: Measurement, *, actor) -> None:
+def _step(gate: Gate, measurement: Measurement) -> str:
+    """Advance the gate's guarded state by one measurement (in memory); returns the state
+    before."""
     before = gate.state
     state = rules.advance(
         rules.State(gate.state, gate.streak_status, gate.streak_count),
@@ -89,15 +165,9 @@ def _advance(gate: Gate, measurement: Measurement, *, actor) -> None:
     gate.last_measured_at = measurement.evaluated_at
     if measurement.status in (GateStatus.PASSING, GateStatus.FAILING):
         gate.last_evidence_at = measurement.evaluated_at
-    fields = ["state", "state_reason", "streak_status", "streak_count", "last_measured_at",
-              "last_evidence_at"]  # fmt: skip
     if gate.state != before:
         gate.state_since = measurement.evaluated_at
-        fields.append("state_since")
-        _status_changed(gate, before, measurement, actor=actor)
-    gate.save(update_fields=fields)
-    if gate.state != before and gate.state != GateStatus.PASSING:
-        _invalidate_approvals(gate, measurement, actor=actor)
+    return before
 
 
 def _invalidate_approvals(gate: Gate, measurement: Measurement, *, actor) -> None:
@@ -140,13 +210,42 @@ def _status_changed(gate: Gate, before: str, measurement: Measurement, *, actor)
 
 def evaluate_gate(*, gate: Gate, actor="worker", slot=None) -> Measurement | None:
     """Fetch a polled gate's evidence (network I/O outside any transaction) and record it."""
+    evaluation = _evaluate(gate, slot)
+    return record_readings([evaluation], actor=actor)[0]
+
+
+READ_THREADS = 16  # Prometheus reads of one batch in flight at once: a batch takes two rounds
+
+
+def evaluate_gates(
+    *, gates: list[Gate], slots: dict[int, datetime], actor="worker"
+) -> list[Measurement | None]:
+    """evaluate_gate() for a batch of claimed polls, each gate at most once, `slots` by gate id.
+
+    A gate whose slot is already measured (a redelivered batch) is not read again. Prometheus
+    reads run side by side in threads (they touch no database); report URLs are polled one
+    after the other (they store evidence). Then every reading is recorded in one transaction.
+    """
+    measured = _measured_slots([Evaluation(g, Reading(), slots.get(g.pk)) for g in gates])
+    todo = [g for g in gates if (g.pk, slots.get(g.pk)) not in measured]
+    threaded = [g for g in todo if g.source == Source.PROMETHEUS]
+    for gate in threaded:
+        _ = gate.prometheus  # loaded here: a thread must not open its own connection
+    evaluations = [_evaluate(g, slots.get(g.pk)) for g in todo if g.source != Source.PROMETHEUS]
+    if threaded:
+        with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(threaded))) as pool:
+            evaluations += pool.map(lambda g: _evaluate(g, slots.get(g.pk)), threaded)
+    return record_readings(evaluations, actor=actor)
+
+
+def _evaluate(gate: Gate, slot) -> Evaluation:
     started = time.monotonic()
     try:
         reading = _read_prometheus(gate) if gate.source == Source.PROMETHEUS else _read_pull(gate)
     except SourceError as exc:
         reading = Reading(error=exc.reason, detail=exc.detail)
     elapsed = int((time.monotonic() - started) * 1000)
-    return record_reading(gate=gate, reading=reading, actor=actor, slot=slot, duration_ms=elapsed)
+    return Evaluation(gate, reading, slot, elapsed, timezone.now())
 
 
 def _read_prometheus(gate: Gate) -> Reading:
@@ -252,15 +351,13 @@ def ingest_report(
         raise IngestError(400, f"no report gate of {where} reads {parsed.format} reports")
     evidence = store_evidence(data=data, name=name, content_type=parsed.format)
     detail = {"report": name, "sha256": evidence.sha256}
+    now = timezone.now()
+    evaluations = [
+        Evaluation(gate, metric_reading(gate, parsed, evidence=evidence, detail=detail), at=now)
+        for gate in gates
+    ]
     with transaction.atomic():
-        measurements = [
-            record_reading(
-                gate=gate,
-                reading=metric_reading(gate, parsed, evidence=evidence, detail=detail),
-                actor=actor,
-            )
-            for gate in gates
-        ]
+        measurements = record_readings(evaluations, actor=actor)
         record(
             actor=actor,
             action="report.ingested",

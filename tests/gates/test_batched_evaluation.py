@@ -1,0 +1,110 @@
+"""Polled Prometheus gates are evaluated in batches: per gate the same story as one by one."""
+
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from apps.audit.models import AuditEvent
+from apps.gates.models import Gate, Measurement, StatusChange
+from apps.gates.services import Evaluation, Reading, record_readings
+from apps.gates.tasks import EVAL_BATCH, evaluate_gates
+from apps.launches.services import import_launch_spec
+from tests.helpers import to_yaml
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def launch(spec):
+    spec["sources"] = []
+    del spec["gates"][0]["prometheus"]
+    return import_launch_spec(raw=to_yaml(spec), actor="test").launch
+
+
+def _probes(launch, count: int) -> list[Gate]:
+    template = Gate.objects.get(key="availability")
+    return Gate.objects.bulk_create(
+        Gate(
+            launch=launch,
+            key=f"probe-{i}",
+            name=f"Probe {i}",
+            category="slo",
+            dimension="technical",
+            source="prometheus",
+            query=f'probe_success{{i="{i}"}}',
+            comparator=">=",
+            threshold=1,
+            unit="count",
+            interval=template.interval,
+            max_age=template.max_age,
+            for_count=2 if i == 0 else 1,
+        )
+        for i in range(count)
+    )
+
+
+def _vector(value: str) -> dict:
+    return {
+        "status": "success",
+        "data": {
+            "resultType": "vector",
+            "result": [{"metric": {}, "value": [1_700_000_000, value]}],
+        },
+    }
+
+
+def test_a_batch_measures_each_gate_once_and_a_redelivered_batch_reads_nothing_again(
+    launch, fake_prometheus, settings
+):
+    settings.PROMETHEUS_URL = fake_prometheus.url
+    fake_prometheus.answer(_vector("1"))
+    gates = _probes(launch, EVAL_BATCH)
+    slot = timezone.now().replace(microsecond=0).isoformat()
+    batch = [[gate.pk, slot] for gate in gates]
+
+    assert evaluate_gates.run(batch) == EVAL_BATCH
+    assert evaluate_gates.run(batch) == 0  # redelivered: every slot is measured already
+
+    assert fake_prometheus.request_count == EVAL_BATCH
+    assert Measurement.objects.filter(gate__in=gates).count() == EVAL_BATCH
+    assert Measurement.objects.filter(gate__in=gates, status="passing").count() == EVAL_BATCH
+    changes = AuditEvent.objects.filter(
+        action="gate.status_changed", object_key__startswith="probe-"
+    )
+    assert changes.count() == EVAL_BATCH  # pending -> passing, once per gate
+
+
+def test_in_a_batch_the_flapping_guard_and_status_changes_hold_per_gate(launch):
+    guarded, plain = _probes(launch, 2)  # probe-0 waits for 2 agreeing readings
+    now = timezone.now()
+
+    def both(value: str) -> None:
+        record_readings(
+            [
+                Evaluation(g, Reading(value=Decimal(value)), at=now)
+                for g in Gate.objects.filter(pk__in=[guarded.pk, plain.pk])
+            ],
+            actor="test",
+        )
+
+    both("1")  # pending -> passing at once, for both
+    both("0")  # plain fails at once; guarded waits
+    guarded.refresh_from_db()
+    plain.refresh_from_db()
+    assert (guarded.state, guarded.streak_count, plain.state) == ("passing", 1, "failing")
+    both("0")
+    guarded.refresh_from_db()
+    assert guarded.state == "failing"
+    assert list(
+        StatusChange.objects.filter(gate=guarded).values_list("to_status", flat=True).order_by("id")
+    ) == ["passing", "failing"]
+    assert StatusChange.objects.filter(gate=plain).count() == 2
+
+
+def test_a_gate_twice_in_one_batch_is_refused_with_nothing_stored(launch):
+    (gate,) = _probes(launch, 1)
+    reading = Evaluation(gate, Reading(value=Decimal(1)))
+    with pytest.raises(ValueError, match="twice"):
+        record_readings([reading, Evaluation(gate, Reading(value=Decimal(0)))], actor="test")
+    assert not Measurement.objects.filter(gate=gate).exists()
