@@ -45,6 +45,18 @@ soak: install-dev
 	DATABASE_URL=$(SOAK_DATABASE_URL) $(PY) scripts/ensure_database.py
 	SOAK_DATABASE_URL=$(SOAK_DATABASE_URL) SOAK_BROKER_URL=$(SOAK_BROKER_URL) $(PY) -m bench.soak
 
+## bench: issue 8's figures on a large data set (generated once into BENCH_DATABASE_URL, which it
+## may recreate) with gunicorn, DEBUG off, locust and a real worker and Prometheus; flushes
+## BENCH_BROKER_URL; writes var/bench/results.json and the table of BENCHMARKS.md
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/launch_portal_bench
+BENCH_BROKER_URL ?= redis://127.0.0.1:6379/13
+.PHONY: bench
+bench: install-dev
+	scripts/system-deps
+	scripts/ensure_redis
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) scripts/ensure_database.py
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) BENCH_BROKER_URL=$(BENCH_BROKER_URL) $(PY) -m bench.run
+
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
