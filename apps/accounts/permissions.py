@@ -5,7 +5,17 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from apps.gates.models import Gate
+from apps.launches.models import Launch
 from apps.signoffs.models import Assignment, Duty
+
+
+def visible_launches(user, launches=None):
+    """The launches `user` may see: staff every one, anyone else those they hold a current
+    assignment on. Every page, the API and the calendar feed go through this one rule."""
+    launches = Launch.objects.all() if launches is None else launches
+    if user.is_staff:
+        return launches
+    return launches.filter(pk__in=Assignment.objects.current().filter(user=user).values("launch"))
 
 
 def current_assignments(user, launch, now=None):

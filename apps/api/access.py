@@ -12,10 +12,10 @@ from django.db import transaction
 from django.http import Http404
 from rest_framework import permissions
 
+from apps.accounts.permissions import visible_launches as launches_visible_to
 from apps.api.models import ApiToken, Scope
 from apps.audit.services import record
 from apps.launches.models import Launch
-from apps.signoffs.models import Assignment
 
 log = logging.getLogger("apps.api")
 
@@ -25,14 +25,10 @@ AUDIT_SCOPES = (Scope.AUDIT, Scope.MANAGE)
 
 
 def visible_launches(request):
-    """The launches the request may see (the rule of apps.launches.views.get_launch_for_user)."""
+    """The launches the request may see: a token its own; a person what the pages show them."""
     if isinstance(request.auth, ApiToken):
         return Launch.objects.filter(pk=request.auth.launch_id)
-    user = request.user
-    if user.is_staff:
-        return Launch.objects.all()
-    mine = Assignment.objects.current().filter(user=user).values("launch")
-    return Launch.objects.filter(pk__in=mine)
+    return launches_visible_to(request.user)
 
 
 def launch_for(request, slug: str) -> Launch:

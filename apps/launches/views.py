@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from kombu import Connection
 
-from apps.accounts.permissions import can_edit_timeline, permissions_for
+from apps.accounts.permissions import can_edit_timeline, permissions_for, visible_launches
 from apps.audit.models import AuditEvent
 from apps.gates.models import Gate, GateStatus
 from apps.gates.summary import dimension_summary, owners_of
@@ -21,7 +21,7 @@ from apps.launches.forms import ActivityForm
 from apps.launches.models import Activity, ActivityStatus, Launch
 from apps.launches.services import update_activity
 from apps.launches.timeline import gantt, is_slipped
-from apps.signoffs.models import Assignment, SignOff
+from apps.signoffs.models import SignOff
 from apps.signoffs.readiness import readiness, readiness_of_many
 
 
@@ -30,12 +30,7 @@ def get_launch_for_user(request: HttpRequest, slug: str) -> Launch:
 
     Staff see every launch; anyone else only the launches they hold a current assignment on.
     """
-    launches = Launch.objects.all()
-    if not request.user.is_staff:
-        launches = launches.filter(
-            pk__in=Assignment.objects.current().filter(user=request.user).values("launch")
-        )
-    return get_object_or_404(launches, slug=slug)
+    return get_object_or_404(visible_launches(request.user), slug=slug)
 
 
 @require_GET
@@ -66,11 +61,10 @@ def readyz(request: HttpRequest) -> JsonResponse:
 @login_required
 @require_GET
 def launch_list(request: HttpRequest) -> HttpResponse:
-    launches = Launch.objects.with_counts()
-    if not request.user.is_staff:
-        mine = Assignment.objects.current().filter(user=request.user).values("launch")
-        launches = launches.filter(pk__in=mine)
-    launches, now = list(launches), timezone.now()
+    launches, now = (
+        list(visible_launches(request.user, Launch.objects.with_counts())),
+        timezone.now(),
+    )
     states = readiness_of_many(launches, now)
     for launch in launches:
         launch.state = states[launch.pk]
@@ -166,10 +160,8 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
     user = user_from_token(token, get_user_model().objects)
     if user is None:
         raise Http404("no such calendar")
-    launches = Launch.objects.prefetch_related("phases__activities", "sequence")
-    if not user.is_staff:
-        launches = launches.filter(
-            pk__in=Assignment.objects.current().filter(user=user).values("launch")
-        )
+    launches = visible_launches(
+        user, Launch.objects.prefetch_related("phases__activities", "sequence")
+    )
     body = launch_calendar(launches, host=request.get_host().split(":")[0])
     return HttpResponse(body, content_type="text/calendar; charset=utf-8")
