@@ -15,10 +15,12 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20  # SIGTERM: finish the requests in flight
 keepalive = 5
 control_socket_disable = True  # gunicorn 24+: a socket in $HOME that two instances share
-# One classic access line per request on stdout, with the request id the portal answered with
-# (its own JSON lines, with the same id, go to stderr).
-accesslog = "-"
-access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s" %({x-request-id}o)s'
+# One classic access line per request on stdout, with the request id the portal answered with;
+# the portal's own JSON access line (same id, user, duration) goes to stderr, with secret URL
+# parts (the calendar feed token) masked, which this line cannot do: GUNICORN_ACCESS_LOG=off
+# leaves the JSON line alone. The query string is never logged.
+accesslog = None if os.environ.get("GUNICORN_ACCESS_LOG") == "off" else "-"
+access_log_format = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms "%(a)s" %({x-request-id}o)s'
 
 # prometheus_client's multiprocess mode: each worker writes its counters and histograms to files
 # here, and /metrics adds them up, whichever worker answers. Set before any worker starts.
