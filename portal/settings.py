@@ -295,8 +295,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 90
 CELERY_TASK_IGNORE_RESULT = True
-# Packets of big launches render for longer than the default limits allow.
-CELERY_TASK_ANNOTATIONS = {"reports.build_packet": {"soft_time_limit": 240, "time_limit": 300}}
+# Packets of big launches render, and exports of gigabytes of evidence compress, for longer than
+# the default limits allow (both well under the Redis visibility timeout).
+CELERY_TASK_ANNOTATIONS = {
+    "reports.build_packet": {"soft_time_limit": 240, "time_limit": 300},
+    "reports.build_export": {"soft_time_limit": 1740, "time_limit": 1800},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "gates-tick": {"task": "gates.tick", "schedule": env_int("GATE_TICK_SECONDS", 10, minimum=1)},

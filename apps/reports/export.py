@@ -14,13 +14,14 @@ from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.audit.services import canonical_json, event_body
 from apps.gates.models import Evidence, Gate, Measurement, Waiver, format_decimal
 from apps.launches.models import Launch
+from apps.reports.controls import control_csv_rows, control_map
 from apps.reports.packet import packet_gates, render_packet
 from apps.signoffs.models import SignOff
 from portal.csvsafe import safe_cell
@@ -314,36 +315,11 @@ CONTROL_HEADER = ["criterion", "gate", "gate_name", "status", "measurements", "s
 
 
 def control_rows(scope: Scope, now: datetime):
-    """One row per (SOC2 criterion, gate): its status, measurements and covering sign-offs."""
-    per_gate = measurements(scope).order_by().values("gate__key").annotate(n=Count("id"))
-    counts = {row["gate__key"]: row["n"] for row in per_gate}
-    covering = covering_signoffs(scope.launch)
-    rows = []
-    for gate in packet_gates(scope.launch, now):
-        if scope.categories and gate.category not in scope.categories:
-            continue
-        for criterion in gate.controls:
-            rows.append(
-                [
-                    criterion,
-                    gate.key,
-                    gate.name,
-                    gate.status,
-                    counts.get(gate.key, 0),
-                    "; ".join(covering.get(gate.category, [])),
-                ]
-            )
-    return sorted(rows, key=lambda row: (row[0], row[1]))
-
-
-def covering_signoffs(launch: Launch) -> dict[str, list[str]]:
-    """Per gate category, the active sign-offs whose role covers it, as readable text."""
-    out: dict[str, list[str]] = {}
-    for s in SignOff.objects.filter(launch=launch).active().select_related("role"):
-        text = f"{s.role.name}: {s.decision} by {s.printed_name} ({signoff_state(s)})"
-        for category in s.role.categories:
-            out.setdefault(category, []).append(text)
-    return out
+    """One row per (SOC2 criterion, gate): the same mapping as the controls page."""
+    mapping = control_map(
+        scope.launch, now, measurements=measurements(scope), categories=scope.categories
+    )
+    return control_csv_rows(mapping)
 
 
 def audit_events(scope: Scope):

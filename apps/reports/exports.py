@@ -1,14 +1,43 @@
-"""The evidence export as an audited action: build to a temporary file, then record it."""
+"""The evidence export as an audited action: streamed now, or built by a task for large launches.
 
-import hashlib
+Small exports are written to a temporary file and streamed to the browser. An export whose raw
+evidence is larger than EXPORT_INLINE_MAX_BYTES (default 256 MiB) is built by a Celery task
+into MEDIA_ROOT/exports/ instead, with a download link when it is ready: a request never spends
+minutes compressing gigabytes.
+"""
+
+import os
 import tempfile
 from datetime import datetime
+from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Count, Sum
+from django.utils import timezone
 
 from apps.audit.services import record
+from apps.gates.models import Evidence
 from apps.launches.models import Launch
-from apps.reports.export import export_evidence, manifest_bytes
+from apps.reports.export import Scope, export_evidence, manifest_bytes, measurements
+from apps.reports.jobs import claim, fail, finish
+from apps.reports.models import ExportJob
+from apps.reports.services import actor_name, sha256_of
+
+EXPORT_DIR = "exports"
+INLINE_MAX_BYTES = 256 * 1024 * 1024
+
+
+def inline_max_bytes() -> int:
+    return getattr(settings, "EXPORT_INLINE_MAX_BYTES", INLINE_MAX_BYTES)
+
+
+def evidence_size(launch: Launch, *, since=None, until=None, categories=None) -> tuple[int, int]:
+    """(files, bytes) of the raw evidence an export with these filters carries; one query."""
+    scope = Scope(launch, since, until, tuple(categories) if categories else None)
+    shas = measurements(scope).exclude(evidence=None).values("evidence_id")
+    totals = Evidence.objects.filter(sha256__in=shas).aggregate(files=Count("pk"), size=Sum("size"))
+    return totals["files"], totals["size"] or 0
 
 
 def export_audited(
@@ -27,25 +56,111 @@ def export_audited(
     out = tempfile.TemporaryFile(suffix=".zip")  # noqa: SIM115 - the response closes it
     manifest = export_evidence(launch, out, since=since, until=until, categories=categories)
     out.seek(0)
-    digest = hashlib.sha256()
-    for block in iter(lambda: out.read(1 << 20), b""):
-        digest.update(block)
+    data = export_data(manifest, sha256_of(out))
     out.seek(0)
-    data = {
-        "zip_sha256": digest.hexdigest(),
+    with transaction.atomic():
+        record(actor=actor, action="evidence.exported", launch_slug=launch.slug,
+               obj_type="export", obj_key=data["zip_sha256"], data=data)  # fmt: skip
+    return out, data
+
+
+def export_data(manifest: dict, zip_sha256: str) -> dict:
+    """What the `evidence.exported` event says of an archive."""
+    return {
+        "zip_sha256": zip_sha256,
         "manifest_sha256": manifest["manifest_sha256"],
         "files": len(manifest["files"]),
         "range": manifest["range"],
         "categories": manifest["categories"],
         "manifest_size": len(manifest_bytes(manifest)),
     }
+
+
+# --- built in the background -------------------------------------------------------------------
+
+
+def request_export(*, launch: Launch, user, since=None, until=None, categories=None) -> ExportJob:
+    """Queue an export for `user` (the caller checked can_export); audited as requested."""
+    from apps.reports import tasks  # tasks import this module
+
+    filters = {
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+        "categories": list(categories or []),
+    }
     with transaction.atomic():
-        record(
-            actor=actor,
-            action="evidence.exported",
-            launch_slug=launch.slug,
-            obj_type="export",
-            obj_key=data["zip_sha256"],
-            data=data,
-        )
-    return out, data
+        job = ExportJob.objects.create(launch=launch, requested_by=user, filters=filters,
+                                       requested_by_name=actor_name(user),
+                                       requested_at=timezone.now())  # fmt: skip
+        record(actor=user, action="evidence.export_requested", launch_slug=launch.slug,
+               obj_type="export_job", obj_key=job.pk, data=filters)  # fmt: skip
+        tasks.build_export.delay_on_commit(job.pk)
+    return job
+
+
+def run_export_job(*, job_id: int) -> ExportJob | None:
+    """Write the job's ZIP under MEDIA_ROOT/exports/ with constant memory; audit it once.
+
+    The archive is written to a temporary file next to its final place and renamed when whole;
+    a redelivered task for a done job does nothing.
+    """
+    attempt = claim(ExportJob, job_id, timezone.now())
+    if attempt is None:
+        return None
+    job = ExportJob.objects.select_related("launch", "requested_by").get(pk=job_id)
+    try:
+        path, sha256, manifest = _write_archive(job, attempt)
+    except Exception as exc:
+        fail(ExportJob, job_id, attempt, exc)
+        raise
+    data = {**export_data(manifest, sha256), "job": job.pk}
+    with transaction.atomic():
+        relative = str(path.relative_to(settings.MEDIA_ROOT))
+        size = path.stat().st_size
+        if finish(ExportJob, job_id, attempt, path=relative, sha256=sha256, size=size):
+            record(actor=job.requested_by or job.requested_by_name, action="evidence.exported",
+                   launch_slug=job.launch.slug, obj_type="export", obj_key=sha256,
+                   data=data)  # fmt: skip
+            job.refresh_from_db()
+            return job
+    path.unlink(missing_ok=True)  # a later attempt took the job over
+    return None
+
+
+def _write_archive(job: ExportJob, attempt: int) -> tuple[Path, str, dict]:
+    folder = Path(settings.MEDIA_ROOT) / EXPORT_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    temp = folder / f"job-{job.pk}-{attempt}-{os.getpid()}.tmp"
+    filters = job.filters or {}
+    try:
+        with open(temp, "w+b") as out:
+            manifest = export_evidence(
+                job.launch,
+                out,
+                since=_moment(filters.get("since")),
+                until=_moment(filters.get("until")),
+                categories=filters.get("categories") or None,
+            )
+            out.seek(0)
+            sha256 = sha256_of(out)
+        final = folder / f"{job.pk}-{sha256}.zip"
+        temp.chmod(0o444)
+        temp.replace(final)
+    finally:
+        temp.unlink(missing_ok=True)
+    return final, sha256, manifest
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def record_download(*, job: ExportJob, user) -> None:
+    """Audit that `user` takes a built export away."""
+    with transaction.atomic():
+        record(actor=user, action="evidence.export_downloaded", launch_slug=job.launch.slug,
+               obj_type="export", obj_key=job.sha256, data={"job": job.pk})  # fmt: skip
+
+
+def export_path(job: ExportJob) -> Path:
+    return Path(settings.MEDIA_ROOT) / job.path

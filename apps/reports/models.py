@@ -48,3 +48,95 @@ class Packet(models.Model):
     @property
     def filename(self) -> str:
         return f"{self.launch.slug}-packet-{self.built_at:%Y%m%dT%H%M%SZ}-{self.sha256[:12]}.pdf"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+MAX_ATTEMPTS = 3  # a render killed by the hard time limit every time must not loop forever
+
+
+class PacketJob(models.Model):
+    """A request for a packet, claimed by one task at a time; at most one queued or running.
+
+    Requests by people share the one active job of their launch (a partial unique index).
+    A job built because the launch became ready names that `launch.ready` audit event, once.
+    """
+
+    launch = models.ForeignKey(Launch, on_delete=models.PROTECT, related_name="packet_jobs")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_by_name = models.CharField(max_length=200)
+    requested_at = models.DateTimeField()
+    ready_event = models.PositiveBigIntegerField(
+        null=True, blank=True, unique=True, help_text="The launch.ready audit event's sequence."
+    )
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    packet = models.OneToOneField(
+        Packet, null=True, blank=True, on_delete=models.PROTECT, related_name="job"
+    )
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["launch"],
+                condition=models.Q(status__in=ACTIVE, ready_event__isnull=True),
+                name="packetjob_one_active_request_per_launch",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=JobStatus.values), name="packetjob_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"packet job {self.pk} {self.status}"
+
+
+class ExportJob(models.Model):
+    """An evidence export built by a Celery task into the evidence store, for large launches."""
+
+    launch = models.ForeignKey(Launch, on_delete=models.PROTECT, related_name="export_jobs")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_by_name = models.CharField(max_length=200)
+    requested_at = models.DateTimeField()
+    filters = models.JSONField(default=dict, blank=True, help_text="since, until, categories.")
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    path = models.CharField(max_length=300, blank=True, help_text="Relative to MEDIA_ROOT.")
+    sha256 = models.CharField(max_length=64, blank=True)
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=JobStatus.values), name="exportjob_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"export job {self.pk} {self.status}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def filename(self) -> str:
+        return f"{self.launch.slug}-evidence-{self.pk}-{self.sha256[:12]}.zip"

@@ -4,6 +4,7 @@
 bytes. Rendering runs off-request (a Celery task or a management command).
 """
 
+import re
 from collections import Counter
 from datetime import datetime
 
@@ -23,6 +24,8 @@ from apps.signoffs.snapshot import launch_digest
 FINAL, INTERIM = "FINAL", "INTERIM"
 AUDIT_ROWS = 400  # the packet shows the newest events; the export carries all of them
 TEXT_LIMIT = 2000  # untrusted text (comments, reasons) is bounded in print
+# The launch spec has no success-criteria list: a gate is one when its description says so.
+SUCCESS_MARK = re.compile(r"\bsuccess criteri(on|a)\b", re.IGNORECASE)
 
 
 def packet_status(launch: Launch, state) -> str:
@@ -44,6 +47,11 @@ def _value_text(gate: Gate) -> str:
     if gate.latest_value is None:
         return "none"
     return f"{format_decimal(gate.latest_value)} {gate.unit}".strip()
+
+
+def success_criteria(gates: list[Gate]) -> list[Gate]:
+    """The gates whose spec description marks them as a success criterion, in spec order."""
+    return [gate for gate in gates if SUCCESS_MARK.search(gate.description)]
 
 
 def by_category(gates: list[Gate]) -> list[tuple[str, list[Gate]]]:
@@ -97,6 +105,7 @@ def packet_context(launch: Launch, now: datetime) -> dict:
         "categories": by_category(gates),
         "roles": roles,
         "dimensions": dimension_summary(gates),
+        "success_criteria": success_criteria(gates),
         "counts": [(label, counts.get(value, 0)) for value, label in GateStatus.choices],
         "signatures": signature_rows(launch),
         "gantt": gantt(launch, phases, now.date()),

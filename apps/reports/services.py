@@ -27,34 +27,55 @@ def build_packet(
     Rendering (seconds) runs outside any transaction; the row and its audit event are written
     together. `actor` is a user or a name (a command, the system).
     """
-    now = now or timezone.now()
+    rendered = render_stored(launch=launch, now=now or timezone.now())
+    with transaction.atomic():
+        return save_packet(rendered, actor=actor, requested_at=requested_at)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A packet rendered and written to the store, not yet recorded."""
+
+    launch: Launch
+    now: datetime
+    context: dict
+    sha256: str
+    size: int
+    path: str
+
+
+def render_stored(*, launch: Launch, now: datetime) -> Rendered:
+    """Render the packet as of `now` and write it to the store (no database write)."""
     context = packet_context(launch, now)
     pdf = html_to_pdf(render_html(context))
     sha256 = hashlib.sha256(pdf).hexdigest()
-    relative = store_pdf(pdf, sha256)
-    head = context["chain_head"]
-    with transaction.atomic():
-        packet = Packet.objects.create(
-            launch=launch,
-            sha256=sha256,
-            size=len(pdf),
-            path=relative,
-            requested_by=actor if getattr(actor, "pk", None) else None,
-            requested_by_name=actor_name(actor),
-            requested_at=requested_at or now,
-            built_at=now,
-            status=context["status"],
-            digest=context["digest"],
-            chain_head=head.hash if head else "",
-        )
-        record(
-            actor=actor,
-            action="packet.built",
-            launch_slug=launch.slug,
-            obj_type="packet",
-            obj_key=sha256,
-            data={"status": packet.status, "digest": packet.digest, "size": packet.size},
-        )
+    return Rendered(launch, now, context, sha256, len(pdf), store_pdf(pdf, sha256))
+
+
+def save_packet(rendered: Rendered, *, actor, requested_at: datetime | None = None) -> Packet:
+    """The Packet row and its `packet.built` event; call inside a transaction."""
+    head = rendered.context["chain_head"]
+    packet = Packet.objects.create(
+        launch=rendered.launch,
+        sha256=rendered.sha256,
+        size=rendered.size,
+        path=rendered.path,
+        requested_by=actor if getattr(actor, "pk", None) else None,
+        requested_by_name=actor_name(actor),
+        requested_at=requested_at or rendered.now,
+        built_at=rendered.now,
+        status=rendered.context["status"],
+        digest=rendered.context["digest"],
+        chain_head=head.hash if head else "",
+    )
+    record(
+        actor=actor,
+        action="packet.built",
+        launch_slug=rendered.launch.slug,
+        obj_type="packet",
+        obj_key=packet.sha256,
+        data={"status": packet.status, "digest": packet.digest, "size": packet.size},
+    )
     return packet
 
 

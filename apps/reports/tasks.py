@@ -1,19 +1,23 @@
-"""Celery tasks: thin doors onto apps.reports.services."""
+"""Celery tasks: thin doors onto apps.reports.jobs and apps.reports.exports.
 
-from datetime import datetime
+Both are safe to redeliver (acks_late, reject_on_worker_lost): the job row says whether the work
+is still to do.
+"""
 
 from celery import shared_task
-from django.contrib.auth import get_user_model
 
-from apps.launches.models import Launch
-from apps.reports import services
+from apps.reports import exports, jobs
 
 
 @shared_task(name="reports.build_packet")
-def build_packet(launch_id: int, requested_by: int | None, requested_at: str | None = None) -> str:
-    """Render and store a launch's packet for the user who asked; returns its SHA-256."""
-    launch = Launch.objects.get(pk=launch_id)
-    user = get_user_model().objects.filter(pk=requested_by).first() if requested_by else None
-    when = datetime.fromisoformat(requested_at) if requested_at else None
-    packet = services.build_packet(launch=launch, actor=user or "system", requested_at=when)
-    return packet.sha256
+def build_packet(job_id: int) -> str | None:
+    """Render and store the packet a PacketJob asks for; its SHA-256, or None if not ours."""
+    packet = jobs.run_packet_job(job_id=job_id)
+    return packet.sha256 if packet else None
+
+
+@shared_task(name="reports.build_export")
+def build_export(job_id: int) -> str | None:
+    """Write the evidence ZIP an ExportJob asks for; its SHA-256, or None if not ours."""
+    job = exports.run_export_job(job_id=job_id)
+    return job.sha256 if job else None

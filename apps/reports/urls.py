@@ -10,7 +10,9 @@ from apps.reports import views
 launch_patterns = [
     path("<slug:slug>/packets/", views.packet_list, name="packets"),
     path("<slug:slug>/packets/<str:sha256>.pdf", views.packet_download, name="packet"),
+    path("<slug:slug>/controls/", views.controls, name="controls"),
     path("<slug:slug>/export/", views.evidence_export, name="export"),
+    path("<slug:slug>/export/<int:pk>.zip", views.export_download, name="export-download"),
 ]
 
 urlpatterns = [

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from apps.audit.models import AuditEvent
 from apps.reports import tasks
-from apps.reports.models import Packet
+from apps.reports.models import Packet, PacketJob
 from apps.reports.services import build_packet
 from apps.signoffs.models import Duty
 from tests.reports.conftest import user_with
@@ -38,9 +38,11 @@ def test_export_is_hidden_from_an_outsider(client, atlas, django_user_model):
     assert client.get(reverse("launches:export", args=[atlas.slug])).status_code == 404
 
 
-def test_an_auditor_downloads_the_export_and_the_download_is_audited(client, atlas, auditor):
+def test_an_auditor_downloads_the_export_now_and_the_download_is_audited(client, atlas, auditor):
     client.force_login(auditor)
-    response = client.get(reverse("launches:export", args=[atlas.slug]))
+    url = reverse("launches:export", args=[atlas.slug])
+    assert "Download now" in client.get(url).content.decode()
+    response = client.post(url, {"action": "download"})
     assert response.status_code == 200
     assert response["Content-Type"] == "application/zip"
     body = b"".join(response.streaming_content)
@@ -59,7 +61,9 @@ def test_requesting_a_packet_queues_the_task_on_commit(
         response = client.post(url)
     assert response.status_code == 302 and len(callbacks) == 1
     assert not Packet.objects.exists()  # nothing rendered inside the request
-    sha256 = tasks.build_packet(atlas.pk, signer.pk)
+    job = PacketJob.objects.get()
+    assert AuditEvent.objects.get(action="packet.requested").object_key == str(job.pk)
+    sha256 = tasks.build_packet(job.pk)
     page = client.get(url).content.decode()
     assert sha256 in page
     download = client.get(reverse("launches:packet", args=[atlas.slug, sha256]))

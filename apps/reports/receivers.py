@@ -1,0 +1,18 @@
+"""Signal receivers of the reports app, connected in ReportsConfig.ready()."""
+
+from django.db import transaction
+
+from apps.reports.jobs import request_ready_packet
+
+
+def build_packet_when_ready(sender, instance, created: bool, raw: bool = False, **kwargs) -> None:
+    """A `launch.ready` audit event queues the launch's packet once, after its commit.
+
+    robust: a broker that does not answer must not fail the sign-off that made the launch ready.
+    """
+    if not created or raw or instance.action != "launch.ready":
+        return
+    slug, sequence = instance.launch_slug, instance.sequence
+    transaction.on_commit(
+        lambda: request_ready_packet(launch_slug=slug, ready_event=sequence), robust=True
+    )
