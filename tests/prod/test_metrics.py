@@ -85,6 +85,11 @@ class TestWhoMayRead:
                              HTTP_X_FORWARDED_FOR="10.0.0.8, 198.51.100.7")  # fmt: skip
         assert (inside.status_code, outside.status_code) == (200, 403)
 
+    def test_prometheus_scrapes_plain_http_while_pages_redirect_to_https(self, client, settings):
+        settings.SECURE_SSL_REDIRECT = True
+        assert client.get("/launches/").status_code == 301
+        assert client.get("/metrics", REMOTE_ADDR="10.0.0.7").status_code == 200
+
     def test_only_get(self, client):
         assert client.post("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 405
 
