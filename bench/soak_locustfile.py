@@ -37,7 +37,7 @@ _viewers = itertools.cycle(ACCOUNTS["viewers"])
 _signers = itertools.cycle(ACCOUNTS["signers"])
 _times: dict[str, list[float]] = defaultdict(list)
 _statuses: dict[str, Counter] = defaultdict(Counter)
-_sign_outcomes: Counter = Counter()
+_sign_outcomes: dict[str, Counter] = defaultdict(Counter)  # role -> outcome -> count
 
 
 def _next_address() -> str:
@@ -58,7 +58,14 @@ def _write_results(**kwargs) -> None:
         name: {"times_ms": times, "statuses": dict(_statuses[name])}
         for name, times in _times.items()
     }
-    RESULTS.write_text(json.dumps({"pages": pages, "sign_outcomes": dict(_sign_outcomes)}))
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "pages": pages,
+                "sign_outcomes": {role: dict(counts) for role, counts in _sign_outcomes.items()},
+            }
+        )
+    )
 
 
 class Person(HttpUser):
@@ -182,7 +189,7 @@ class Signer(Person):
             "password": ACCOUNTS["password"],
         }
         answer = self.post(path, name="sign", data=data, expected=SIGN_EXPECTED)
-        _sign_outcomes[_outcome(answer)] += 1
+        _sign_outcomes[self.role][_outcome(answer)] += 1
 
     @task(1)
     def signoffs(self) -> None:

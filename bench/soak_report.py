@@ -89,7 +89,10 @@ def gate_figures(slug: str, answers: dict[str, dict[str, int]], scheduled: list[
     for verdict in verdicts:
         given = answers.get(queries[verdict.key], {})
         row = _gate_row(verdict, given)
-        if row["answers_ok"] != row["values"] or row["answers_error"] != row["unknown"]:
+        # One measurement per query answered, each error unknown. A value that arrived after
+        # the portal's timeout also reads unknown: counted as late, not as a mismatch.
+        answered = row["answers_ok"] + row["answers_error"]
+        if row["readings"] != answered or row["unknown"] < row["answers_error"]:
             mismatched.append(verdict.key)
         gates.append(row)
     unknown = Measurement.objects.filter(
@@ -116,6 +119,7 @@ def _gate_row(verdict: GateVerdict, given: dict[str, int]) -> dict:
         "unknown": statuses.get(UNKNOWN, 0),
         "answers_ok": given.get(OK, 0),
         "answers_error": sum(given.values()) - given.get(OK, 0),
+        "late_answers": statuses.get(UNKNOWN, 0) - (sum(given.values()) - given.get(OK, 0)),
         "changes": verdict.causes,
         "shortest_run": verdict.shortest_run,
         "flaps": verdict.flaps,
@@ -164,6 +168,7 @@ def judge(raw: dict, *, options, elapsed: float) -> dict:
             "prometheus_error_rate": options.error_rate,
         },
         "requests": sum(p["requests"] for p in pages.values()),
+        "requests_per_s": round(sum(p["requests"] for p in pages.values()) / options.seconds, 1),
         "pages": pages,
         "sign_outcomes": raw["load"].get("sign_outcomes", {}),
         "access_log_5xx": access_log_5xx(workdir),
@@ -252,7 +257,7 @@ def checks(report: dict) -> list[dict]:
         _check(
             "one measurement per Prometheus answer",
             not gates["mismatched"],
-            gates["mismatched"] or "readings match the fake's answers, gate by gate",
+            gates["mismatched"] or "one reading per answer, an unknown per error, gate by gate",
         ),
         _check(
             "audit chain holds",
@@ -336,6 +341,7 @@ def _figure_rows(report: dict) -> list[str]:
     )
     answers_ok = sum(g["answers_ok"] for g in gates["gates"])
     answers_error = sum(g["answers_error"] for g in gates["gates"])
+    late = sum(max(g["late_answers"], 0) for g in gates["gates"])
     causes: Counter = Counter()
     for gate in gates["gates"]:
         causes.update(gate["changes"])
@@ -343,10 +349,13 @@ def _figure_rows(report: dict) -> list[str]:
     by_for: Counter = Counter()
     for gate in gates["gates"]:
         by_for[gate["for"]] += gate["changes"].get("source error", 0)
-    outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(report["sign_outcomes"].items()))
+    totals: Counter = Counter()
+    for counts in report["sign_outcomes"].values():
+        totals.update(counts)
+    outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(totals.items()))
     invalidated = ", ".join(f"{k}: {v}" for k, v in signing["invalidated_by_gate"].items())
     return [
-        f"| requests | {report['requests']} |",
+        f"| requests | {report['requests']} ({report['requests_per_s']:g}/s) |",
         f"| 5xx | {sum(p['5xx'] for p in report['pages'].values())} "
         f"(gunicorn access log: {report['access_log_5xx']}) |",
         f"| database connections (soak database, max) | {database['max_soak_connections']} |",
@@ -355,15 +364,23 @@ def _figure_rows(report: dict) -> list[str]:
         f"| queue depth (max) | {queue['max_depth']} |",
         f"| queue after load and beat stopped | {queue['drain']['queued']} queued, "
         f"{queue['drain']['unacked']} unacknowledged, after {queue['drain']['seconds']} s |",
-        f"| Prometheus answers | {answers_ok} values, {answers_error} errors |",
+        f"| Prometheus answers | {answers_ok} values ({late} too late), {answers_error} errors |",
         f"| gate status changes | {', '.join(f'{k}: {v}' for k, v in sorted(causes.items()))} |",
         f"| changes to/from unknown by `for` | "
         f"{', '.join(f'for {k}: {v}' for k, v in sorted(by_for.items()))} |",
         f"| flaps beyond `for:` (or missed changes) | {flaps} |",
         f"| sign submissions | {outcomes or '-'} |",
+        f"| sign submissions by role | {_by_role(report['sign_outcomes']) or '-'} |",
         f"| sign-offs recorded / invalidated | {signing['signoffs']} / {signing['invalidated']}"
         f"{' (' + invalidated + ')' if invalidated else ''} |",
     ]
+
+
+def _by_role(outcomes: dict[str, dict[str, int]]) -> str:
+    return "; ".join(
+        f"{role}: " + ", ".join(f"{outcome} {n}" for outcome, n in sorted(counts.items()))
+        for role, counts in sorted(outcomes.items())
+    )
 
 
 def _plain(detail) -> str:
