@@ -1,0 +1,150 @@
+"""Bench steps that run inside a Django process on the bench database; each prints JSON.
+
+python -m bench.inproc token SLUG          an ingest token for the launch
+python -m bench.inproc queries SLUG        SQL queries per page (CaptureQueriesContext)
+python -m bench.inproc packet SLUG N       seconds to render the packet (best of N), floor
+python -m bench.inproc evidence write|remove [--small]   the big evidence files of launch 0
+"""
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+JUNIT = ROOT / "tests" / "fixtures" / "reports" / "junit" / "pytest-9.2.0-generated.xml"
+
+
+def token(slug: str) -> dict:
+    from apps.api.models import Scope
+    from apps.api.services import create_api_token
+    from apps.launches.models import Launch
+
+    launch = Launch.objects.get(slug=slug)
+    name = f"bench-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    _, raw = create_api_token(launch=launch, name=name, scopes=[Scope.INGEST], actor="bench")
+    gates = launch.gates.active().order_by("order")
+    detail = gates.filter(source="prometheus").first() or gates.first()
+    return {"token": raw, "gate": detail.key}
+
+
+def queries(slug: str, token_value: str, gate: str) -> dict:
+    """The SQL queries of each page, for the bench program manager, on the bench data; beside
+    each, `name:all_statements` counts transaction control statements too."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from bench import pages
+    from bench.dataset import PM_EMAIL
+
+    client = Client(SERVER_NAME="127.0.0.1")
+    client.force_login(get_user_model().objects.get(email=PM_EMAIL))
+    found = pages.for_launch(pages.pages(slug, gate=gate), slug)
+    counts = {}
+    for name, page in {**found, "floor": {"path": pages.FLOOR}}.items():
+        _request(client, page, token_value)  # warm: sessions, content types, caches
+        with CaptureQueriesContext(connection) as captured:
+            response = _request(client, page, token_value)
+        ok = response.status_code in (200, 201)
+        statements = [q["sql"] for q in captured.captured_queries]
+        counts[name] = sum(not _is_transaction_control(sql) for sql in statements) if ok else None
+        counts[f"{name}:all_statements"] = len(statements)
+        if not ok:
+            print(f"{name}: {response.status_code}", file=sys.stderr)
+    return counts
+
+
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
+
+
+def _is_transaction_control(sql: str) -> bool:
+    """BEGIN, COMMIT, savepoints: not counted as queries (they are reported beside them)."""
+    return sql.lstrip().upper().startswith(TRANSACTION_CONTROL)
+
+
+def _request(client, page: dict, token_value: str):
+    if page.get("method") == "POST":
+        with JUNIT.open("rb") as report:
+            return client.post(
+                page["path"], {"file": report}, HTTP_AUTHORIZATION=f"Bearer {token_value}"
+            )
+    return client.get(page["path"])
+
+
+def packet(slug: str, repeats: int) -> dict:
+    """Seconds to render the launch's full packet (best of `repeats`), and the floor: WeasyPrint
+    rendering a one-page document."""
+    from django.utils import timezone
+    from weasyprint import HTML
+
+    from apps.audit.models import AuditEvent
+    from apps.launches.models import Launch
+    from apps.reports.packet import render_packet
+
+    launch = Launch.objects.get(slug=slug)
+    floor, full, size = [], [], 0
+    for _ in range(repeats):
+        started = time.perf_counter()
+        HTML(string="<h1>Floor</h1><p>One page.</p>").write_pdf()
+        floor.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        size = len(render_packet(launch, now=timezone.now()))
+        full.append(time.perf_counter() - started)
+    return {
+        "packet_seconds": round(min(full), 3),
+        "packet_floor_seconds": round(min(floor), 3),
+        "runs": [round(t, 3) for t in full],
+        "pdf_bytes": size,
+        "gates": launch.gates.active().count(),
+        "signoffs": launch.signoffs.count(),
+        "audit_events": AuditEvent.objects.filter(launch_slug=slug).count(),
+    }
+
+
+def evidence(action: str, small: bool) -> dict:
+    """Write the big evidence files of launch 0 (the export's gigabyte), or remove them."""
+    from django.conf import settings
+
+    from apps.gates.models import Evidence
+    from bench.dataset import SMALL, Params, write_big_evidence
+
+    root = Path(settings.MEDIA_ROOT)
+    if action == "write":
+        paths, total = write_big_evidence(SMALL if small else Params(), root)
+        return {"files": len(paths), "bytes": total}
+    removed = 0
+    for relative in Evidence.objects.filter(name__startswith="big-report-").values_list(
+        "path", flat=True
+    ):
+        path = root / relative
+        if path.exists():
+            path.unlink()
+            removed += 1
+    return {"removed": removed}
+
+
+def main(argv: list[str]) -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+    import django
+
+    django.setup()
+    command, *args = argv
+    if command == "token":
+        result = token(args[0])
+    elif command == "queries":
+        result = queries(args[0], args[1], args[2])
+    elif command == "packet":
+        result = packet(args[0], int(args[1]))
+    elif command == "evidence":
+        result = evidence(args[0], "--small" in args)
+    else:
+        raise SystemExit(f"unknown command {command!r}")
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,137 @@
+"""results.json (the keys issue 8 names) and the table of BENCHMARKS.md."""
+
+from pathlib import Path
+
+PAGE_NAMES = ("launches", "overview", "timeline", "gates", "gate_detail", "api_gates", "ingest")
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+TARGETS = {
+    "load_p99_ms": 100,
+    "queries": 12,
+    "gate_evaluations_per_s": 200,
+    "packet_seconds": 5,
+    "export_peak_rss_mb": 200,
+}
+
+
+def results(details: dict, machine: dict) -> dict:
+    """The figures in the shape of issue 8; a page that is not served is null."""
+    service, load = details["service"], details["load"]
+    capacity, queries = details["capacity"], details["queries"]
+    floor = service["floor"]["p50_ms"]
+    out_pages = {}
+    for name in PAGE_NAMES:
+        if name not in service:
+            out_pages[name] = None
+            continue
+        under = load.get(name, {})
+        out_pages[name] = {
+            "service_p50_ms": service[name]["p50_ms"],
+            "service_p99_ms": service[name]["p99_ms"],
+            "service_floor_ratio": round(service[name]["p50_ms"] / floor, 2) if floor else None,
+            "load_p50_ms": under.get("p50_ms"),
+            "load_p95_ms": under.get("p95_ms"),
+            "load_p99_ms": under.get("p99_ms"),
+            "capacity_rps": capacity.get(name, {}).get("rps"),
+            "queries": queries.get(name),
+        }
+    evaluations = details["evaluations"]
+    return {
+        "pages": out_pages,
+        "floor": {"service_p50_ms": floor, "capacity_rps": capacity["floor"]["rps"]},
+        "load_errors": load.get("Aggregated", {}).get("failures", 0),
+        "gate_evaluations_per_s": evaluations["prometheus"]["per_s"],
+        "report_evaluations_per_s": evaluations["report"]["per_s"],
+        "packet_seconds": details["packet"]["packet_seconds"],
+        "packet_floor_seconds": details["packet"]["packet_floor_seconds"],
+        "export_peak_rss_mb": details["export"]["peak_rss_mb"],
+        "export_mb_per_s": details["export"]["mb_per_s"],
+        "machine": machine,
+    }
+
+
+def _cell(value, unit: str = "") -> str:
+    return "n/a" if value is None else f"{value}{unit}"
+
+
+def table(results: dict) -> list[str]:
+    lines = [
+        "| page | service p50 | service p99 | ÷ floor | load p50 | load p95 | load p99 "
+        "| capacity req/s | queries |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, page in results["pages"].items():
+        if page is None:
+            lines.append(f"| {name} | not served | | | | | | | |")
+            continue
+        lines.append(
+            f"| {name} | {page['service_p50_ms']} ms | {page['service_p99_ms']} ms "
+            f"| {page['service_floor_ratio']} | {_cell(page['load_p50_ms'], ' ms')} "
+            f"| {_cell(page['load_p95_ms'], ' ms')} | {_cell(page['load_p99_ms'], ' ms')} "
+            f"| {_cell(page['capacity_rps'])} | {_cell(page['queries'])} |"
+        )
+    floor = results["floor"]
+    lines.append(
+        f"| floor (/bench/floor) | {floor['service_p50_ms']} ms | | 1 | | | "
+        f"| {floor['capacity_rps']} | |"
+    )
+    return lines
+
+
+def summary(results: dict) -> list[str]:
+    worst = max((p["load_p99_ms"] or 0 for p in results["pages"].values() if p), default=0)
+    most = max((p["queries"] or 0 for p in results["pages"].values() if p), default=0)
+    rows = [
+        ("worst page p99 under load", f"{worst} ms", "< 100 ms", worst < 100),
+        ("errors under load", results["load_errors"], "0", results["load_errors"] == 0),
+        ("most queries on a page", most, "<= 12", most <= 12),
+        (
+            "gate evaluations/s (1 worker, Prometheus)",
+            results["gate_evaluations_per_s"],
+            ">= 200",
+            (results["gate_evaluations_per_s"] or 0) >= 200,
+        ),
+        ("report gate evaluations/s (one ingest)", results["report_evaluations_per_s"], "", None),
+        ("packet, 120 gates (s)", results["packet_seconds"], "< 5", results["packet_seconds"] < 5),
+        ("packet floor: one-page WeasyPrint (s)", results["packet_floor_seconds"], "", None),
+        (
+            "export 1 GB: peak RSS (MB)",
+            results["export_peak_rss_mb"],
+            "< 200",
+            results["export_peak_rss_mb"] < 200,
+        ),
+        ("export 1 GB: MB/s", results["export_mb_per_s"], "", None),
+    ]
+    lines = ["| figure | value | target | met |", "| --- | ---: | --- | --- |"]
+    for label, value, target, met in rows:
+        mark = "" if met is None else ("yes" if met else "**no**")
+        lines.append(f"| {label} | {value} | {target} | {mark} |")
+    return lines
+
+
+def write_benchmarks(path: Path, results: dict, *, command: str) -> None:
+    """Replace the bench section of BENCHMARKS.md (other sections, e.g. the soak, stay)."""
+    machine = results["machine"]
+    section = [
+        START,
+        "## `make bench`",
+        "",
+        f"Produced by `{command}` on {machine['date']}: {machine['cpu']}, {machine['cores']} "
+        f"cores, {machine['memory_gb']} GB, {machine['os']}, Python {machine['python']}, "
+        f"PostgreSQL {machine.get('postgresql', '?')}; load average at start "
+        f"{machine['load_average_at_start']} (the machine is shared). Figures from "
+        "`var/bench/results.json`; gunicorn with 2 sync workers, `DEBUG` off, on loopback.",
+        "",
+        *summary(results),
+        "",
+        *table(results),
+        "",
+        END,
+    ]
+    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
+    if START in text and END in text:
+        before, rest = text.split(START, 1)
+        after = rest.split(END, 1)[1]
+        text = before + "\n".join(section) + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + "\n".join(section) + "\n"
+    path.write_text(text)
