@@ -69,3 +69,22 @@ def test_an_invalidated_signature_shows_why(atlas):
     text = pdf_text(render_packet(atlas, now=timezone.now()))
     assert "INVALIDATED" in text and "coverage went failing" in text
     assert "INTERIM" in text
+
+
+def test_the_summary_lists_the_success_criteria_with_their_measured_values(atlas):
+    from apps.gates.models import Gate
+
+    Gate.objects.filter(launch=atlas, key="coverage").update(
+        description="Success criterion: line coverage of the release."
+    )
+    pages = pdf_pages(render_packet(atlas, now=timezone.now()))
+    summary = next(p for p in pages if "Executive summary" in p and "Definition of Done" in p)
+    flat = " ".join(summary.split())
+    assert "Success criteria" in flat
+    assert "Coverage coverage >= 85 % 91 % passing" in flat.replace("PASSING", "passing")
+    assert "Availability" not in flat.split("Success criteria")[1].split("Gate status")[0]
+
+
+def test_a_spec_marking_no_success_criterion_says_so(atlas):
+    text = pdf_text(render_packet(atlas, now=timezone.now()))
+    assert "The launch spec marks no gate as a success criterion." in text
