@@ -34,7 +34,7 @@ def packet_list(request: HttpRequest, slug: str) -> HttpResponse:
         if created:
             messages.info(request, "Packet requested: it appears here when it has been rendered.")
         else:
-            who = job.requested_by_name
+            who = job.requested_by_name if job else "someone else"
             messages.info(request, f"A packet is already being built (requested by {who}).")
         return redirect("launches:packets", slug=launch.slug)
     context = {

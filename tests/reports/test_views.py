@@ -103,3 +103,25 @@ def test_a_stored_packet_is_read_only_and_audited(atlas, signer, media):
     assert path.stat().st_mode & 0o222 == 0
     event = AuditEvent.objects.get(action="packet.built")
     assert event.object_key == packet.sha256 and event.actor_id == signer.pk
+
+
+def test_the_packets_and_export_pages_take_a_fixed_number_of_queries(
+    client, atlas, auditor, django_assert_num_queries
+):
+    from apps.reports.exports import request_export
+    from apps.reports.jobs import request_packet
+
+    for _ in range(3):
+        build_packet(launch=atlas, actor=auditor)
+        request_export(launch=atlas, user=auditor)
+    request_packet(launch=atlas, user=auditor)
+    client.force_login(auditor)
+    # session, user, launch (access), the active packet job, the packets, may the user export
+    with django_assert_num_queries(6):
+        page = client.get(reverse("launches:packets", args=[atlas.slug])).content.decode()
+    assert page.count("Download") == 3 and "is being built" in page
+    # session, user, launch (access), may the user export, the jobs, the evidence size, the
+    # categories of the filter
+    with django_assert_num_queries(7):
+        page = client.get(reverse("launches:export", args=[atlas.slug])).content.decode()
+    assert page.count("Queued") == 3 and "1 evidence file (22" in page
