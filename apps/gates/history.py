@@ -4,6 +4,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 
@@ -13,24 +14,45 @@ SPARK_POINTS = 20
 CHART_POINTS = 200
 
 
+# Per gate, its newest rows through the (gate, -evaluated_at) index: a window function over
+# every measurement of the gates would read them all (1,000 a gate on the bench: 0.4 s a page).
+_RECENT = """
+SELECT g.id, m.evaluated_at, m.value, m.status
+FROM unnest(%s::bigint[]) AS g(id)
+CROSS JOIN LATERAL (
+    SELECT evaluated_at, value, status FROM {table}
+    WHERE gate_id = g.id ORDER BY evaluated_at DESC, id DESC LIMIT %s
+) AS m
+"""
+
+
 def recent_values(gate_ids: list[int], *, per_gate: int = SPARK_POINTS) -> dict[int, list]:
     """The newest `per_gate` (time, value, status) of each gate, oldest first: one query."""
-    ranked = (
-        Measurement.objects.filter(gate_id__in=gate_ids)
-        .annotate(
-            rank=Window(
-                RowNumber(),
-                partition_by=F("gate_id"),
-                order_by=[F("evaluated_at").desc(), F("id").desc()],
-            )
-        )  # fmt: skip
-        .filter(rank__lte=per_gate)
-        .values_list("gate_id", "evaluated_at", "value", "status")
-    )
+    if not gate_ids:
+        return {}
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_RECENT.format(table=Measurement._meta.db_table), [gate_ids, per_gate])
+            rows = cursor.fetchall()
+    else:  # SQLite (the embedded mode) has no LATERAL
+        rows = _ranked(gate_ids, per_gate)
     series: dict[int, list] = defaultdict(list)
-    for gate_id, at, value, status in ranked:
+    for gate_id, at, value, status in rows:
         series[gate_id].append((at, value, status))
     return {gate_id: points[::-1] for gate_id, points in series.items()}
+
+
+def _ranked(gate_ids: list[int], per_gate: int):
+    ranked = Measurement.objects.filter(gate_id__in=gate_ids).annotate(
+        rank=Window(
+            RowNumber(),
+            partition_by=F("gate_id"),
+            order_by=[F("evaluated_at").desc(), F("id").desc()],
+        )
+    )
+    return ranked.filter(rank__lte=per_gate).values_list(
+        "gate_id", "evaluated_at", "value", "status"
+    )
 
 
 @dataclass

@@ -1,6 +1,8 @@
 from datetime import timedelta
 
+from django.apps import apps
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.launches.durations import format_offset
@@ -17,18 +19,19 @@ class LaunchStatus(models.TextChoices):
 
 class LaunchQuerySet(models.QuerySet):
     def with_counts(self):
-        """Each launch with its number of active gates and of phases, in one query."""
+        """Each launch with its number of active gates, of phases and of required roles, in one
+        query (a subquery each: joining the three would multiply their rows)."""
         return self.annotate(
-            gate_count=models.Count(
-                "gates", filter=models.Q(gates__retired_at__isnull=True), distinct=True
-            ),
-            phase_count=models.Count("phases", distinct=True),
-            required_roles=models.Count(
-                "roles",
-                filter=models.Q(roles__required=True, roles__retired_at__isnull=True),
-                distinct=True,
-            ),
+            gate_count=_count("gates", "Gate", retired_at__isnull=True),
+            phase_count=_count("launches", "Phase"),
+            required_roles=_count("signoffs", "Role", required=True, retired_at__isnull=True),
         )
+
+
+def _count(app: str, model: str, **filters):
+    rows = apps.get_model(app, model).objects.filter(launch=models.OuterRef("pk"), **filters)
+    counted = rows.order_by().values("launch").annotate(n=models.Count("pk")).values("n")
+    return Coalesce(models.Subquery(counted), 0)
 
 
 class Launch(models.Model):
