@@ -150,6 +150,10 @@ class Gate(models.Model):
     spec_ref = models.CharField(max_length=30, blank=True)
     description = models.TextField(blank=True)
     controls = models.JSONField(default=list, blank=True, help_text="SOC2 criteria, e.g. CC8.1.")
+    success_criterion = models.CharField(
+        max_length=60, blank=True,
+        help_text="The launch success criterion this gate measures (e.g. Availability).",
+    )  # fmt: skip
     pull_url = models.URLField(
         max_length=500, blank=True, help_text="Report gates: a URL to poll for the latest report."
     )

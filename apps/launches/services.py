@@ -179,6 +179,7 @@ def _gate_fields(item: dict, sources: dict) -> dict:
         "spec_ref": item.get("spec_ref", ""),
         "description": item.get("description", ""),
         "controls": item.get("controls", []),
+        "success_criterion": item.get("success_criterion", ""),
     }
 
 
@@ -302,6 +303,7 @@ def _export_gate(gate: Gate) -> dict:
         "spec_ref": gate.spec_ref,
         "description": gate.description,
         "controls": gate.controls,
+        "success_criterion": gate.success_criterion,
     }
     return _without_empty(out)
 

@@ -207,6 +207,7 @@ GATE_FIELDS = {
     "spec_ref": (optional_text, False),
     "description": (optional_text, False),
     "controls": (control_list, False),
+    "success_criterion": (optional_text, False),
 }
 ROLE_FIELDS = {
     "key": (slug, True),

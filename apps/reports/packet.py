@@ -4,7 +4,6 @@
 bytes. Rendering runs off-request (a Celery task or a management command).
 """
 
-import re
 from collections import Counter
 from datetime import datetime
 
@@ -24,8 +23,6 @@ from apps.signoffs.snapshot import launch_digest
 FINAL, INTERIM = "FINAL", "INTERIM"
 AUDIT_ROWS = 400  # the packet shows the newest events; the export carries all of them
 TEXT_LIMIT = 2000  # untrusted text (comments, reasons) is bounded in print
-# The launch spec has no success-criteria list: a gate is one when its description says so.
-SUCCESS_MARK = re.compile(r"\bsuccess criteri(on|a)\b", re.IGNORECASE)
 
 
 def packet_status(launch: Launch, state) -> str:
@@ -50,8 +47,8 @@ def _value_text(gate: Gate) -> str:
 
 
 def success_criteria(gates: list[Gate]) -> list[Gate]:
-    """The gates whose spec description marks them as a success criterion, in spec order."""
-    return [gate for gate in gates if SUCCESS_MARK.search(gate.description)]
+    """The gates the spec names as measuring a launch success criterion, in spec order."""
+    return [gate for gate in gates if gate.success_criterion]
 
 
 def by_category(gates: list[Gate]) -> list[tuple[str, list[Gate]]]:

@@ -74,14 +74,12 @@ def test_an_invalidated_signature_shows_why(atlas):
 def test_the_summary_lists_the_success_criteria_with_their_measured_values(atlas):
     from apps.gates.models import Gate
 
-    Gate.objects.filter(launch=atlas, key="coverage").update(
-        description="Success criterion: line coverage of the release."
-    )
+    Gate.objects.filter(launch=atlas, key="coverage").update(success_criterion="Quality")
     pages = pdf_pages(render_packet(atlas, now=timezone.now()))
     summary = next(p for p in pages if "Executive summary" in p and "Definition of Done" in p)
     flat = " ".join(summary.split())
     assert "Success criteria" in flat
-    assert "Coverage coverage >= 85 % 91 % passing" in flat.replace("PASSING", "passing")
+    assert "Quality: Coverage coverage >= 85 % 91 % passing" in flat.replace("PASSING", "passing")
     assert "Availability" not in flat.split("Success criteria")[1].split("Gate status")[0]
 
 
