@@ -29,6 +29,38 @@ def token(slug: str) -> dict:
     return {"token": raw, "gate": detail.key}
 
 
+def freshen() -> dict:
+    """In a live portal the worker keeps polling: each bench gate whose evidence went stale since
+    the data set was made gets one new reading, its newest value again (recorded as the worker
+    records, in batches)."""
+    from django.utils import timezone
+
+    from apps.gates.models import Gate
+    from apps.gates.services import Evaluation, Reading, record_readings
+
+    now = timezone.now()
+    gates = (
+        Gate.objects.filter(launch__slug__regex=r"^bench-[0-9]+$", last_measured_at__isnull=False)
+        .active()
+        .with_latest_measurement()
+        .select_related("launch")
+    )
+    stale = [
+        g
+        for g in gates
+        if g.latest_value is not None
+        and (g.last_evidence_at is None or g.last_evidence_at < now - g.max_age)
+    ]
+    for start in range(0, len(stale), 200):
+        batch = stale[start : start + 200]
+        detail = {"bench": "freshened"}
+        record_readings(
+            [Evaluation(g, Reading(value=g.latest_value, detail=detail), at=now) for g in batch],
+            actor="bench",
+        )
+    return {"freshened": len(stale)}
+
+
 def queries(slug: str, token_value: str, gate: str) -> dict:
     """The SQL queries of each page, for the bench program manager, on the bench data; beside
     each, `name:all_statements` counts transaction control statements too."""
@@ -134,6 +166,8 @@ def main(argv: list[str]) -> int:
     command, *args = argv
     if command == "token":
         result = token(args[0])
+    elif command == "freshen":
+        result = freshen()
     elif command == "queries":
         result = queries(args[0], args[1], args[2])
     elif command == "packet":

@@ -48,7 +48,7 @@ SMALL = Scale(
     service_requests=3,
     load_users=4,
     load_seconds=3,
-    capacity_seconds=1,
+    capacity_seconds=2,
     eval_gates=10,
     packet_repeats=1,
 )
@@ -208,7 +208,9 @@ class Bench:
             prefix=self.out / f"locust-capacity-{name}",
             env=client.locust_env(targets, cookie=cookie, token=token, slugs=[SLUG], target=name),
         )
-        row = rows.get(name, {})
+        row = rows.get(name)
+        if row is None:
+            raise RuntimeError(f"locust made no request to {name}: see {self.out}/*.log")
         return {
             "rps": client.number(row, "Requests/s"),
             "failures": int(row["Failure Count"]),
@@ -271,6 +273,7 @@ class Bench:
         machine = machine_info()
         self.prepare()
         machine["postgresql"] = _postgres_version(self.args.db_url)
+        self.details["freshen"] = self.json_of("-m", "bench.inproc", "freshen")
         made = self.json_of("-m", "bench.inproc", "token", SLUG)
         token, self.gate = made["token"], made["gate"]
         self.measure_http(token)
