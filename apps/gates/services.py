@@ -111,6 +111,9 @@ def _save_states(gates: list[Gate]) -> None:
     """Write the state fields record_readings() advanced (the rows are locked)."""
     if not gates:
         return
+    if connection.vendor != "postgresql":  # the embedded SQLite of `make run`
+        Gate.objects.bulk_update(gates, STATE_FIELDS[1:])
+        return
     columns = [[getattr(gate, name) for gate in gates] for name in STATE_FIELDS]
     with connection.cursor() as cursor:
         cursor.execute(_SAVE_STATES.format(table=Gate._meta.db_table), columns)
