@@ -77,6 +77,7 @@ class LaunchPermissions:
     attestable: set[str] | None  # gate categories; None: every category (program manager)
     waivable: set[str]
     program_manager: bool
+    admin: bool = False  # staff or a launch admin: people, API tokens, webhooks
 
 
 def permissions_for(user, launch) -> LaunchPermissions:
@@ -86,11 +87,17 @@ def permissions_for(user, launch) -> LaunchPermissions:
     for assignment in assignments:
         if assignment.role_id:
             held.update(assignment.role.categories)
-    return LaunchPermissions(attestable=None if pm else held, waivable=held, program_manager=pm)
+    admin = (user.is_active and user.is_staff) or any(a.duty == Duty.ADMIN for a in assignments)
+    return LaunchPermissions(attestable=None if pm else held, waivable=held, program_manager=pm,
+                             admin=admin)  # fmt: skip
 
 
-def can_manage_people(user, launch) -> bool:
-    """Staff, and the launch's admins, invite people and assign its roles."""
+def administers(user, launch) -> bool:
+    """Staff and the launch's current admins: they invite people, assign its roles, and manage
+    its API tokens and webhooks."""
     if user.is_authenticated and user.is_active and user.is_staff:
         return True
     return current_assignments(user, launch).filter(duty=Duty.ADMIN).exists()
+
+
+can_manage_people = administers

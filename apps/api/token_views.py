@@ -6,23 +6,19 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from apps.accounts.permissions import administers
 from apps.api.forms import TokenForm
 from apps.api.models import ApiToken
 from apps.api.services import create_api_token, revoke_api_token
 from apps.launches.models import Launch
 from apps.launches.views import get_launch_for_user
-from apps.signoffs.models import Assignment, Duty
 
 
 def can_manage_tokens(user, launch: Launch) -> bool:
     """Staff, or a current launch admin of `launch` (one query at most)."""
-    if user.is_staff:
-        return True
-    current = Assignment.objects.current(timezone.now())
-    return current.filter(user=user, launch=launch, duty=Duty.ADMIN).exists()
+    return administers(user, launch)
 
 
 def _launch_for_admin(request: HttpRequest, slug: str) -> Launch:

@@ -98,6 +98,7 @@ def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
         "sequence": launch.sequence.all(),
         "attestable": allowed.attestable,
         "waivable": allowed.waivable,
+        "allowed": allowed,
     }  # fmt: skip
     return render(request, "launches/overview.html", context)
 

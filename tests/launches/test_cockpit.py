@@ -152,3 +152,25 @@ def test_an_outsider_sees_none_of_the_pages(client, demo):
         assert client.get(url).status_code == 404, url
     Assignment.objects.create(launch=Gate.objects.first().launch, user=user, duty=Duty.AUDITOR)
     assert client.get(PAGES[1]).status_code == 200
+
+
+def test_the_overview_links_administration_pages_only_for_admins(client, django_user_model):
+    import yaml
+
+    from apps.launches.services import import_launch_spec
+    from tests.helpers import MINIMAL_SPEC
+
+    launch = import_launch_spec(raw=yaml.safe_dump(MINIMAL_SPEC), actor="test").launch
+    admin = django_user_model.objects.create_user("ada", "ada@example.com", "pw")
+    auditor = django_user_model.objects.create_user("aud", "aud@example.com", "pw")
+    Assignment.objects.create(launch=launch, user=admin, duty=Duty.ADMIN)
+    Assignment.objects.create(launch=launch, user=auditor, duty=Duty.AUDITOR)
+    links = ("/launches/atlas/people/", "/launches/atlas/tokens/", "/launches/atlas/webhooks/")
+    client.force_login(admin)
+    page = client.get("/launches/atlas/").content.decode()
+    assert all(f'href="{link}"' in page for link in links)
+    for link in links:
+        assert client.get(link).status_code == 200, link
+    client.force_login(auditor)
+    page = client.get("/launches/atlas/").content.decode()
+    assert not any(link in page for link in links)
