@@ -15,7 +15,8 @@ def check_visibility_timeout(conf) -> None:
     if not str(conf.broker_url).startswith(("redis", "rediss")):
         return
     timeout = (conf.broker_transport_options or {}).get("visibility_timeout", 3600)
-    longest = max(conf.task_time_limit or 0, 60)  # retry_backoff_max of the gate tasks
+    per_task = [a.get("time_limit") or 0 for a in (conf.task_annotations or {}).values()]
+    longest = max([conf.task_time_limit or 0, 60, *per_task])  # 60: the gate tasks' backoff
     if timeout <= longest:
         raise RuntimeError(
             f"Redis visibility_timeout {timeout}s must exceed the longest task delay {longest}s"

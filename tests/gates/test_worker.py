@@ -153,6 +153,10 @@ def test_the_worker_refuses_a_redis_visibility_timeout_shorter_than_its_delays()
         conf.broker_transport_options = {"visibility_timeout": 30}
         with pytest.raises(RuntimeError, match="visibility_timeout 30s must exceed"):
             check_visibility_timeout(conf)
+        # Longer than the default task limit, shorter than the export task's own limit (1800 s).
+        conf.broker_transport_options = {"visibility_timeout": 1000}
+        with pytest.raises(RuntimeError, match="longest task delay 1800s"):
+            check_visibility_timeout(conf)
         conf.broker_transport_options = {"visibility_timeout": 3600}
         check_visibility_timeout(conf)
     finally:
