@@ -2,31 +2,15 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from apps.accounts.permissions import administers
 from apps.api.forms import TokenForm
 from apps.api.models import ApiToken
 from apps.api.services import create_api_token, revoke_api_token
-from apps.launches.models import Launch
-from apps.launches.views import get_launch_for_user
-
-
-def can_manage_tokens(user, launch: Launch) -> bool:
-    """Staff, or a current launch admin of `launch` (one query at most)."""
-    return administers(user, launch)
-
-
-def _launch_for_admin(request: HttpRequest, slug: str) -> Launch:
-    """The launch, if the user sees it (404 otherwise) and administers it (403 otherwise)."""
-    launch = get_launch_for_user(request, slug)
-    if not can_manage_tokens(request.user, launch):
-        raise PermissionDenied("only the launch's admins manage its API tokens")
-    return launch
+from apps.launches.views import get_launch_for_admin
 
 
 @login_required
@@ -34,7 +18,7 @@ def _launch_for_admin(request: HttpRequest, slug: str) -> Launch:
 def token_list(request: HttpRequest, slug: str) -> HttpResponse:
     """The launch's tokens; POST creates one and shows it this once (rendered, not redirected:
     the raw token is never stored, not even in the session)."""
-    launch = _launch_for_admin(request, slug)
+    launch = get_launch_for_admin(request, slug, managing="API tokens")
     form = TokenForm(request.POST or None, launch=launch)
     raw = None
     if request.method == "POST" and form.is_valid():
@@ -55,7 +39,7 @@ def token_list(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def token_revoke(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    launch = _launch_for_admin(request, slug)
+    launch = get_launch_for_admin(request, slug, managing="API tokens")
     token = get_object_or_404(ApiToken.objects.select_related("launch"), launch=launch, pk=pk)
     revoke_api_token(token=token, actor=request.user)
     messages.info(request, f"Token {token.name} is revoked: its next request is refused.")

@@ -12,7 +12,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from kombu import Connection
 
-from apps.accounts.permissions import can_edit_timeline, permissions_for, visible_launches
+from apps.accounts.permissions import (
+    administers,
+    can_edit_timeline,
+    permissions_for,
+    visible_launches,
+)
 from apps.audit.models import AuditEvent
 from apps.gates.models import Gate, GateStatus
 from apps.gates.summary import dimension_summary, owners_of
@@ -31,6 +36,14 @@ def get_launch_for_user(request: HttpRequest, slug: str) -> Launch:
     Staff see every launch; anyone else only the launches they hold a current assignment on.
     """
     return get_object_or_404(visible_launches(request.user), slug=slug)
+
+
+def get_launch_for_admin(request: HttpRequest, slug: str, *, managing: str) -> Launch:
+    """The launch, if the user sees it (404 otherwise) and administers it (403 otherwise)."""
+    launch = get_launch_for_user(request, slug)
+    if not administers(request.user, launch):
+        raise PermissionDenied(f"only the launch's admins manage its {managing}")
+    return launch
 
 
 @require_GET

@@ -2,25 +2,14 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from apps.launches.models import Launch
-from apps.launches.views import get_launch_for_user
+from apps.launches.views import get_launch_for_admin
 from apps.webhooks import services
-from apps.webhooks.access import can_manage_webhooks
 from apps.webhooks.forms import SubscriptionForm
 from apps.webhooks.models import WebhookDelivery, WebhookSubscription
-
-
-def _launch_for_admin(request: HttpRequest, slug: str) -> Launch:
-    """The launch, if the user sees it (404 otherwise) and administers it (403 otherwise)."""
-    launch = get_launch_for_user(request, slug)
-    if not can_manage_webhooks(request.user, launch):
-        raise PermissionDenied("only the launch's admins manage its webhooks")
-    return launch
 
 
 @login_required
@@ -31,7 +20,7 @@ def webhook_list(request: HttpRequest, slug: str) -> HttpResponse:
     The answer to a subscription shows its secret, this once (it is never listed again), so it
     renders the page rather than redirecting.
     """
-    launch = _launch_for_admin(request, slug)
+    launch = get_launch_for_admin(request, slug, managing="webhooks")
     form = SubscriptionForm(request.POST or None)
     created = None
     if request.method == "POST" and form.is_valid():
@@ -53,7 +42,7 @@ def webhook_list(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def webhook_deactivate(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    launch = _launch_for_admin(request, slug)
+    launch = get_launch_for_admin(request, slug, managing="webhooks")
     subscription = get_object_or_404(
         WebhookSubscription.objects.select_related("launch"), launch=launch, pk=pk
     )
