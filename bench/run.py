@@ -125,18 +125,13 @@ class Bench:
         return manifest.stat().st_mtime > newest
 
     def serve(self) -> subprocess.Popen:
-        command = [
-            str(Path(sys.executable).with_name("gunicorn")),
-            "portal.wsgi:application",
-            "--workers",
-            "2",
-            "--bind",
-            f"127.0.0.1:{self.args.port}",
-            "--log-level",
-            "warning",
-            "--timeout",
-            "60",
-        ]
+        """gunicorn as `make prod` runs it (docker/gunicorn.conf.py: 2 sync workers, access log,
+        multiprocess metrics), on loopback."""
+        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+        config = ROOT / "docker" / "gunicorn.conf.py"
+        command = [gunicorn, "-c", str(config), "--bind", f"127.0.0.1:{self.args.port}"]
+        if not config.exists():
+            command += ["--workers", "2", "portal.wsgi:application"]
         log = (self.out / "gunicorn.log").open("wb")  # the JSON access log, as in production
         return subprocess.Popen(  # noqa: S603 - our own gunicorn
             command,
