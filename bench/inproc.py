@@ -4,6 +4,9 @@ python -m bench.inproc token SLUG          an ingest token for the launch
 python -m bench.inproc queries SLUG        SQL queries per page (CaptureQueriesContext)
 python -m bench.inproc packet SLUG N       seconds to render the packet (best of N), floor
 python -m bench.inproc evidence write|remove [--small]   the big evidence files of launch 0
+python -m bench.inproc issue SLUG          build and store the launch's packet (as an auditor
+                                           exports after a packet was issued)
+python -m bench.inproc export SLUG OUT     export_evidence; seconds and this process's peak RSS
 """
 
 import json
@@ -158,6 +161,27 @@ def evidence(action: str, small: bool) -> dict:
     return {"removed": removed}
 
 
+def issue(slug: str) -> dict:
+    from apps.launches.models import Launch
+    from apps.reports.services import build_packet
+
+    packet = build_packet(launch=Launch.objects.get(slug=slug), actor="bench")
+    return {"packet": packet.sha256, "pages_bytes": packet.size}
+
+
+def export(slug: str, out: str) -> dict:
+    """The export command in this process; peak RSS is this process's own high-water mark
+    (VmHWM), not ru_maxrss of a child, which Linux starts from the parent's size at fork."""
+    from django.core.management import call_command
+
+    started = time.perf_counter()
+    call_command("export_evidence", slug, "--out", out, stdout=open(os.devnull, "w"))  # noqa: SIM115
+    seconds = time.perf_counter() - started
+    status = Path("/proc/self/status").read_text()
+    peak_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM"))
+    return {"seconds": seconds, "peak_rss_mb": round(peak_kb / 1024, 1)}
+
+
 def main(argv: list[str]) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
     import django
@@ -172,6 +196,10 @@ def main(argv: list[str]) -> int:
         result = queries(args[0], args[1], args[2])
     elif command == "packet":
         result = packet(args[0], int(args[1]))
+    elif command == "issue":
+        result = issue(args[0])
+    elif command == "export":
+        result = export(args[0], args[1])
     elif command == "evidence":
         result = evidence(args[0], "--small" in args)
     else:

@@ -22,7 +22,9 @@ from apps.audit.services import canonical_json, event_body
 from apps.gates.models import Evidence, Gate, Measurement, Waiver, format_decimal
 from apps.launches.models import Launch
 from apps.reports.controls import control_csv_rows, control_map
-from apps.reports.packet import packet_gates, render_packet
+from apps.reports.models import Packet
+from apps.reports.packet import packet_gates
+from apps.reports.services import ensure_packet, packet_path
 from apps.signoffs.models import SignOff
 from portal.csvsafe import safe_cell
 
@@ -102,18 +104,26 @@ def export_evidence(
     until: datetime | None = None,
     categories=None,
     now: datetime | None = None,
+    packet: Packet | None = None,
 ) -> dict:
-    """Write the launch's evidence ZIP to the binary file object `out`; return the manifest."""
+    """Write the launch's evidence ZIP to the binary file object `out`; return the manifest.
+
+    `packet.pdf` is the packet as the portal issued it (stored, on /verify/): `packet`, else the
+    current one, else one built now (see ensure_packet). Nothing is rendered when a current packet
+    exists, so the export itself stays small in memory whatever the evidence size.
+    """
     now = now or timezone.now()
+    if packet is None:
+        packet = ensure_packet(launch=launch, actor="evidence export", now=now)
     scope = Scope(launch, since, until, tuple(categories) if categories else None)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         archive = Archive(zf)
-        archive.write_bytes("packet.pdf", render_packet(launch, now=now))
+        archive.write_file("packet.pdf", packet_path(packet))
         write_tables(archive, scope, now)
         audit = write_audit_log(archive, scope)
         write_evidence_files(archive, scope)
         archive.write_file("verify.py", VERIFY_SCRIPT)
-        manifest = build_manifest(archive, scope, now, audit)
+        manifest = build_manifest(archive, scope, now, audit, packet)
         zf.writestr("manifest.json", manifest_bytes(manifest))
     return manifest
 
@@ -350,7 +360,9 @@ def write_evidence_files(archive: Archive, scope: Scope) -> None:
         archive.write_file(f"evidence/{evidence.sha256}", Path(settings.MEDIA_ROOT) / evidence.path)
 
 
-def build_manifest(archive: Archive, scope: Scope, now: datetime, audit: dict) -> dict:
+def build_manifest(
+    archive: Archive, scope: Scope, now: datetime, audit: dict, packet: Packet
+) -> dict:
     head = AuditEvent.objects.order_by("-sequence").only("sequence", "hash").first()
     launch = scope.launch
     body = {
@@ -365,6 +377,12 @@ def build_manifest(archive: Archive, scope: Scope, now: datetime, audit: dict) -
                 "sequence": head.sequence if head else 0,
                 "hash": head.hash if head else "",
             },
+        },
+        "packet": {
+            "sha256": packet.sha256,
+            "status": packet.status,
+            "built_at": _iso(packet.built_at),
+            "launch_digest": packet.digest,
         },
         "files": dict(sorted(archive.files.items())),
     }

@@ -47,6 +47,7 @@ def export_audited(
     since: datetime | None = None,
     until: datetime | None = None,
     categories=None,
+    packet=None,
 ):
     """Write the export to a temporary file (rewound) and audit `evidence.exported`.
 
@@ -54,7 +55,9 @@ def export_audited(
     show the portal issued this very archive.
     """
     out = tempfile.TemporaryFile(suffix=".zip")  # noqa: SIM115 - the response closes it
-    manifest = export_evidence(launch, out, since=since, until=until, categories=categories)
+    manifest = export_evidence(
+        launch, out, since=since, until=until, categories=categories, packet=packet
+    )
     out.seek(0)
     data = export_data(manifest, sha256_of(out))
     out.seek(0)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
@@ -15,8 +16,39 @@ from apps.audit.services import record
 from apps.launches.models import Launch
 from apps.reports.models import Packet
 from apps.reports.packet import html_to_pdf, packet_context, render_html
+from apps.signoffs.models import SignOff
+from apps.signoffs.snapshot import launch_digest
 
 PACKET_DIR = "packets"
+
+
+# What a packet shows: an event of one of these kinds after it was built makes it out of date.
+PACKET_SHOWS = (
+    "launch.imported", "activity.updated", "gate.status_changed", "gate.attested",
+    "waiver.granted", "signoff.signed", "signoff.invalidated", "launch.ready",
+    "launch.not_ready", "launch.decided",
+)  # fmt: skip
+
+
+def current_packet(launch: Launch, now: datetime | None = None) -> Packet | None:
+    """The launch's newest issued packet while what it shows still holds: the same launch
+    digest, and no status change, attestation, waiver, sign-off or decision since it was built."""
+    packet = Packet.objects.for_launch(launch).first()
+    if packet is None or packet.digest != launch_digest(launch, now or timezone.now()).digest:
+        return None
+    since = packet.built_at
+    events = AuditEvent.objects.filter(launch_slug=launch.slug, at__gt=since)
+    signatures = SignOff.objects.filter(launch=launch).filter(
+        Q(signed_at__gt=since) | Q(invalidated_at__gt=since) | Q(superseded_at__gt=since)
+    )
+    moved = events.filter(action__in=PACKET_SHOWS).exists() or signatures.exists()
+    return None if moved else packet
+
+
+def ensure_packet(*, launch: Launch, actor, now: datetime | None = None) -> Packet:
+    """The current packet, or a new one built (stored and audited) now. Renders: never call it
+    inside a web request."""
+    return current_packet(launch, now) or build_packet(launch=launch, actor=actor, now=now)
 
 
 def build_packet(

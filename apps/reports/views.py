@@ -18,7 +18,7 @@ from apps.reports.access import can_export
 from apps.reports.controls import control_map
 from apps.reports.jobs import active_packet_job, request_packet
 from apps.reports.models import ExportJob, JobStatus, Packet
-from apps.reports.services import check_packet, packet_path, sha256_of
+from apps.reports.services import check_packet, current_packet, packet_path, sha256_of
 
 SHA256_LENGTH = 64
 EXPORT_JOBS_SHOWN = 20
@@ -97,10 +97,15 @@ def evidence_export(request: HttpRequest, slug: str) -> HttpResponse:
     filters, error = _export_filters(request.POST if request.method == "POST" else {})
     if request.method == "POST" and not error:
         files, size = exports.evidence_size(launch, **filters)
-        if request.POST.get("action") == "download" and size <= exports.inline_max_bytes():
-            return _stream_export(request, launch, filters)
+        # A request never renders a packet: without a current one, a task builds both.
+        packet = current_packet(launch)
+        small = size <= exports.inline_max_bytes()
+        if request.POST.get("action") == "download" and small and packet is not None:
+            return _stream_export(request, launch, filters, packet)
         exports.request_export(launch=launch, user=request.user, **filters)
         text = f"The export ({files} evidence files, {size:,} bytes) is built in the background"
+        if packet is None:
+            text += " with a fresh sign-off packet (none is current)"
         messages.info(request, f"{text}: its link appears below when ready.")
         return redirect("launches:export", slug=launch.slug)
     files, size = exports.evidence_size(launch)
@@ -122,8 +127,10 @@ def _jobs_context(launch: Launch, jobs: list) -> dict:
     return {"launch": launch, "jobs": jobs, "polling": any(j.is_active for j in jobs)}
 
 
-def _stream_export(request: HttpRequest, launch: Launch, filters: dict) -> FileResponse:
-    archive, data = exports.export_audited(launch=launch, actor=request.user, **filters)
+def _stream_export(request: HttpRequest, launch: Launch, filters: dict, packet) -> FileResponse:
+    archive, data = exports.export_audited(
+        launch=launch, actor=request.user, packet=packet, **filters
+    )
     name = f"{launch.slug}-evidence-{timezone.now():%Y%m%dT%H%M%SZ}.zip"
     response = FileResponse(
         archive, as_attachment=True, filename=name, content_type="application/zip"

@@ -1,6 +1,8 @@
 """Packets, export and /verify/ through the browser's door: a signer, an auditor, an outsider."""
 
+import hashlib
 import io
+import json
 import zipfile
 
 import pytest
@@ -8,10 +10,11 @@ from django.urls import reverse
 
 from apps.audit.models import AuditEvent
 from apps.reports import tasks
-from apps.reports.models import Packet, PacketJob
+from apps.reports.models import ExportJob, Packet, PacketJob
 from apps.reports.services import build_packet
 from apps.signoffs.models import Duty
 from tests.reports.conftest import user_with
+from tests.signoffs.conftest import read
 
 pytestmark = pytest.mark.django_db
 
@@ -39,6 +42,7 @@ def test_export_is_hidden_from_an_outsider(client, atlas, django_user_model):
 
 
 def test_an_auditor_downloads_the_export_now_and_the_download_is_audited(client, atlas, auditor):
+    packet = build_packet(launch=atlas, actor="test")
     client.force_login(auditor)
     url = reverse("launches:export", args=[atlas.slug])
     assert "Download now" in client.get(url).content.decode()
@@ -46,10 +50,30 @@ def test_an_auditor_downloads_the_export_now_and_the_download_is_audited(client,
     assert response.status_code == 200
     assert response["Content-Type"] == "application/zip"
     body = b"".join(response.streaming_content)
-    names = zipfile.ZipFile(io.BytesIO(body)).namelist()
-    assert "manifest.json" in names and "verify.py" in names
+    archive = zipfile.ZipFile(io.BytesIO(body))
+    assert "manifest.json" in archive.namelist() and "verify.py" in archive.namelist()
+    # The packet as issued (on /verify/), not one rendered inside the request.
+    assert hashlib.sha256(archive.read("packet.pdf")).hexdigest() == packet.sha256
+    manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["packet"]["sha256"] == packet.sha256
+    assert Packet.objects.count() == 1
     event = AuditEvent.objects.get(action="evidence.exported")
     assert event.actor_id == auditor.pk and event.object_key == response["X-Export-SHA256"]
+
+
+def test_without_a_current_packet_the_download_is_built_in_the_background(
+    client, atlas, auditor, django_capture_on_commit_callbacks
+):
+    build_packet(launch=atlas, actor="test")
+    read("coverage", "50")  # the packet no longer shows the launch as it is
+    client.force_login(auditor)
+    url = reverse("launches:export", args=[atlas.slug])
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(url, {"action": "download"}, follow=True)
+    assert "with a fresh sign-off packet (none is current)" in response.content.decode()
+    assert len(callbacks) == 1 and ExportJob.objects.count() == 1
+    assert Packet.objects.count() == 1  # nothing rendered inside the request
+    assert not AuditEvent.objects.filter(action="evidence.exported").exists()
 
 
 def test_requesting_a_packet_queues_the_task_on_commit(
