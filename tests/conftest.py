@@ -4,6 +4,9 @@ import pytest
 
 from tests.helpers import ALLOWED_SOURCE, MINIMAL_SPEC
 
+# The Chromium fixtures (browser, new_page, page, screenshot): one Playwright for the session.
+pytest_plugins = ("tests.browser",)
+
 
 @pytest.fixture
 def spec() -> dict:

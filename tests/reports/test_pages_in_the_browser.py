@@ -9,7 +9,6 @@ import pytest
 from apps.reports.exports import request_export, run_export_job
 from apps.reports.jobs import request_packet
 from apps.reports.services import build_packet
-from tests.e2e.conftest import browser, screenshot  # noqa: F401 - the e2e fixtures
 from tests.e2e.test_screenshots import Watch, check_page, log_in, open_page
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,7 +22,7 @@ AUDITOR_PAGES = [
 
 
 @pytest.mark.parametrize("width", [1366, 390])
-def test_reports_pages_at_two_viewports(demo, live_server, browser, screenshot, width):  # noqa: F811
+def test_reports_pages_at_two_viewports(demo, live_server, browser, screenshot, width):
     from django.contrib.auth import get_user_model
 
     auditor = get_user_model().objects.get(email="auditor@example.com")
