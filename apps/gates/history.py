@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import F, Window
 from django.db.models.functions import RowNumber
+from django.utils.safestring import mark_safe
 
 from apps.gates.models import Measurement
 
@@ -17,7 +18,7 @@ CHART_POINTS = 200
 # Per gate, its newest rows through the (gate, -evaluated_at) index: a window function over
 # every measurement of the gates would read them all (1,000 a gate on the bench: 0.4 s a page).
 _RECENT = """
-SELECT g.id, m.evaluated_at, m.value, m.status
+SELECT g.id, {at}, m.value, m.status
 FROM unnest(%s::bigint[]) AS g(id)
 CROSS JOIN LATERAL (
     SELECT evaluated_at, value, status FROM {table}
@@ -26,13 +27,19 @@ CROSS JOIN LATERAL (
 """
 
 
-def recent_values(gate_ids: list[int], *, per_gate: int = SPARK_POINTS) -> dict[int, list]:
-    """The newest `per_gate` (time, value, status) of each gate, oldest first: one query."""
+def recent_values(
+    gate_ids: list[int], *, per_gate: int = SPARK_POINTS, times: bool = True
+) -> dict[int, list]:
+    """The newest `per_gate` (time, value, status) of each gate, oldest first: one query.
+    `times=False` leaves the times None (sparklines do not show them; parsing thousands of
+    timestamps is a good part of the gates page's time)."""
     if not gate_ids:
         return {}
     if connection.vendor == "postgresql":
+        sql = _RECENT.format(table=Measurement._meta.db_table,
+                             at="m.evaluated_at" if times else "NULL")  # fmt: skip
         with connection.cursor() as cursor:
-            cursor.execute(_RECENT.format(table=Measurement._meta.db_table), [gate_ids, per_gate])
+            cursor.execute(sql, [gate_ids, per_gate])
             rows = cursor.fetchall()
     else:  # SQLite (the embedded mode) has no LATERAL
         rows = _ranked(gate_ids, per_gate)
@@ -98,6 +105,47 @@ def chart(points: list, threshold: Decimal, *, width: int = 600, height: int = 1
     x_ticks = _time_ticks(points, scaled)
     return Chart(width, height, path, scaled, y_of(threshold), low, high, left, bottom,
                  y_ticks, x_ticks)  # fmt: skip
+
+
+SPARK_WIDTH, SPARK_HEIGHT, SPARK_PAD = 120, 28, 3
+_STATUSES = frozenset(("passing", "failing", "unknown", "pending", "waived"))
+
+
+def sparkline(points: list, threshold: Decimal) -> str:
+    """A row's sparkline as SVG markup (built here, not by a template: the gates page draws one
+    per gate). `points` are (time, value, status), oldest first; only values and statuses are
+    read, so the times may be None."""
+    values = [v for _, v, _ in points if v is not None]
+    if not values:
+        return mark_safe('<span class="muted small">no values</span>')  # noqa: S308 - constant
+    low, high = min(min(values), threshold), max(max(values), threshold)
+    if low == high:
+        margin = abs(low) * Decimal("0.05") or Decimal(1)
+        low, high = low - margin, high + margin
+    w, h, pad = SPARK_WIDTH, SPARK_HEIGHT, SPARK_PAD
+    scale = (h - 2 * pad) / float(high - low)
+    step = (w - 2 * pad) / max(len(points) - 1, 1)
+
+    def y_of(value: Decimal) -> float:
+        return round(h - pad - float(value - low) * scale, 1)
+
+    path, last = [], None
+    for index, (_, value, status) in enumerate(points):
+        x = round(pad + index * step, 1)
+        y = y_of(value) if value is not None else h - pad
+        if status != "unknown":
+            path.append(f"{x},{y}")
+        last = (x, y, status if status in _STATUSES else "unknown")
+    line = y_of(threshold)
+    # Every interpolated value is a number or one of the fixed statuses: nothing to escape.
+    return mark_safe(  # noqa: S308
+        f'<svg class="spark" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
+        f'aria-label="recent values" xmlns="http://www.w3.org/2000/svg">'
+        f'<line x1="0" x2="{w}" y1="{line}" y2="{line}" stroke="#a15c07" '
+        f'stroke-dasharray="3 2" stroke-width="1"/>'
+        f'<polyline points="{" ".join(path)}" fill="none" stroke="#2457c5" stroke-width="1.5"/>'
+        f'<circle cx="{last[0]}" cy="{last[1]}" r="2.5" class="dot-{last[2]}"/></svg>'
+    )
 
 
 def _number(value: Decimal) -> str:

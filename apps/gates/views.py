@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET
 from apps.accounts.permissions import can_attest, can_waive
 from apps.gates.evidence import store_evidence
 from apps.gates.forms import AttestationForm, WaiverForm
-from apps.gates.history import CHART_POINTS, chart, recent_values
+from apps.gates.history import CHART_POINTS, chart, recent_values, sparkline
 from apps.gates.models import Evidence, Gate, GateStatus, Source, format_decimal
 from apps.gates.services import attest, grant_waiver
 from apps.launches.views import get_launch_for_user
@@ -96,10 +96,9 @@ def gate_list(request: HttpRequest, slug: str) -> HttpResponse:
         rows.sort(key=SORTS[f["sort"]])
     if request.GET.get("format") == "csv":
         return _gates_csv(launch, rows)
-    series = recent_values([g.pk for g in rows])
+    series = recent_values([g.pk for g in rows], times=False)
     for gate in rows:
-        gate.spark = chart(series.get(gate.pk, []), gate.threshold, width=120, height=28, pad=3,
-                           left=3, bottom_margin=0)  # fmt: skip
+        gate.spark = sparkline(series.get(gate.pk, []), gate.threshold)
     context = {
         "launch": launch, "now": now, "gates": rows, "filters": f,
         "categories": launch.gates.active().order_by("category").values_list(

@@ -55,3 +55,16 @@ def test_the_sparkline_keeps_no_margins():
     spark = chart(points(["1", "2"]), Decimal("1"), width=120, height=28, pad=3, left=3,
                   bottom_margin=0)  # fmt: skip
     assert spark.points[0][0] == 3 and spark.bottom == 28
+
+
+def test_the_row_sparkline_is_drawn_without_a_template():
+    from apps.gates.history import sparkline
+
+    svg = sparkline([(None, Decimal("1"), "passing"), (None, None, "unknown"),
+                     (None, Decimal("3"), "failing")], Decimal("2"))  # fmt: skip
+    assert svg.startswith('<svg class="spark"') and svg.endswith("</svg>")
+    assert 'points="3.0,25.0 117.0,3.0"' in svg  # the unknown reading leaves a gap
+    assert 'y1="14.0"' in svg  # the threshold line, halfway between 1 and 3
+    assert 'class="dot-failing"' in svg  # the newest reading's status
+    assert "no values" in sparkline([(None, None, "unknown")], Decimal("1"))
+    assert 'class="dot-unknown"' in sparkline([(None, Decimal(1), "<script>")], Decimal("1"))
