@@ -21,7 +21,7 @@ from apps.signoffs.readiness import readiness
 from apps.signoffs.snapshot import launch_digest
 
 FINAL, INTERIM = "FINAL", "INTERIM"
-AUDIT_ROWS = 400  # the packet shows the newest events; the export carries all of them
+AUDIT_ROWS = 200  # the packet shows the newest events; the export carries all of them
 TEXT_LIMIT = 2000  # untrusted text (comments, reasons) is bounded in print
 
 
