@@ -29,6 +29,8 @@ from apps.launches.timeline import gantt, is_slipped
 from apps.signoffs.models import SignOff
 from apps.signoffs.readiness import readiness, readiness_of_many
 
+OVERVIEW_GATES = 25  # the overview lists gates needing attention; the gates page has them all
+
 
 def get_launch_for_user(request: HttpRequest, slug: str) -> Launch:
     """The one door to a launch: load it and check the user may see it (404 otherwise).
@@ -97,6 +99,9 @@ def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
     state = readiness(launch, now, gates=gates, roles=roles)
     allowed = permissions_for(request.user, launch)
     counts = Counter(gate.status for gate in gates)
+    # Waived gates stay in view: their waiver is listed with them, and it expires.
+    unsettled = [g for g in gates if g.status != GateStatus.PASSING]
+    attention = sorted(unsettled, key=lambda g: not g.blocking)
     context = {
         "launch": launch, "now": now, "phases": phases, "gates": gates, "roles": roles,
         "counts": [(status, counts.get(status, 0)) for status in GateStatus.values],
@@ -112,6 +117,7 @@ def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
         "attestable": allowed.attestable,
         "waivable": allowed.waivable,
         "allowed": allowed,
+        "attention": attention[:OVERVIEW_GATES], "attention_count": len(attention),
     }  # fmt: skip
     return render(request, "launches/overview.html", context)
 

@@ -28,6 +28,7 @@ def _person(django_user_model, launch, name, *, duty, role_key=None):
 def test_the_sre_lead_attests_a_runbook_gate_with_evidence(client, launch, django_user_model):
     sre = _person(django_user_model, launch, "sam", duty=Duty.SIGNER, role_key="sre-lead")
     client.force_login(sre)
+    assert URL in client.get("/launches/atlas/").content.decode()  # it needs attention
     assert client.get(URL).status_code == 200
     upload = SimpleUploadedFile("drill.pdf", b"%PDF-1.4 drill notes", "application/pdf")
     response = client.post(URL, {"comment": "ran all 12 runbooks on staging", "evidence": upload})
@@ -37,7 +38,7 @@ def test_the_sre_lead_attests_a_runbook_gate_with_evidence(client, launch, djang
     assert m.evidence.name == "drill.pdf"
     assert AuditEvent.objects.filter(action="gate.attested", actor_name="sam").exists()
     overview = client.get("/launches/atlas/").content.decode()
-    assert URL in overview
+    assert URL not in overview  # attested: passing, no longer among the gates needing attention
 
 
 def test_the_program_manager_may_attest(client, launch, django_user_model):
