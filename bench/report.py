@@ -127,11 +127,17 @@ def write_benchmarks(path: Path, results: dict, *, command: str) -> None:
         "",
         END,
     ]
+    replace_section(path, START, END, "\n".join(section[1:-1]))
+
+
+def replace_section(path: Path, start: str, end: str, body: str) -> None:
+    """Put `body` between the `start` and `end` markers of the file (appended when absent);
+    the rest of the file stays as it is."""
+    section = f"{start}\n{body.strip()}\n{end}"
     text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        after = rest.split(END, 1)[1]
-        text = before + "\n".join(section) + after
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        text = before + section + rest.split(end, 1)[1]
     else:
-        text = text.rstrip("\n") + "\n\n" + "\n".join(section) + "\n"
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
     path.write_text(text)

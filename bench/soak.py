@@ -6,8 +6,8 @@ few seconds, and a fake Prometheus (bench/fake_prometheus.py) answering every qu
 10% of them errors. Locust drives 50 dashboard viewers and 5 signers for ``SOAK_SECONDS`` (300).
 Then beat stops, the queue must drain, and the checks run (bench/soak_report.py): no 5xx, the
 database connections never exhausted, the queue empty, no gate changing status against its
-``for:`` guard. Writes var/bench/soak.json and bench/SOAK_RESULTS.md; exits 1 naming each
-failed check. Every wait is bounded; every process started here is stopped here.
+``for:`` guard. Writes var/bench/soak.json and the soak section of BENCHMARKS.md; exits 1
+naming each failed check. Every wait is bounded; every process started here is stopped here.
 
     .venv/bin/python -m bench.soak [--seconds 300] [--viewers 50] [--signers 5]
 """
@@ -80,7 +80,8 @@ def parse_options(argv: list[str]) -> Options:
     )
     arg("--broker-url", default=env("SOAK_BROKER_URL", "redis://127.0.0.1:6379/8"))
     arg("--json", dest="json_path", type=Path, default=ROOT / "var" / "bench" / "soak.json")
-    arg("--markdown", dest="markdown_path", type=Path, default=ROOT / "bench" / "SOAK_RESULTS.md")
+    arg("--markdown", dest="markdown_path", type=Path, default=ROOT / "BENCHMARKS.md",
+        help="the file whose soak section (between its markers) the results replace")  # fmt: skip
     arg("--workdir", type=Path, default=ROOT / "var" / "soak")
     arg("--drain-timeout", type=int, default=120)
     arg("--interval", default="15s", help="how often each Prometheus gate is polled")
@@ -293,7 +294,11 @@ def soak(options: Options) -> dict:
     }
 
 
+SOAK_START, SOAK_END = "<!-- soak:start -->", "<!-- soak:end -->"
+
+
 def main(argv: list[str] | None = None) -> int:
+    from bench.report import replace_section
     from bench.soak_report import judge, render_markdown
 
     options = parse_options(sys.argv[1:] if argv is None else argv)
@@ -304,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     options.json_path.parent.mkdir(parents=True, exist_ok=True)
     options.json_path.write_text(json.dumps(report, indent=2, default=str) + "\n")
     if options.markdown_path:
-        options.markdown_path.write_text(render_markdown(report))
+        replace_section(options.markdown_path, SOAK_START, SOAK_END, render_markdown(report))
     failed = [check["name"] for check in report["checks"] if not check["ok"]]
     for check in report["checks"]:
         print(f"{'ok  ' if check['ok'] else 'FAIL'} {check['name']}: {check['detail']}")
