@@ -77,17 +77,23 @@ class Chart:
     x_ticks: list[tuple[float, str, str]]  # x, time label, text-anchor
 
 
+def value_range(values: list[Decimal], threshold: Decimal) -> tuple[Decimal, Decimal]:
+    """The lowest and highest of the values and the threshold; a flat series gets a little room
+    either side, so that it is drawn mid-height."""
+    low, high = min(*values, threshold), max(*values, threshold)
+    if low == high:
+        margin = abs(low) * Decimal("0.05") or Decimal(1)
+        low, high = low - margin, high + margin
+    return low, high
+
+
 def chart(points: list, threshold: Decimal, *, width: int = 600, height: int = 180,
           pad: int = 6, left: int = 52, bottom_margin: int = 20) -> Chart | None:  # fmt: skip
     """Scale (time, value, status) points into an SVG polyline with axes and the threshold."""
-    valued = [(at, v, s) for at, v, s in points if v is not None]
-    if not valued:
+    values = [v for _, v, _ in points if v is not None]
+    if not values:
         return None
-    values = [v for _, v, _ in valued] + [threshold]
-    low, high = min(values), max(values)
-    if low == high:  # a flat series sits mid-height, with a little room either side
-        margin = abs(low) * Decimal("0.05") or Decimal(1)
-        low, high = low - margin, high + margin
+    low, high = value_range(values, threshold)
     span = high - low
     bottom = height - bottom_margin
     step = (width - left - pad) / max(len(points) - 1, 1)
@@ -118,10 +124,7 @@ def sparkline(points: list, threshold: Decimal) -> str:
     values = [v for _, v, _ in points if v is not None]
     if not values:
         return mark_safe('<span class="muted small">no values</span>')  # noqa: S308 - constant
-    low, high = min(min(values), threshold), max(max(values), threshold)
-    if low == high:
-        margin = abs(low) * Decimal("0.05") or Decimal(1)
-        low, high = low - margin, high + margin
+    low, high = value_range(values, threshold)
     w, h, pad = SPARK_WIDTH, SPARK_HEIGHT, SPARK_PAD
     scale = (h - 2 * pad) / float(high - low)
     step = (w - 2 * pad) / max(len(points) - 1, 1)
