@@ -10,11 +10,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from apps.accounts.permissions import visible_launches
+from apps.accounts.permissions import can_export, visible_launches
 from apps.launches.models import Launch
 from apps.launches.views import get_launch_for_user
 from apps.reports import exports
-from apps.reports.access import can_export
 from apps.reports.controls import control_map
 from apps.reports.jobs import active_packet_job, request_packet
 from apps.reports.models import ExportJob, JobStatus, Packet
