@@ -78,3 +78,14 @@ def approve_all(launch, *, comment: str = "", printed_name: str = "Vera Example"
             snapshot=snapshot.data,
             signed_at=now,
         )
+
+
+@pytest.fixture
+def signer(atlas):
+    """A signer on Atlas: sees the launch, may not export."""
+    return user_with(atlas, "vera", Duty.SIGNER)
+
+
+@pytest.fixture
+def auditor(atlas):
+    return user_with(atlas, "otto", Duty.AUDITOR)

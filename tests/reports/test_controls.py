@@ -8,15 +8,9 @@ from django.urls import reverse
 from apps.gates.models import Gate
 from apps.reports.controls import control_map, criterion_order
 from apps.reports.services import build_packet
-from apps.signoffs.models import Duty
-from tests.reports.conftest import approve_all, user_with
+from tests.reports.conftest import approve_all
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def signer(atlas):
-    return user_with(atlas, "vera", Duty.SIGNER)
 
 
 @pytest.fixture

@@ -12,21 +12,10 @@ from apps.audit.models import AuditEvent
 from apps.reports import tasks
 from apps.reports.jobs import request_packet, run_packet_job
 from apps.reports.models import ExportJob, JobStatus, Packet, PacketJob
-from apps.signoffs.models import Duty
 from apps.signoffs.services import update_readiness
-from tests.reports.conftest import approve_all, user_with
+from tests.reports.conftest import approve_all
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def signer(atlas):
-    return user_with(atlas, "vera", Duty.SIGNER)
-
-
-@pytest.fixture
-def auditor(atlas):
-    return user_with(atlas, "otto", Duty.AUDITOR)
 
 
 # --- one packet job runs -----------------------------------------------------------------------

@@ -12,21 +12,9 @@ from apps.audit.models import AuditEvent
 from apps.reports import tasks
 from apps.reports.models import ExportJob, Packet, PacketJob
 from apps.reports.services import build_packet
-from apps.signoffs.models import Duty
-from tests.reports.conftest import user_with
 from tests.signoffs.conftest import read
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def signer(atlas):
-    return user_with(atlas, "vera", Duty.SIGNER)
-
-
-@pytest.fixture
-def auditor(atlas):
-    return user_with(atlas, "otto", Duty.AUDITOR)
 
 
 def test_export_is_forbidden_to_a_signer(client, atlas, signer):
