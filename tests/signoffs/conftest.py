@@ -25,7 +25,7 @@ def launch(spec):
     return import_launch_spec(raw=to_yaml(spec), actor="test").launch
 
 
-def _user(name: str):
+def make_user(name: str):
     return get_user_model().objects.create_user(
         name, f"{name}@example.com", PASSWORD, first_name=name.title()
     )
@@ -33,7 +33,7 @@ def _user(name: str):
 
 @pytest.fixture
 def people(launch):
-    people = {name: _user(name) for name in ("vera", "sam", "pat", "otto", "nora")}
+    people = {name: make_user(name) for name in ("vera", "sam", "pat", "otto", "nora")}
     roles = {r.key: r for r in Role.objects.filter(launch=launch)}
     Assignment.objects.create(launch=launch, user=people["vera"], duty=Duty.SIGNER,
                               role=roles["vp-engineering"])  # fmt: skip

@@ -13,7 +13,6 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from apps.gates.models import Gate
@@ -24,8 +23,8 @@ from apps.signoffs.services import sign_off
 from apps.signoffs.snapshot import take_snapshot
 from apps.webhooks.signing import is_valid
 from tests.helpers import to_yaml
+from tests.signoffs.conftest import make_user
 
-PASSWORD = "correct horse battery"
 # Our share of the machine's ports (18200-18299).
 RECEIVER_PORTS = (18201, 18202, 18203)
 ALLOWED_RECEIVERS = [f"127.0.0.1:{port}" for port in RECEIVER_PORTS]
@@ -124,15 +123,9 @@ def launch(spec):
     return import_launch_spec(raw=to_yaml(spec), actor="test").launch
 
 
-def _user(name: str):
-    return get_user_model().objects.create_user(
-        name, f"{name}@example.com", PASSWORD, first_name=name.title()
-    )
-
-
 @pytest.fixture
 def people(launch):
-    people = {name: _user(name) for name in ("ada", "vera", "pat", "nora")}
+    people = {name: make_user(name) for name in ("ada", "vera", "pat", "nora")}
     vp = Role.objects.get(launch=launch, key="vp-engineering")
     Assignment.objects.create(launch=launch, user=people["ada"], duty=Duty.ADMIN)
     Assignment.objects.create(launch=launch, user=people["vera"], duty=Duty.SIGNER, role=vp)
