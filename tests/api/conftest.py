@@ -7,14 +7,13 @@ launch admin; nora is assigned to nothing. borealis is another launch nobody her
 import copy
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from apps.api.services import create_api_token
 from apps.launches.services import import_launch_spec
 from apps.signoffs.models import Assignment, Duty, Role
 from tests.helpers import to_yaml
+from tests.signoffs.conftest import make_user
 
-PASSWORD = "correct horse battery"
 API = "/api/v1/launches/"
 
 
@@ -30,15 +29,9 @@ def other(spec):
     return import_launch_spec(raw=to_yaml(spec), actor="test").launch
 
 
-def _user(name: str, **extra):
-    return get_user_model().objects.create_user(
-        name, f"{name}@example.com", PASSWORD, first_name=name.title(), **extra
-    )
-
-
 @pytest.fixture
 def people(launch):
-    people = {name: _user(name) for name in ("vera", "pat", "otto", "ada", "nora")}
+    people = {name: make_user(name) for name in ("vera", "pat", "otto", "ada", "nora")}
     role = Role.objects.get(launch=launch, key="vp-engineering")
     Assignment.objects.create(launch=launch, user=people["vera"], duty=Duty.SIGNER, role=role)
     Assignment.objects.create(launch=launch, user=people["pat"], duty=Duty.PROGRAM_MANAGER)

@@ -25,9 +25,9 @@ def launch(spec):
     return import_launch_spec(raw=to_yaml(spec), actor="test").launch
 
 
-def make_user(name: str):
+def make_user(name: str, **extra):
     return get_user_model().objects.create_user(
-        name, f"{name}@example.com", PASSWORD, first_name=name.title()
+        name, f"{name}@example.com", PASSWORD, first_name=name.title(), **extra
     )
 
 
