@@ -28,6 +28,7 @@ from apps.launches.services import update_activity
 from apps.launches.timeline import gantt, is_slipped
 from apps.signoffs.models import SignOff
 from apps.signoffs.readiness import readiness, readiness_of_many
+from portal import jinja2
 
 OVERVIEW_GATES = 25  # the overview lists gates needing attention; the gates page has them all
 
@@ -118,8 +119,10 @@ def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
         "waivable": allowed.waivable,
         "allowed": allowed,
         "attention": attention[:OVERVIEW_GATES], "attention_count": len(attention),
+        "gates_url": reverse("launches:gates", args=[launch.slug]),
     }  # fmt: skip
-    return render(request, "launches/overview.html", context)
+    body = jinja2.render("launches/overview.html", **context)
+    return render(request, "launches/overview.html", {**context, "body": body})
 
 
 def overdue_activities(launch, phases, now) -> list:
@@ -128,7 +131,7 @@ def overdue_activities(launch, phases, now) -> list:
 
 
 def signoff_brief(launch, roles) -> list[tuple]:
-    active = {s.role_id: s for s in SignOff.objects.filter(launch=launch).active()}
+    active = {s.role_id: s for s in SignOff.objects.filter(launch=launch).active().briefly()}
     return [(role, active.get(role.pk)) for role in roles]
 
 

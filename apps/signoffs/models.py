@@ -124,6 +124,11 @@ class SignOffQuerySet(models.QuerySet):
         """The current sign-off of each role: not superseded by a newer one."""
         return self.filter(superseded_at__isnull=True)
 
+    def briefly(self):
+        """Without the signed snapshot (every gate's state at signing: most of a row's bytes),
+        for pages that say who signed what, not over which evidence."""
+        return self.defer("snapshot")
+
     def valid_approvals(self):
         return self.active().filter(decision__in=APPROVALS, invalidated_at__isnull=True)
 

@@ -42,7 +42,7 @@ def readiness(launch, now, *, gates=None, roles=None) -> Readiness:
         status, reason = gate.current_status(now)
         if status not in GOOD:
             blockers.append(Blocker("gate", gate.key, status, reason))
-    active = {s.role_id: s for s in SignOff.objects.filter(launch=launch).active()}
+    active = {s.role_id: s for s in SignOff.objects.filter(launch=launch).active().briefly()}
     approvals = {pk: s for pk, s in active.items() if s.is_approval and s.invalidated_at is None}
     if roles is None:
         roles = launch.roles.filter(retired_at__isnull=True)
@@ -87,7 +87,7 @@ def readiness_of_many(launches: list, now) -> dict[int, Readiness]:
         .only(*STATUS_FIELDS)
     )
     roles = Role.objects.filter(launch_id__in=ids, retired_at__isnull=True, required=True)
-    approvals = SignOff.objects.filter(launch_id__in=ids).active().select_related("role")
+    approvals = SignOff.objects.filter(launch_id__in=ids).active().briefly().select_related("role")
     by_launch: dict[int, Readiness] = {pk: Readiness(ready=True) for pk in ids}
     for gate in gates:
         status, reason = gate.current_status(now)
