@@ -2,14 +2,16 @@
 
 from apps.gates.models import Dimension, GateStatus
 
+GOOD = (GateStatus.PASSING, GateStatus.WAIVED)
+
 
 def dimension_summary(gates) -> list[dict]:
     """Per Definition of Done dimension: gates holding out of all, and blocking ones that do not."""
     rows = []
     for dimension in Dimension:
         mine = [g for g in gates if g.dimension == dimension]
-        good = [g for g in mine if g.status in (GateStatus.PASSING, GateStatus.WAIVED)]
-        blocked = [g for g in mine if g.blocking and g not in good]
+        good = [g for g in mine if g.status in GOOD]
+        blocked = [g for g in mine if g.blocking and g.status not in GOOD]
         rows.append({"label": dimension.label, "total": len(mine), "good": len(good),
                      "blocked": len(blocked), "ok": bool(mine) and not blocked})  # fmt: skip
     return rows
