@@ -11,6 +11,7 @@ import os
 import random
 from pathlib import Path
 
+import gevent
 from locust import FastHttpUser, constant, task
 
 PAGES = json.loads(os.environ.get("BENCH_PAGES", "{}"))
@@ -65,6 +66,13 @@ class Reader(FastHttpUser):
 
     wait_time = constant(1)
     tasks = _mixed_tasks()
+
+    def on_start(self) -> None:
+        # People do not all click in the same millisecond: locust starts the 32 users at once,
+        # and with a constant think time they would stay in step, a burst of 32 requests each
+        # second for 2 workers. Each user's first request comes at a random moment of the first
+        # second instead; after that, one second of thought after each answer, as before.
+        gevent.sleep(random.random())  # noqa: S311
 
 
 class Hammer(FastHttpUser):
