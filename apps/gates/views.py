@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
@@ -16,6 +17,7 @@ from apps.gates.history import CHART_POINTS, chart, recent_values, sparkline
 from apps.gates.models import Evidence, Gate, GateStatus, Source, format_decimal
 from apps.gates.services import attest, grant_waiver
 from apps.launches.views import get_launch_for_user
+from portal import jinja2
 from portal.csvsafe import csv_text
 
 
@@ -99,14 +101,17 @@ def gate_list(request: HttpRequest, slug: str) -> HttpResponse:
     series = recent_values([g.pk for g in rows], times=False)
     for gate in rows:
         gate.spark = sparkline(series.get(gate.pk, []), gate.threshold)
+    rows_html = jinja2.render("gates/rows.html", gates=rows, now=now, sources=dict(Source.choices),
+                       gates_url=reverse("launches:gates", args=[launch.slug]))  # fmt: skip
+    if request.headers.get("HX-Request"):
+        return HttpResponse(rows_html)
     context = {
-        "launch": launch, "now": now, "gates": rows, "filters": f,
+        "launch": launch, "now": now, "gates": rows, "rows": rows_html, "filters": f,
         "categories": launch.gates.active().order_by("category").values_list(
             "category", flat=True).distinct(),
         "statuses": GateStatus.values, "sources": Source.choices, "live": request.GET.urlencode(),
     }  # fmt: skip
-    template = "gates/_gate_rows.html" if request.headers.get("HX-Request") else "gates/list.html"
-    return render(request, template, context)
+    return render(request, "gates/list.html", context)
 
 
 def _gates_csv(launch, rows) -> HttpResponse:
@@ -133,10 +138,15 @@ def gate_detail(request: HttpRequest, slug: str, key: str) -> HttpResponse:
     )
     gate.status, gate.status_reason = gate.current_status(now)
     history = recent_values([gate.pk], per_gate=CHART_POINTS).get(gate.pk, [])
+    drawn = chart(history, gate.threshold, width=720, height=200)
     context = {
         "launch": launch, "gate": gate, "now": now,
-        "chart": chart(history, gate.threshold, width=720, height=200),
-        "measurements": gate.measurements.select_related("evidence")[:50],
+        "chart": drawn and jinja2.render("gates/chart.html", chart=drawn, gate=gate),
+        "measurements": jinja2.render(
+            "gates/measurements.html",
+            measurements=gate.measurements.select_related("evidence")[:50],
+            evidence_url=lambda sha256: reverse("launches:evidence", args=[slug, sha256]),
+        ),
         "changes": gate.status_changes.all()[:20],
         "waivers": gate.waivers.all()[:20],
         "roles": [r for r in launch.roles.filter(retired_at__isnull=True)

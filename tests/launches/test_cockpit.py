@@ -3,6 +3,7 @@ however many gates and measurements there are."""
 
 import csv
 import io
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -103,9 +104,30 @@ def test_the_gate_page_shows_rule_history_measurements_and_roles(client, pm):
     page = response.content.decode()
     assert "coverage.line_percent of the latest cobertura report" in page
     assert "threshold &gt;= 85 %" in page
-    assert response.context["chart"] is not None
+    assert response.context["chart"] and page.count("<rect ") == 6  # a band per evaluation
     assert "VP Engineering" in page
-    assert len(response.context["measurements"]) == 6
+    assert len(re.findall(r"<tr><td>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d</td>", page)) == 6
+
+
+HOSTILE = "<script>alert('x')</script> & \"quoted\""
+
+
+def test_gate_text_is_escaped_on_every_page_that_shows_it(client, pm):
+    """The rows, the overview's body and a gate's chart and measurements come from the Jinja2
+    engine (portal/jinja2.py): it escapes as the Django one does."""
+    gate = Gate.objects.get(launch__slug=SLUG, key="code-coverage")
+    Gate.objects.filter(pk=gate.pk).update(name=HOSTILE, state=GateStatus.FAILING,
+                                           state_reason=HOSTILE)  # fmt: skip
+    Measurement.objects.filter(gate=gate).update(reason=HOSTILE)
+    for url in (
+        f"/launches/{SLUG}/",
+        f"/launches/{SLUG}/gates/",
+        f"/launches/{SLUG}/gates/?status=failing",
+        f"/launches/{SLUG}/gates/code-coverage/",
+    ):
+        page = client.get(url).content.decode()
+        assert "<script>alert" not in page, url
+        assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &#34;quoted&#34;" in page, url
 
 
 def test_a_live_fragment_is_served_for_htmx(client, pm):
