@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import DateTimeField, ExpressionWrapper, F, Q, Value
 
-from apps.gates.models import Gate, GateStatus
+from apps.gates.models import Gate, GateRow, GateStatus
 from apps.signoffs.models import SignOff
 from apps.signoffs.snapshot import GOOD
 
@@ -65,10 +65,6 @@ def _missing(role, signoff) -> Blocker:
     return Blocker("signoff", role.key, "rejected", f"{role.name} rejected: {signoff.comment}")
 
 
-STATUS_FIELDS = ("launch_id", "key", "state", "state_reason", "last_measured_at",
-                 "last_evidence_at", "max_age")  # fmt: skip
-
-
 def readiness_of_many(launches: list, now) -> dict[int, Readiness]:
     """Readiness of several launches in three queries, whatever their number."""
     from apps.signoffs.models import Role
@@ -79,13 +75,8 @@ def readiness_of_many(launches: list, now) -> dict[int, Readiness]:
     fresh = ExpressionWrapper(Value(now) - F("max_age"), output_field=DateTimeField())
     passing = Q(state=GateStatus.PASSING, last_measured_at__isnull=False,
                 last_evidence_at__gte=fresh)  # fmt: skip
-    gates = (
-        Gate.objects.filter(launch_id__in=ids, blocking=True)
-        .active()
-        .exclude(passing)
-        .with_active_waiver(now)
-        .only(*STATUS_FIELDS)
-    )
+    blocking = Gate.objects.filter(launch_id__in=ids, blocking=True).active().exclude(passing)
+    gates = GateRow.rows(blocking, now)
     roles = Role.objects.filter(launch_id__in=ids, retired_at__isnull=True, required=True)
     approvals = SignOff.objects.filter(launch_id__in=ids).active().briefly().select_related("role")
     by_launch: dict[int, Readiness] = {pk: Readiness(ready=True) for pk in ids}
