@@ -77,8 +77,15 @@ def readiness_of_many(launches: list, now) -> dict[int, Readiness]:
                 last_evidence_at__gte=fresh)  # fmt: skip
     blocking = Gate.objects.filter(launch_id__in=ids, blocking=True).active().exclude(passing)
     gates = GateRow.rows(blocking, now)
-    roles = Role.objects.filter(launch_id__in=ids, retired_at__isnull=True, required=True)
-    approvals = SignOff.objects.filter(launch_id__in=ids).active().briefly().select_related("role")
+    # Only what the blockers and the approvals read (the launches list shows their numbers).
+    roles = Role.objects.filter(launch_id__in=ids, retired_at__isnull=True, required=True).only(
+        "launch_id", "key", "name"
+    )
+    approvals = (
+        SignOff.objects.filter(launch_id__in=ids).active().select_related("role")
+        .only("launch_id", "role_id", "role__key", "decision", "invalidated_at",
+              "invalidated_reason", "comment")
+    )  # fmt: skip
     by_launch: dict[int, Readiness] = {pk: Readiness(ready=True) for pk in ids}
     for gate in gates:
         status, reason = gate.current_status(now)

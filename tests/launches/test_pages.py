@@ -5,6 +5,8 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.gates.models import Gate, GateStatus
@@ -65,6 +67,21 @@ def test_the_launch_list_shows_each_launch(client, pm, launch):
     assert response.status_code == 200
     assert b"Atlas" in response.content
     assert response.context["launches"][0].gate_count == 3
+
+
+def test_the_launch_list_judges_readiness_as_the_overview_does(client, pm, launch):
+    """The list judges many launches from a few fields (readiness_of_many, GateRow, sign-offs
+    and roles loaded with only what the blockers read): the same blockers, no extra query."""
+    gate = Gate.objects.get(key="coverage")
+    record_reading(gate=gate, reading=Reading(value=Decimal(80)), actor="test")
+    overview = client.get("/launches/atlas/").context["readiness"]
+    with CaptureQueriesContext(connection) as queries:
+        listed = client.get("/launches/").context["launches"][0].state
+    assert [(b.kind, b.key, b.status, b.reason) for b in listed.blockers] == [
+        (b.kind, b.key, b.status, b.reason) for b in overview.blockers
+    ]
+    assert {b.kind for b in listed.blockers} == {"gate", "signoff"}
+    assert len(queries) <= 6, [q["sql"][:80] for q in queries.captured_queries]
 
 
 def test_the_overview_shows_phases_gates_roles_and_status(client, pm, launch):
