@@ -57,6 +57,11 @@ SMALL = Params(
 )
 
 
+def params_for(small: bool) -> Params:
+    """The full data set, or the smoke test's (`--small`)."""
+    return SMALL if small else Params()
+
+
 # --- the marker -----------------------------------------------------------------------------------
 
 
@@ -366,7 +371,7 @@ def main(argv=None) -> int:
     import django
 
     django.setup()
-    ensure(SMALL if args.small else Params())
+    ensure(params_for(args.small))
     return 0
 
 

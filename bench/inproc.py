@@ -144,11 +144,11 @@ def evidence(action: str, small: bool) -> dict:
     from django.conf import settings
 
     from apps.gates.models import Evidence
-    from bench.dataset import SMALL, Params, write_big_evidence
+    from bench.dataset import params_for, write_big_evidence
 
     root = Path(settings.MEDIA_ROOT)
     if action == "write":
-        paths, total = write_big_evidence(SMALL if small else Params(), root)
+        paths, total = write_big_evidence(params_for(small), root)
         return {"files": len(paths), "bytes": total}
     removed = 0
     for relative in Evidence.objects.filter(name__startswith="big-report-").values_list(

@@ -18,12 +18,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from bench import client, pages, report
+from bench import client, dataset, pages, report
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/launch_portal_bench"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/13"
-SLUG = "bench-00"
+SLUG = dataset.Params().slug(0)  # the launch measured alone (the same in --small)
 
 
 @dataclass(frozen=True)
@@ -148,13 +148,11 @@ class Bench:
         )
 
     def measure_http(self, token: str) -> None:
-        from bench.dataset import PASSWORD, PM_EMAIL
-
         portal = client.Portal(self.args.port)
         server = self.serve()
         try:
             portal.wait_ready()
-            portal.sign_in(PM_EMAIL, PASSWORD)
+            portal.sign_in(dataset.PM_EMAIL, dataset.PASSWORD)
             api = portal.request("GET", f"/api/v1/launches/{SLUG}/gates/")[0] == 200
             self.details["api_gates_present"] = api
             found = pages.pages(SLUG, gate=self.gate, api_gates=api)
@@ -176,7 +174,8 @@ class Bench:
             _stop(server)
 
     def load(self, found: dict, cookie: str, token: str) -> dict:
-        slugs = [f"bench-{i:02d}" for i in range(2 if self.args.small else 20)]
+        params = dataset.params_for(self.args.small)
+        slugs = [params.slug(i) for i in range(params.launches)]
         rows = client.locust(
             port=self.args.port,
             user_class="Reader",
@@ -307,15 +306,14 @@ def _holds_dataset(url: str, *, small: bool) -> bool:
     """Whether the database exists and its marker names the wanted data set."""
     import psycopg
 
-    from bench.dataset import MARKER, SMALL, Params
-
-    params = SMALL if small else Params()
+    params = dataset.params_for(small)
     try:
         with psycopg.connect(url.replace("postgres://", "postgresql://", 1)) as connection:
-            row = connection.execute("SELECT to_regclass(%s)", [MARKER]).fetchone()
+            row = connection.execute("SELECT to_regclass(%s)", [dataset.MARKER]).fetchone()
             if row[0] is None:
                 return not connection.execute("SELECT to_regclass('launches_launch')").fetchone()[0]
-            found = connection.execute(f"SELECT params FROM {MARKER} WHERE id = 1").fetchone()  # noqa: S608
+            marker = f"SELECT params FROM {dataset.MARKER} WHERE id = 1"  # noqa: S608
+            found = connection.execute(marker).fetchone()
     except psycopg.OperationalError:
         return False
     return bool(found) and found[0] == asdict(params)

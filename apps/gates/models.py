@@ -143,6 +143,10 @@ class GateQuerySet(models.QuerySet):
         """Gates still in the launch's spec (a removed gate keeps its history, retired)."""
         return self.filter(retired_at__isnull=True)
 
+    def categories(self):
+        """The distinct categories of the active gates, in order (the pages' category filters)."""
+        return self.active().order_by("category").values_list("category", flat=True).distinct()
+
     def with_latest_measurement(self):
         """Annotate each gate with its newest measurement's id, evidence, value and reason
         (latest_id, latest_evidence, latest_value, latest_reason), in the same query."""

@@ -102,13 +102,12 @@ def gate_list(request: HttpRequest, slug: str) -> HttpResponse:
     for gate in rows:
         gate.spark = sparkline(series.get(gate.pk, []), gate.threshold)
     rows_html = jinja2.render("gates/rows.html", gates=rows, now=now, sources=dict(Source.choices),
-                       gates_url=reverse("launches:gates", args=[launch.slug]))  # fmt: skip
+                              gates_url=reverse("launches:gates", args=[launch.slug]))  # fmt: skip
     if request.headers.get("HX-Request"):
         return HttpResponse(rows_html)
     context = {
         "launch": launch, "now": now, "gates": rows, "rows": rows_html, "filters": f,
-        "categories": launch.gates.active().order_by("category").values_list(
-            "category", flat=True).distinct(),
+        "categories": launch.gates.categories(),
         "statuses": GateStatus.values, "sources": Source.choices, "live": request.GET.urlencode(),
     }  # fmt: skip
     return render(request, "gates/list.html", context)

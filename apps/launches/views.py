@@ -26,7 +26,6 @@ from apps.launches.forms import ActivityForm
 from apps.launches.models import Activity, ActivityStatus, Launch
 from apps.launches.services import update_activity
 from apps.launches.timeline import gantt, is_slipped
-from apps.signoffs.models import SignOff
 from apps.signoffs.readiness import readiness, readiness_of_many
 from portal import jinja2
 
@@ -112,7 +111,7 @@ def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
                            and g.status not in (GateStatus.PASSING, GateStatus.WAIVED)],
         "missing": [b for b in state.blockers if b.kind == "signoff"],
         "overdue": overdue_activities(launch, phases, now),
-        "brief": signoff_brief(launch, roles),
+        "brief": [(role, state.signoffs.get(role.pk)) for role in roles],
         "recent": AuditEvent.objects.filter(launch_slug=launch.slug).order_by("-sequence")[:8],
         "sequence": launch.sequence.all(),
         "attestable": allowed.attestable,
@@ -128,11 +127,6 @@ def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
 def overdue_activities(launch, phases, now) -> list:
     current = (now.date() - launch.start_date).days / 7
     return [a for p in phases for a in p.activities.all() if is_slipped(a, current)]
-
-
-def signoff_brief(launch, roles) -> list[tuple]:
-    active = {s.role_id: s for s in SignOff.objects.filter(launch=launch).active().briefly()}
-    return [(role, active.get(role.pk)) for role in roles]
 
 
 @login_required

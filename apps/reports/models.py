@@ -61,7 +61,34 @@ ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 MAX_ATTEMPTS = 3  # a render killed by the hard time limit every time must not loop forever
 
 
-class PacketJob(models.Model):
+class Job(models.Model):
+    """What every background job of the reports app records: who asked, and its attempts
+    (claimed, finished and failed by apps/reports/jobs.py)."""
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_by_name = models.CharField(max_length=200)
+    requested_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} {self.pk} {self.status}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
+
+
+class PacketJob(Job):
     """A request for a packet, claimed by one task at a time; at most one queued or running.
 
     Requests by people share the one active job of their launch (a partial unique index).
@@ -69,25 +96,14 @@ class PacketJob(models.Model):
     """
 
     launch = models.ForeignKey(Launch, on_delete=models.PROTECT, related_name="packet_jobs")
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    requested_by_name = models.CharField(max_length=200)
-    requested_at = models.DateTimeField()
     ready_event = models.PositiveBigIntegerField(
         null=True, blank=True, unique=True, help_text="The launch.ready audit event's sequence."
     )
-    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
     packet = models.OneToOneField(
         Packet, null=True, blank=True, on_delete=models.PROTECT, related_name="job"
     )
-    error = models.TextField(blank=True)
 
-    class Meta:
-        ordering = ["-requested_at", "-id"]
+    class Meta(Job.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["launch"],
@@ -99,43 +115,22 @@ class PacketJob(models.Model):
             ),
         ]
 
-    def __str__(self) -> str:
-        return f"packet job {self.pk} {self.status}"
 
-
-class ExportJob(models.Model):
+class ExportJob(Job):
     """An evidence export built by a Celery task into the evidence store, for large launches."""
 
     launch = models.ForeignKey(Launch, on_delete=models.PROTECT, related_name="export_jobs")
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    requested_by_name = models.CharField(max_length=200)
-    requested_at = models.DateTimeField()
     filters = models.JSONField(default=dict, blank=True, help_text="since, until, categories.")
-    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
     path = models.CharField(max_length=300, blank=True, help_text="Relative to MEDIA_ROOT.")
     sha256 = models.CharField(max_length=64, blank=True)
     size = models.PositiveBigIntegerField(null=True, blank=True)
-    error = models.TextField(blank=True)
 
-    class Meta:
-        ordering = ["-requested_at", "-id"]
+    class Meta(Job.Meta):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(status__in=JobStatus.values), name="exportjob_status_valid"
             ),
         ]
-
-    def __str__(self) -> str:
-        return f"export job {self.pk} {self.status}"
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in ACTIVE
 
     @property
     def filename(self) -> str:

@@ -111,8 +111,7 @@ def evidence_export(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         **_jobs_context(launch, list(jobs)), "error": error, "form": request.POST,
         "chosen": request.POST.getlist("category"),
-        "categories": launch.gates.active().order_by("category")
-                      .values_list("category", flat=True).distinct(),
+        "categories": launch.gates.categories(),
         "evidence_files": files, "evidence_size": size, "inline_max": exports.inline_max_bytes(),
     }  # fmt: skip
     return render(request, "reports/export.html", context, status=400 if error else 200)

@@ -23,6 +23,7 @@ class Readiness:
     ready: bool
     blockers: list[Blocker] = field(default_factory=list)
     approvals: dict = field(default_factory=dict)  # role key -> the valid approval
+    signoffs: dict = field(default_factory=dict)  # role id -> its active sign-off, any decision
 
     @property
     def recommendation(self) -> str:
@@ -32,9 +33,9 @@ class Readiness:
         return [b.__dict__ for b in self.blockers]
 
 
-def readiness(launch, now, *, gates=None, roles=None) -> Readiness:
-    """Three queries (two when the caller passes the launch's for_dashboard() gates): blocking
-    gates with their newest state, required roles, valid approvals."""
+def readiness(launch, now, *, gates=None, roles=None, signoffs=None) -> Readiness:
+    """Three queries, fewer when the caller passes what it has loaded already: blocking gates
+    with their newest state (the launch's for_dashboard() gates), roles, the active sign-offs."""
     blockers = []
     if gates is None:
         gates = Gate.objects.filter(launch=launch, blocking=True).for_dashboard(now)
@@ -42,7 +43,9 @@ def readiness(launch, now, *, gates=None, roles=None) -> Readiness:
         status, reason = gate.current_status(now)
         if status not in GOOD:
             blockers.append(Blocker("gate", gate.key, status, reason))
-    active = {s.role_id: s for s in SignOff.objects.filter(launch=launch).active().briefly()}
+    if signoffs is None:
+        signoffs = SignOff.objects.filter(launch=launch).active().briefly()
+    active = {s.role_id: s for s in signoffs}
     approvals = {pk: s for pk, s in active.items() if s.is_approval and s.invalidated_at is None}
     if roles is None:
         roles = launch.roles.filter(retired_at__isnull=True)
@@ -52,7 +55,7 @@ def readiness(launch, now, *, gates=None, roles=None) -> Readiness:
             named[role.key] = approvals[role.pk]
         elif role.required and role.retired_at is None:
             blockers.append(_missing(role, active.get(role.pk)))
-    return Readiness(ready=not blockers, blockers=blockers, approvals=named)
+    return Readiness(ready=not blockers, blockers=blockers, approvals=named, signoffs=active)
 
 
 def _missing(role, signoff) -> Blocker:
@@ -91,14 +94,14 @@ def readiness_of_many(launches: list, now) -> dict[int, Readiness]:
         status, reason = gate.current_status(now)
         if status not in GOOD:
             by_launch[gate.launch_id].blockers.append(Blocker("gate", gate.key, status, reason))
-    active = {}
     for signoff in approvals:
-        active[signoff.role_id] = signoff
+        by_launch[signoff.launch_id].signoffs[signoff.role_id] = signoff
         if signoff.is_approval and signoff.invalidated_at is None:
             by_launch[signoff.launch_id].approvals[signoff.role.key] = signoff
     for role in roles:
         if role.key not in by_launch[role.launch_id].approvals:
-            by_launch[role.launch_id].blockers.append(_missing(role, active.get(role.pk)))
+            state = by_launch[role.launch_id]
+            state.blockers.append(_missing(role, state.signoffs.get(role.pk)))
     for state in by_launch.values():
         state.ready = not state.blockers
     return by_launch

@@ -67,7 +67,7 @@ def matrix(request: HttpRequest, slug: str) -> HttpResponse:
     mine = {a.role_id for a in own if a.duty == Duty.SIGNER}
     context = {
         "launch": launch, "rows": rows, "mine": mine,
-        "readiness": readiness(launch, now, gates=gates, roles=roles),
+        "readiness": readiness(launch, now, gates=gates, roles=roles, signoffs=active.values()),
         "may_manage_people": request.user.is_staff or any(a.duty == Duty.ADMIN for a in own),
     }  # fmt: skip
     return render(request, "signoffs/matrix.html", context)
