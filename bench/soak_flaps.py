@@ -1,8 +1,9 @@
 """Did a gate change status more eagerly than its ``for:`` guard allows, or miss a change?
 
 The guard, restated from the README rather than imported from apps/gates/rules.py: a gate never
-measured takes its first reading at once; after that a different status takes over on the
-``for``-th agreeing reading in a row. Replaying each gate's measurements in the order they were
+measured takes its first reading at once, and so does an ``unknown`` reading (an error is never
+held back); a different verdict (passing, failing) takes over on the ``for``-th agreeing reading
+in a row. Replaying each gate's measurements in the order they were
 stored gives the changes the guard allows; the StatusChange rows the workers wrote must be
 exactly those. Every stored change is also sorted by its cause: the first reading, a source
 error (to or from ``unknown``), the fake's schedule, or none of these (a stable gate failing).
@@ -30,7 +31,8 @@ def guarded_changes(readings: list[tuple[int, str]], for_count: int) -> list[Cha
     for measurement, status in readings:
         run = run + 1 if status == run_status else 1
         run_status = status
-        if status != state and (state == PENDING or run >= for_count):
+        at_once = state == PENDING or status == UNKNOWN
+        if status != state and (at_once or run >= for_count):
             changes.append(Change(measurement, state, status))
             state = status
     return changes

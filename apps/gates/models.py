@@ -1,5 +1,5 @@
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Context, Decimal
 
 from django.conf import settings
 from django.db import connections, models
@@ -107,6 +107,7 @@ _ACTIVE_WAIVER = """(
 
 
 SIX_PLACES = Decimal("0.000001")  # Measurement.value's scale, as the column reads back
+VALUE_CONTEXT = Context(prec=40)  # the default 28 digits cannot quantize a 30-digit value
 
 
 class GateIterable(ModelIterable):
@@ -120,7 +121,11 @@ class GateIterable(ModelIterable):
                 value = row.get("value")
                 gate.latest_id = row.get("id")
                 gate.latest_evidence = row.get("evidence")
-                gate.latest_value = None if value is None else Decimal(value).quantize(SIX_PLACES)
+                gate.latest_value = (
+                    None
+                    if value is None
+                    else Decimal(value).quantize(SIX_PLACES, context=VALUE_CONTEXT)
+                )
                 gate.latest_reason = row.get("reason")
             if "waiver_json" in gate.__dict__:
                 row = gate.__dict__.pop("waiver_json") or {}

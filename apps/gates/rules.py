@@ -4,7 +4,7 @@ import operator
 from dataclasses import dataclass
 from decimal import Decimal
 
-from apps.gates.models import GateStatus, format_decimal
+from apps.gates.models import SIX_PLACES, VALUE_CONTEXT, GateStatus, format_decimal
 
 _COMPARE = {
     "<": operator.lt,
@@ -14,6 +14,23 @@ _COMPARE = {
     "==": operator.eq,
     "!=": operator.ne,
 }
+
+
+# Measurement.value is numeric(30, 6): 24 digits before the point. A value the column cannot hold
+# is no evidence; it never reaches the database (SQLite would store Inf, PostgreSQL overflow).
+VALUE_LIMIT = Decimal("1e24")
+
+
+def out_of_range(value: Decimal) -> bool:
+    """Whether a finite value is too large for the measurement column (|v| >= 1e24)."""
+    return abs(value) >= VALUE_LIMIT
+
+
+def storable(value: Decimal | None) -> Decimal | None:
+    """The value as the column keeps it (six places), or None when it cannot hold it."""
+    if value is None or not value.is_finite() or out_of_range(value):
+        return None
+    return value.quantize(SIX_PLACES, context=VALUE_CONTEXT)
 
 
 @dataclass(frozen=True)
@@ -36,6 +53,8 @@ def verdict(
         return Verdict(GateStatus.UNKNOWN, "no value")
     if not value.is_finite():
         return Verdict(GateStatus.UNKNOWN, f"value is {value}")
+    if out_of_range(value):
+        return Verdict(GateStatus.UNKNOWN, f"out of range: {value:.3e} (the limit is ±1e24)")
     if compare(value, comparator, threshold):
         return Verdict(GateStatus.PASSING)
     return Verdict(
@@ -54,11 +73,15 @@ class State:
 
 
 def advance(state: State, reading_status: str, *, for_count: int) -> State:
-    """The state after one more reading: it changes only once `for_count` readings agree.
+    """The state after one more reading.
 
-    A gate that was never measured takes its first reading at once.
+    `for_count` guards changes between real verdicts: passing or failing takes over once
+    `for_count` readings in a row agree. An unknown reading (a source error, a garbage answer, no
+    value) takes over at once: the guard delays verdicts, it never hides an error. A gate that was
+    never measured takes its first reading at once.
     """
     streak = state.streak_count + 1 if reading_status == state.streak_status else 1
-    if state.status == GateStatus.PENDING or streak >= for_count:
+    at_once = state.status == GateStatus.PENDING or reading_status == GateStatus.UNKNOWN
+    if at_once or streak >= for_count:
         return State(reading_status, reading_status, streak)
     return State(state.status, reading_status, streak)

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from apps.audit.services import record
@@ -73,14 +73,9 @@ def record_readings(evaluations: list[Evaluation], *, actor) -> list[Measurement
             if e.slot is not None and (e.gate.pk, e.slot) in taken:
                 results.append(None)
                 continue
-            results.append(Measurement(
-                gate=locked[e.gate.pk], status=judged.status, value=e.reading.value,
-                reason=judged.reason, source_detail=e.reading.detail,
-                evidence=e.reading.evidence, evaluated_at=e.at or now,
-                duration_ms=e.duration_ms, slot=e.slot,
-            ))  # fmt: skip
+            results.append(_measurement(locked[e.gate.pk], e, judged, e.at or now))
         stored = [m for m in results if m is not None]
-        Measurement.objects.bulk_create(stored)
+        _insert(stored)
         changes = [(m, before) for m in stored if (before := _step(m.gate, m)) != m.gate.state]
         _save_states([m.gate for m in stored])
         for measurement, before in changes:
@@ -88,6 +83,56 @@ def record_readings(evaluations: list[Evaluation], *, actor) -> list[Measurement
             if measurement.gate.state != GateStatus.PASSING:
                 _invalidate_approvals(measurement.gate, measurement, actor=actor)
     return results
+
+
+def _measurement(gate: Gate, e: Evaluation, judged: rules.Verdict, at) -> Measurement:
+    """The row a judged reading becomes: a value the column cannot hold is kept as text in the
+    evidence, never stored as a number; text that PostgreSQL refuses (NUL) is cleaned."""
+    value, detail = e.reading.value, e.reading.detail
+    kept = rules.storable(value)
+    if value is not None and kept is None and value.is_finite():
+        detail = {**detail, "value_read": str(value)[:60]}
+    return Measurement(
+        gate=gate, status=judged.status, value=kept, reason=_clean(judged.reason),
+        source_detail=_clean(detail), evidence=e.reading.evidence, evaluated_at=at,
+        duration_ms=e.duration_ms, slot=e.slot,
+    )  # fmt: skip
+
+
+def _clean(value):
+    """Text and JSON-like data without NUL characters (PostgreSQL stores none)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_clean(str(key)): _clean(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(item) for item in value]
+    return value
+
+
+_UNRECORDABLE = (DatabaseError, TypeError, ValueError)
+
+
+def _insert(measurements: list[Measurement]) -> None:
+    """Insert the batch; should it fail, insert row by row, and a row that still fails is stored
+    as unknown with the reason instead, so one hostile reading never drops the others."""
+    try:
+        with transaction.atomic():
+            Measurement.objects.bulk_create(measurements)
+        return
+    except _UNRECORDABLE:
+        pass
+    for measurement in measurements:
+        measurement.pk = None
+        try:
+            with transaction.atomic():
+                measurement.save(force_insert=True)
+        except _UNRECORDABLE as exc:
+            measurement.pk = None
+            measurement.status, measurement.value = GateStatus.UNKNOWN, None
+            measurement.reason = f"the reading could not be recorded: {type(exc).__name__}"
+            measurement.source_detail = {"recording_error": _clean(str(exc))[:500]}
+            measurement.save(force_insert=True)
 
 
 # One UPDATE for a batch of gates' states (bulk_update's CASE per row and field costs more to
@@ -137,6 +182,13 @@ def _measured_slots(evaluations: list[Evaluation]) -> set[tuple[int, datetime]]:
 
 
 def _judge(gate: Gate, reading: Reading) -> rules.Verdict:
+    try:
+        return _judged(gate, reading)
+    except (ArithmeticError, TypeError, ValueError) as exc:  # a value no rule can compare
+        return rules.Verdict(GateStatus.UNKNOWN, f"the reading cannot be judged: {exc}"[:300])
+
+
+def _judged(gate: Gate, reading: Reading) -> rules.Verdict:
     error = reading.error
     if not error and reading.value is None and reading.notes:
         error = "; ".join(reading.notes)

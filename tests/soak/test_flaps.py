@@ -16,8 +16,14 @@ def test_the_first_reading_is_taken_at_once_then_a_change_waits_for_its_run():
     assert found == [Change(1, "pending", U), Change(8, U, F)]
 
 
-def test_a_run_shorter_than_the_guard_changes_nothing():
-    assert guarded_changes(readings(P, U, U, P, F, F, P), for_count=3) == [Change(1, "pending", P)]
+def test_a_run_of_verdicts_shorter_than_the_guard_changes_nothing():
+    assert guarded_changes(readings(P, F, F, P, F, F, P), for_count=3) == [Change(1, "pending", P)]
+
+
+def test_an_error_is_taken_at_once_whatever_the_guard():
+    found = guarded_changes(readings(P, U, U, P, P, P), for_count=3)
+
+    assert found == [Change(1, "pending", P), Change(2, P, U), Change(6, U, P)]
 
 
 def test_without_a_guard_one_error_makes_a_gate_unknown_and_one_success_brings_it_back():
@@ -39,12 +45,12 @@ def test_a_change_stored_before_its_run_was_long_enough_is_a_flap():
 
 def test_a_change_the_guard_allows_but_nobody_stored_is_missed():
     verdict = judge_gate(
-        key="error-rate", for_count=2, scheduled=False, readings=readings(P, U, U),
+        key="error-rate", for_count=2, scheduled=False, readings=readings(P, F, F),
         stored=[Change(1, "pending", P)],
     )  # fmt: skip
 
     assert verdict.flaps == []
-    assert verdict.missed == ["passing -> unknown at measurement 3"]
+    assert verdict.missed == ["passing -> failing at measurement 3"]
     assert not verdict.ok
 
 
