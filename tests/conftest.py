@@ -14,6 +14,15 @@ def spec() -> dict:
     return copy.deepcopy(MINIMAL_SPEC)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _audit_flush_allowed():
+    # Transactional tests end with a flush, which empties the append-only audit tables: allowed
+    # on the test database only (apps/audit/management/commands/flush.py refuses it elsewhere).
+    from django.conf import settings
+
+    settings.AUDIT_FLUSH_ALLOWED = True
+
+
 @pytest.fixture(autouse=True)
 def _source_allowlist(settings):
     settings.SOURCE_ALLOWED_HOSTS = [ALLOWED_SOURCE]

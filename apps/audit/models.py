@@ -27,3 +27,20 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.action} {self.object_type}:{self.object_key}"
+
+
+class ChainHead(models.Model):
+    """The newest event of one chain, kept beside the events so an emptied or restarted chain shows.
+
+    record() moves it forward in the event's transaction; PostgreSQL refuses to delete it, to
+    truncate its table, or to move it back. `first_hash` is the chain's event #1, so a chain that
+    starts again from the zero hash is told apart from one whose tail was deleted.
+    """
+
+    chain = models.CharField(max_length=80, unique=True)
+    sequence = models.PositiveBigIntegerField()
+    hash = models.CharField(max_length=64)
+    first_hash = models.CharField(max_length=64, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.chain} head #{self.sequence} {self.hash[:16]}"

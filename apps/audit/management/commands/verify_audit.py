@@ -1,11 +1,14 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.audit.models import AuditEvent
-from apps.audit.services import verify
+from apps.audit.services import check_chain
 
 
 class Command(BaseCommand):
-    help = "Recompute the audit hash chain; exit non-zero naming the first event that breaks it."
+    help = (
+        "Recompute the audit hash chain and hold it against its head; exit non-zero naming the "
+        "problem: an edited event, missing events, or a chain emptied or restarted."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -15,15 +18,15 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, head: str | None = None, **options):
-        bad = verify()
-        if bad is not None:
-            raise CommandError(f"audit chain broken at event #{bad.sequence} (id {bad.pk}): {bad}")
-        last = AuditEvent.objects.order_by("-sequence").first()
+        check = check_chain()
+        if not check.ok:
+            bad = check.event
+            raise CommandError(f"audit chain broken at event #{bad.sequence}: {check.problem}")
+        last = check.newest
+        count = last.sequence if last else 0
         if head and not AuditEvent.objects.filter(hash=head).exists():
-            count = last.sequence if last else 0
             raise CommandError(
                 f"the chain head {head} printed earlier is missing: events were deleted "
                 f"(the chain now ends at #{count})"
             )
-        count = last.sequence if last else 0
         self.stdout.write(f"audit chain holds: {count} events, head {last.hash if last else '-'}")
