@@ -25,13 +25,13 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
         return definition
 
 
-def _error(text: str) -> OpenApiResponse:
+def error_answer(text: str) -> OpenApiResponse:
     return OpenApiResponse(ErrorSerializer, description=text)
 
 
-UNAUTHENTICATED = _error("No credentials, or an unknown, malformed or revoked token.")
-FORBIDDEN = _error("The token lacks the scope, or the person the right, this needs.")
-NOT_FOUND = _error("No such object, another launch's, or a page past the end.")
+UNAUTHENTICATED = error_answer("No credentials, or an unknown, malformed or revoked token.")
+FORBIDDEN = error_answer("The token lacks the scope, or the person the right, this needs.")
+NOT_FOUND = error_answer("No such object, another launch's, or a page past the end.")
 BAD_FILTER = OpenApiResponse(
     OpenApiTypes.OBJECT, description="A query parameter is not valid: `{name: [messages]}`."
 )

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from apps.api.access import ScopedAccess, launch_for
 from apps.api.authentication import BearerTokenAuthentication
 from apps.api.models import IngestRequest, Scope
-from apps.api.schema import FORBIDDEN, NOT_FOUND, READ_ERRORS, UNAUTHENTICATED, _error
+from apps.api.schema import FORBIDDEN, NOT_FOUND, READ_ERRORS, UNAUTHENTICATED, error_answer
 from apps.gates.services import IngestError, ingest_report
 from apps.signoffs.api import readiness_document
 from apps.signoffs.models import GoNoGo
@@ -90,12 +90,12 @@ class ReportIngestView(APIView):
         ],
         responses={
             201: IngestedSerializer,
-            400: _error("Malformed, hostile or truncated file; no gate reads it."),
+            400: error_answer("Malformed, hostile or truncated file; no gate reads it."),
             401: UNAUTHENTICATED,
             403: FORBIDDEN,
             404: NOT_FOUND,
-            413: _error("Over REPORT_MAX_BYTES (also once inflated)."),
-            415: _error("Unknown report format."),
+            413: error_answer("Over REPORT_MAX_BYTES (also once inflated)."),
+            415: error_answer("Unknown report format."),
         },
     )  # fmt: skip
     def post(self, request, slug: str):

@@ -19,7 +19,6 @@ from django.utils import timezone
 from apps.audit.models import AuditEvent
 from apps.audit.services import record
 from apps.gates.sources import SourceError
-from apps.gates.sources.fetch import UnsafeURL, check_url
 from apps.launches.models import Launch
 from apps.signoffs.models import SignOff
 from apps.webhooks import sender, signing
@@ -29,6 +28,7 @@ from apps.webhooks.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from portal.outbound import UnsafeURL, check_url
 
 # Audit data a receiver outside the portal has no business with.
 PRIVATE_DATA = ("ip",)

@@ -1,4 +1,4 @@
-"""The pull-source fetcher: SSRF refusals (RELIABILITY case 10), size limits (case 2), time limits.
+"""fetch() of the outbound client: SSRF refusals (RELIABILITY case 10), size and time limits.
 
 Every server here is a small HTTP server on a loopback port started by the test; made-up host
 names resolve through a fake resolver, and anything that resolves to a non-loopback address is
@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from apps.gates.sources import SourceError
-from apps.gates.sources import fetch as fetch_module
-from apps.gates.sources.fetch import Fetched, UnsafeURL, check_url, fetch
+from portal import outbound
+from portal.outbound import Fetched, UnsafeURL, check_url, fetch
 
 Handler = Callable[[BaseHTTPRequestHandler], None]
 MB = 1024 * 1024
@@ -563,7 +563,7 @@ def test_a_gzip_bomb_is_refused_without_inflating_past_the_limit(
         def __getattr__(self, name: str):
             return getattr(self._inflater, name)
 
-    monkeypatch.setattr(fetch_module.zlib, "decompressobj", CountingInflater)
+    monkeypatch.setattr(outbound.zlib, "decompressobj", CountingInflater)
 
     with pytest.raises(SourceError, match=f"decompressed body is over the limit of {MB} bytes"):
         fetch(ci.url("/bomb"), allowed_hosts=[ci.allow], max_bytes=MB)
@@ -678,7 +678,7 @@ def test_no_other_exception_escapes(ci: FakeCI, monkeypatch: pytest.MonkeyPatch)
     def broken(*args, **kwargs):
         raise RuntimeError("surprise")
 
-    monkeypatch.setattr(fetch_module, "_interpret", broken)
+    monkeypatch.setattr(outbound, "_answer", broken)
     ci.routes["/"] = respond(b"x")
 
     with pytest.raises(SourceError, match="RuntimeError: surprise"):
@@ -731,7 +731,7 @@ def tls_ci(tls_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> Itera
 @pytest.fixture
 def loopback_counts_as_public(monkeypatch: pytest.MonkeyPatch) -> None:
     # Tests may only reach loopback, so it stands in for a public CI server here.
-    monkeypatch.setattr(fetch_module, "is_public_address", lambda address: True)
+    monkeypatch.setattr(outbound, "is_public_address", lambda address: True)
 
 
 @pytest.mark.usefixtures("loopback_counts_as_public")
@@ -759,3 +759,22 @@ def test_a_certificate_for_another_name_is_a_tls_error(tls_ci: FakeCI, dns: Reso
         fetch(url, allowed_hosts=[f"other.example.test:{tls_ci.port}"], max_bytes=1024, timeout=5)
 
     assert tls_ci.seen == []
+
+
+@pytest.mark.usefixtures("loopback_counts_as_public")
+def test_a_source_that_says_so_is_read_without_checking_its_certificate(
+    tls_ci: FakeCI, dns: Resolver
+) -> None:
+    # verify_tls=False (a Prometheus source's own setting): still pinned, still SNI for the name.
+    dns.table["other.example.test"] = ["127.0.0.1"]
+    tls_ci.routes["/latest"] = respond(b"ok")
+    url = tls_ci.url("/latest", host="other.example.test")
+    allowed = [f"other.example.test:{tls_ci.port}"]
+
+    got = outbound.request(
+        "GET", url, allowed_hosts=allowed, max_bytes=1024, timeout=5, verify_tls=False
+    )
+
+    assert (got.status, got.body) == (200, b"ok")
+    assert tls_ci.seen[0].headers["host"] == f"other.example.test:{tls_ci.port}"
+    assert dns.asked == ["other.example.test"]

@@ -67,14 +67,28 @@ def test_a_scalar_gives_its_value(fake_prometheus: FakePrometheus) -> None:
     assert fake_prometheus.request_count == 1
 
 
-def test_warnings_are_kept_and_the_value_stands(fake_prometheus: FakePrometheus) -> None:
-    warning = 'PromQL info: metric might not be a counter, name does not end in _total: "up"'
-    fake_prometheus.answer_success("vector", ONE_SERIES, warnings=[warning])
+def test_warnings_are_no_value(fake_prometheus: FakePrometheus) -> None:
+    # RELIABILITY case 22: a warning says the data is partial (a store or a shard missing).
+    warnings = [f"remote store {n} unreachable: partial data" for n in range(1, 6)]
+    fake_prometheus.answer_success("vector", ONE_SERIES, warnings=warnings)
+
+    error = failure(fake_prometheus.url, query="avg(up)")
+
+    assert error.reason == "Prometheus warnings: " + "; ".join(warnings[:3])
+    assert error.detail["warnings"] == warnings
+    assert '"0.9995"' in error.detail["response"]
+    assert fake_prometheus.request_count == 1
+
+
+def test_infos_are_kept_and_the_value_stands(fake_prometheus: FakePrometheus) -> None:
+    info = 'PromQL info: metric might not be a counter, name does not end in _total: "up"'
+    fake_prometheus.answer_success("vector", ONE_SERIES, infos=[info])
 
     reading = read(url=fake_prometheus.url, query="rate(up[5m])")
 
     assert reading.value == Decimal("0.9995")
-    assert reading.detail["warnings"] == [warning]
+    assert reading.detail["infos"] == [info]
+    assert "warnings" not in reading.detail
     assert fake_prometheus.request_count == 1
 
 
@@ -259,7 +273,8 @@ def test_a_huge_body_is_not_read_whole(fake_prometheus: FakePrometheus) -> None:
 
     error = failure(fake_prometheus.url)
 
-    assert error.reason == f"response larger than {MAX_BODY_BYTES} bytes: not read"
+    limit = MAX_BODY_BYTES
+    assert error.reason == f"body is {limit + 1} bytes, over the limit of {limit} bytes"
     assert fake_prometheus.request_count == 1
 
 
@@ -294,14 +309,23 @@ def test_a_bad_url_is_a_source_error(url: str, reason: str) -> None:
 
 def test_a_bearer_token_is_sent_and_not_kept(fake_prometheus: FakePrometheus) -> None:
     # This server echoes the header back, as a misconfigured proxy might.
-    fake_prometheus.answer_success("vector", ONE_SERIES, warnings=[f"saw Bearer {TOKEN}"])
+    fake_prometheus.answer_success("vector", ONE_SERIES, infos=[f"saw Bearer {TOKEN}"])
 
     reading = read(url=fake_prometheus.url, query="up", bearer_token=TOKEN)
 
     [request] = fake_prometheus.requests
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
-    assert reading.detail["warnings"] == ["saw Bearer [redacted]"]
+    assert reading.detail["infos"] == ["saw Bearer [redacted]"]
     assert TOKEN not in json.dumps(reading.detail)
+
+
+def test_a_secret_in_a_warning_is_not_kept(fake_prometheus: FakePrometheus) -> None:
+    fake_prometheus.answer_success("vector", ONE_SERIES, warnings=[f"saw Bearer {TOKEN}"])
+
+    error = failure(fake_prometheus.url, bearer_token=TOKEN)
+
+    assert error.reason == "Prometheus warnings: saw Bearer [redacted]"
+    assert TOKEN not in json.dumps(error.detail)
 
 
 def test_basic_auth_is_sent_and_not_kept(fake_prometheus: FakePrometheus) -> None:

@@ -7,19 +7,11 @@ so a gate whose source fails reads ``unknown`` with the reason, never ``passing`
 from dataclasses import dataclass
 from decimal import Decimal
 
+# One class: a failed request (portal.outbound) is a source that could not give a value.
+# ``reason`` is shown as the gate's reason; ``detail`` is kept as evidence.
+from portal.outbound import OutboundError as SourceError
+
 __all__ = ["Reading", "SourceError"]
-
-
-class SourceError(Exception):
-    """A source could not give a value.
-
-    ``reason`` is shown as the gate's reason; ``detail`` is kept as evidence.
-    """
-
-    def __init__(self, reason: str, *, detail: dict | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.detail = detail or {}
 
 
 @dataclass(frozen=True)

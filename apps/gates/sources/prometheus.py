@@ -1,16 +1,13 @@
 """Prometheus source: one instant query, one HTTP attempt, one value or a ``SourceError``.
 
-The query goes through prometheus-api-client's ``custom_query``, with three of its habits changed:
+The query goes through the portal's outbound client (``portal.outbound.request``), so the host is
+resolved once and the connection goes to the address that was checked: for a named source, against
+``SOURCE_ALLOWED_HOSTS``; for the operator's ``PROMETHEUS_URL`` (``allowed_hosts=None``), trusted
+but pinned all the same. One attempt, no redirect followed (to any host), the body capped at
+``MAX_BODY_BYTES`` and the whole exchange bounded by the timeout.
 
-- its timeout defaults to None (wait for ever): ``read`` always passes one;
-- it mounts a urllib3 ``Retry`` that repeats a failed request (3 times, with back-off, also on
-  500/502/503/504): ``read`` mounts ``NO_RETRY`` instead, so a read makes exactly one attempt;
-- requests follows redirects, to any host: a response hook refuses every redirect.
-
-``custom_query`` keeps only ``data.result`` and drops the result type, the warnings and
-Prometheus's error message, so the same hook keeps the raw response, which is judged here in full.
-The hook also reads the body within bounds: requests' timeout applies to each socket read, so a
-body trickling in byte by byte would otherwise never time out.
+The whole answer is judged here: Prometheus's error type and message, its ``warnings`` (partial
+data: no value, RELIABILITY case 22) and its ``infos`` (kept as evidence beside the value).
 """
 
 from __future__ import annotations
@@ -18,18 +15,13 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import socket
-import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urlencode, urljoin, urlsplit, urlunsplit
 
-import requests
-import urllib3
-from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
-from urllib3.util import Retry
+from portal import outbound
 
 from . import Reading, SourceError
 
@@ -38,8 +30,8 @@ __all__ = ["read"]
 EXCERPT_BYTES = 4096  # of the response, kept as evidence
 MAX_BODY_BYTES = 1024 * 1024  # a one-sample answer is a few hundred bytes
 MAX_TEXT_CHARS = 500  # of an error message or a warning
-# No retry on a connect error, a read error or any status; read errors are re-raised as they are.
-NO_RETRY = Retry(total=0, read=False, status_forcelist=())
+SHOWN_WARNINGS = 3  # in the reason; the evidence keeps up to 20
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
 def read(
@@ -50,15 +42,15 @@ def read(
     bearer_token: str = "",
     basic_auth: tuple[str, str] | None = None,
     verify_tls: bool = True,
+    allowed_hosts: Iterable[str] | None = None,
 ) -> Reading:
     """Run one instant query (``/api/v1/query``) and return its one value.
 
-    One HTTP attempt: ``timeout`` bounds the connection, the wait for an answer and the whole
-    exchange (checked as the body arrives), so a read ends within ``timeout`` seconds, twice that
-    at worst when connecting and answering are both slow. The value is the sample of a
-    one-series vector, or a scalar. Anything else (no series or several, NaN or an infinity, an
-    error answer, no answer) raises ``SourceError`` with the reason; no other exception escapes.
-    The evidence holds no credential.
+    One HTTP attempt to the address the host resolved to, checked against ``allowed_hosts``
+    (``None``: the operator's own URL, trusted). ``timeout`` bounds the whole exchange. The value
+    is the sample of a one-series vector, or a scalar. Anything else (no series or several, NaN or
+    an infinity, warnings, an error answer, no answer) raises ``SourceError`` with the reason; no
+    other exception escapes. The evidence holds no credential.
     """
     started = time.monotonic()
     detail: dict = {"url": _without_credentials(url), "query": query}
@@ -71,6 +63,7 @@ def read(
             bearer_token=bearer_token,
             basic_auth=basic_auth,
             verify_tls=verify_tls,
+            allowed_hosts=allowed_hosts,
             detail=detail,
         )
     except SourceError as error:
@@ -89,34 +82,38 @@ def _query(
     query: str,
     *,
     timeout: float,
-    verify_tls: bool,
-    detail: dict,
     bearer_token: str,
     basic_auth: tuple[str, str] | None,
+    verify_tls: bool,
+    allowed_hosts: Iterable[str] | None,
+    detail: dict,
 ) -> Decimal:
-    """One exchange with Prometheus through prometheus-api-client; fills ``detail``."""
-    base_url = _checked_url(url)
-    headers = _auth_headers(bearer_token, basic_auth)
-    taken: list[requests.Response] = []
-    hook = _response_hook(deadline=time.monotonic() + timeout, timeout=timeout, taken=taken)
-    with _session(verify_tls=verify_tls, hook=hook) as session:
-        prometheus = PrometheusConnect(
-            url=base_url,
+    """One exchange with Prometheus; fills ``detail``."""
+    base_url, headers = _base_url(url), _auth_headers(url, bearer_token, basic_auth)
+    # Prometheus's own timeout stops the evaluation on its side too.
+    params = urlencode({"query": query, "timeout": str(timeout)})
+    try:
+        response = outbound.request(
+            "GET",
+            f"{base_url}/api/v1/query?{params}",
+            allowed_hosts=allowed_hosts,
             headers=headers,
-            auth=basic_auth,
-            retry=NO_RETRY,
-            session=session,
+            max_bytes=MAX_BODY_BYTES,
             timeout=timeout,
+            verify_tls=verify_tls,
         )
-        try:
-            response = _exchange(prometheus, query, timeout, taken)
-        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-            raise SourceError(_transport_reason(exc, timeout)) from exc
+    except outbound.Refused:
+        raise SourceError("connection refused") from None
+    except outbound.TimedOut as exc:
+        late = " (the response was still arriving)" if exc.arriving else ""
+        raise SourceError(f"{_timed_out(timeout)}{late}") from None
+    if response.status in _REDIRECT_STATUSES and response.headers.get("Location"):
+        raise SourceError(_redirect_reason(response), detail=_redirect_detail(response))
     return _value(response, detail)
 
 
-def _checked_url(url: str) -> str:
-    """The base URL to query, if it is an http(s) URL with a host."""
+def _base_url(url: str) -> str:
+    """The URL to query under, if it is an http(s) URL with a host; without user info."""
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -124,83 +121,55 @@ def _checked_url(url: str) -> str:
         raise SourceError("invalid URL") from None
     if parts.scheme not in ("http", "https") or not host:
         raise SourceError("the URL must start with http:// or https:// and name a host")
-    return url.rstrip("/")
+    netloc = parts.netloc.rpartition("@")[2]  # the credentials travel in the header
+    return urlunsplit(parts._replace(netloc=netloc)).rstrip("/")
 
 
-def _auth_headers(bearer_token: str, basic_auth: tuple[str, str] | None) -> dict | None:
-    """The Authorization header for a bearer token (basic auth goes through requests' ``auth``)."""
+def _auth_headers(
+    url: str, bearer_token: str, basic_auth: tuple[str, str] | None
+) -> dict[str, str]:
+    """The Authorization header: a bearer token, or basic auth (given, or in the URL)."""
+    basic_auth = basic_auth or _url_credentials(url)
     if bearer_token and basic_auth:
         raise SourceError("give a bearer token or basic auth, not both")
-    return {"Authorization": f"Bearer {bearer_token}"} if bearer_token else None
+    if bearer_token:
+        return {"Authorization": f"Bearer {bearer_token}"}
+    if basic_auth:
+        return {"Authorization": f"Basic {_basic(*basic_auth)}"}
+    return {}
 
 
-def _session(*, verify_tls: bool, hook: Callable[..., None]) -> requests.Session:
-    """A requests session that reads only what it is told to read."""
-    session = requests.Session()
-    session.verify = verify_tls
-    # No proxy, CA bundle or .netrc credentials from the environment: the URL given is the one read.
-    session.trust_env = False
-    session.hooks["response"].append(hook)
-    return session
+def _url_credentials(url: str) -> tuple[str, str] | None:
+    with contextlib.suppress(ValueError):
+        parts = urlsplit(url)
+        if parts.username or parts.password:
+            return unquote(parts.username or ""), unquote(parts.password or "")
+    return None
 
 
-def _response_hook(
-    *, deadline: float, timeout: float, taken: list[requests.Response]
-) -> Callable[..., None]:
-    """A response hook: refuse a redirect, read the body within bounds, keep the response."""
-
-    def hook(response: requests.Response, *args: object, **kwargs: object) -> None:
-        if response.is_redirect:
-            raise SourceError(_redirect_reason(response), detail=_redirect_detail(response))
-        # Read here, before requests does: it would read without a size or total-time limit.
-        response._content = _bounded_body(response.raw, deadline, timeout)
-        taken.append(response)
-
-    return hook
+def _basic(user: str, password: str) -> str:
+    return base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-def _bounded_body(raw: urllib3.BaseHTTPResponse, deadline: float, timeout: float) -> bytes:
-    """The whole body, read as it arrives: at most MAX_BODY_BYTES, and done by the deadline."""
-    body = bytearray()
-    while chunk := raw.read1(64 * 1024, decode_content=True):
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise SourceError(f"response larger than {MAX_BODY_BYTES} bytes: not read")
-        if time.monotonic() > deadline:
-            raise SourceError(f"{_timed_out(timeout)} (the response was still arriving)")
-    return bytes(body)
-
-
-def _exchange(
-    prometheus: PrometheusConnect, query: str, timeout: float, taken: list[requests.Response]
-) -> requests.Response:
-    """Send the query with ``custom_query`` and return the raw response the hook kept."""
-    try:
-        # Prometheus's own timeout stops the evaluation on its side too.
-        prometheus.custom_query(query, params={"timeout": str(timeout)})
-    except (PrometheusApiClientException, ValueError, LookupError, TypeError):
-        # custom_query raises on every answer but a 200 success; the raw answer says why.
-        if not taken:
-            raise
-    return taken[-1]
-
-
-def _value(response: requests.Response, detail: dict) -> Decimal:
+def _value(response: outbound.Response, detail: dict) -> Decimal:
     """The one value of a raw ``/api/v1/query`` answer; fills ``detail`` with the evidence."""
-    body = response.content
-    detail.update(http_status=response.status_code, response=_excerpt(body))
+    body = response.body
+    detail.update(http_status=response.status, response=_excerpt(body))
     detail["response_bytes"] = len(body)
     answer = _json_object(body)
     if answer is not None and answer.get("status") == "error":
         raise SourceError(_prometheus_error(answer))
-    if response.status_code != 200:
-        raise SourceError(f"HTTP {response.status_code} {response.reason or ''}".strip())
+    if response.status != 200:
+        raise SourceError(f"HTTP {response.status} {response.reason}".strip())
     if answer is None:
         content_type = response.headers.get("Content-Type", "none")[:100]
         raise SourceError(f"the response is not a JSON object (Content-Type: {content_type})")
     if answer.get("status") != "success":
         raise SourceError(f"unknown status {_short(answer.get('status'))} in the response")
     detail.update(_notes(answer))
+    if detail.get("warnings"):  # partial data (a failed shard, a dropped series): no evidence
+        shown = "; ".join(detail["warnings"][:SHOWN_WARNINGS])
+        raise SourceError(f"Prometheus warnings: {shown}"[:MAX_TEXT_CHARS])
     return _sample(answer.get("data"), detail)
 
 
@@ -256,7 +225,7 @@ def _prometheus_error(answer: dict) -> str:
 
 
 def _notes(answer: dict) -> dict:
-    """Prometheus's warnings and infos of a successful answer: kept, the value still stands."""
+    """Prometheus's warnings and infos of a successful answer, as evidence."""
     notes = {}
     for key in ("warnings", "infos"):
         items = answer.get(key) or []
@@ -266,51 +235,16 @@ def _notes(answer: dict) -> dict:
     return notes
 
 
-def _transport_reason(exc: BaseException, timeout: float) -> str:
-    """Why no answer came, from the exception and what caused it."""
-    causes = list(_causes(exc))
-    if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
-        return "connection refused"
-    if any(_is_timeout(cause) for cause in causes):
-        return _timed_out(timeout)
-    if any(isinstance(cause, socket.gaierror) for cause in causes):
-        return "host not found"
-    if any(isinstance(cause, ssl.SSLError | requests.exceptions.SSLError) for cause in causes):
-        return f"TLS error: {causes[-1]}"[:MAX_TEXT_CHARS]
-    return f"request failed: {causes[-1]}"[:MAX_TEXT_CHARS]
-
-
-def _is_timeout(exc: BaseException) -> bool:
-    # urllib3's NewConnectionError is a ConnectTimeoutError for history's sake, and no timeout.
-    if isinstance(exc, urllib3.exceptions.NewConnectionError):
-        return False
-    return isinstance(exc, requests.Timeout | urllib3.exceptions.TimeoutError | TimeoutError)
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """The exception, then its causes: requests and urllib3 wrap a socket error twice or more."""
-    seen: set[int] = set()
-    todo = [exc]
-    while todo and len(seen) < 20:
-        current = todo.pop(0)
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        linked = (getattr(current, "reason", None), current.__cause__, current.__context__)
-        todo += [item for item in (*linked, *current.args) if isinstance(item, BaseException)]
-
-
-def _redirect_reason(response: requests.Response) -> str:
+def _redirect_reason(response: outbound.Response) -> str:
     """What a redirect asked for, named by the host it pointed at."""
     host = _host(urljoin(response.url, response.headers["Location"]))
-    return f"redirected to {host} (HTTP {response.status_code}): not followed"
+    return f"redirected to {host} (HTTP {response.status}): not followed"
 
 
-def _redirect_detail(response: requests.Response) -> dict:
+def _redirect_detail(response: outbound.Response) -> dict:
     """The evidence of a refused redirect."""
     location = _without_credentials(urljoin(response.url, response.headers["Location"]))
-    return {"http_status": response.status_code, "location": location[:MAX_TEXT_CHARS]}
+    return {"http_status": response.status, "location": location[:MAX_TEXT_CHARS]}
 
 
 def _host(url: str) -> str:
@@ -335,11 +269,12 @@ def _secrets(url: str, bearer_token: str, basic_auth: tuple[str, str] | None) ->
     secrets = [bearer_token]
     if basic_auth:
         user, password = basic_auth
-        # as sent in the Authorization header, should a server echo it back
-        encoded = base64.b64encode(f"{user}:{password}".encode("latin-1", "replace")).decode()
-        secrets += [password, encoded]
+        secrets += [password, _basic(user, password)]  # the header too, should it be echoed
     with contextlib.suppress(ValueError):
         secrets.append(urlsplit(url).password or "")
+    credentials = _url_credentials(url)
+    if credentials:
+        secrets += [credentials[1], _basic(*credentials)]
     return [secret for secret in secrets if secret]
 
 

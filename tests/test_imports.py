@@ -1,0 +1,121 @@
+"""Between modules, only public names: no module under apps/ or portal/ imports another module's
+``_private`` name, and a ``_private`` module is imported only from inside its own package.
+
+What several apps need has a public home (``portal/outbound.py`` for the HTTP client); a second
+caller of a ``_private`` function is the sign that it belongs there (STYLE, "Between apps").
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+from tests.helpers import ROOT
+
+PACKAGES = ("apps", "portal")
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def _modules() -> Iterator[tuple[str, Path, bool]]:
+    """(dotted module name, path, is a package's __init__) of every module under PACKAGES."""
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            is_package = parts[-1] == "__init__"
+            if is_package:
+                parts.pop()
+            yield ".".join(parts), path, is_package
+
+
+def _absolute(node: ast.ImportFrom, module: str, is_package: bool) -> str:
+    """The module a ``from ... import`` reads from, relative imports resolved."""
+    if not node.level:
+        return node.module or ""
+    base = module.split(".")
+    base = base[: len(base) - node.level + (1 if is_package else 0)]
+    return ".".join([*base, *([node.module] if node.module else [])])
+
+
+def _private_module_outside(target: str, importer: str) -> str | None:
+    """The first private segment of ``target`` whose package ``importer`` is not inside."""
+    parts = target.split(".")
+    for index, part in enumerate(parts):
+        owner = ".".join(parts[:index])
+        inside = importer == owner or importer.startswith(owner + ".")
+        if _private(part) and not inside:
+            return ".".join(parts[: index + 1])
+    return None
+
+
+def _is_module(dotted: str) -> bool:
+    path = ROOT.joinpath(*dotted.split("."))
+    return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
+
+
+def violations_in(module: str, path: Path, is_package: bool) -> Iterator[str]:
+    where = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else path.name
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if found := _private_module_outside(alias.name, module):
+                    yield f"{where}:{node.lineno}: import {alias.name} (private module {found})"
+        elif isinstance(node, ast.ImportFrom):
+            target = _absolute(node, module, is_package)
+            if found := _private_module_outside(target, module):
+                yield f"{where}:{node.lineno}: from {target} import ... (private module {found})"
+            for alias in node.names:
+                if not _private(alias.name) or target == module:
+                    continue
+                submodule = f"{target}.{alias.name}"
+                if _is_module(submodule):
+                    if _private_module_outside(submodule, module):
+                        yield f"{where}:{node.lineno}: from {target} import {alias.name}"
+                else:
+                    yield f"{where}:{node.lineno}: from {target} import {alias.name}"
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    found = [v for module in _modules() for v in violations_in(*module)]
+
+    assert found == [], "private names imported across modules:\n" + "\n".join(found)
+
+
+def test_the_check_sees_a_private_import(tmp_path: Path) -> None:
+    # The check itself, on made-up modules: what it must flag, and what it must let through.
+    source = tmp_path / "views.py"
+    source.write_text(
+        "from apps.api.schema import _error, FORBIDDEN\n"
+        "from .sender import _vet\n"
+        "from apps.gates.parsers._common import as_dict\n"
+        "from . import _common\n"
+        "from __future__ import annotations\n"
+    )
+    flagged = list(violations_in("apps.webhooks.views", source, False))
+    inside = list(violations_in("apps.gates.parsers.junit", source, False))
+
+    assert [line.split(": ", 1)[1] for line in flagged] == [
+        "from apps.api.schema import _error",
+        "from apps.webhooks.sender import _vet",
+        "from apps.gates.parsers._common import ... (private module apps.gates.parsers._common)",
+        "from apps.webhooks import _common",
+    ]
+    # Inside apps.gates.parsers, its own _common module is fair game.
+    assert not any("_common" in line for line in inside)
+
+
+def test_the_outbound_client_imports_nothing_from_apps() -> None:
+    tree = ast.parse((ROOT / "portal/outbound.py").read_text())
+    imported = [
+        node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+    ] + [
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    ]
+
+    assert not [name for name in imported if name == "apps" or name.startswith("apps.")]
