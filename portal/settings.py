@@ -312,6 +312,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "gates-tick": {"task": "gates.tick", "schedule": env_int("GATE_TICK_SECONDS", 10, minimum=1)},
     "signoffs-sweep": {"task": "signoffs.sweep", "schedule": 30.0},
+    "waivers-expiry-warning": {"task": "gates.warn_expiring_waivers", "schedule": 900.0},
 }
 # Redis redelivers an unacknowledged task after visibility_timeout: it must be longer than any
 # countdown or retry delay (checked when the worker starts, portal/celery.py).

@@ -18,6 +18,7 @@ MINIMAL_SPEC = {
         "target_t0": "2027-03-02T15:00:00Z",
         "start_date": "2026-12-28",
         "status": "planning",
+        "decision": {"role": "vp-engineering"},  # vera in tests/signoffs records the Go/No-Go
     },
     "sources": [{"key": "prod", "url": f"http://{ALLOWED_SOURCE}"}],
     "phases": [

@@ -25,30 +25,49 @@ def current_assignments(user, launch, now=None):
 
 
 def can_attest(user, gate: Gate) -> bool:
-    """A holder of a role covering the gate's category, or the launch's program manager."""
+    """A holder of a role covering the gate's category, the program manager or an attester."""
     categories = attestable_categories(user, gate.launch)
     return categories is None or gate.category in categories
 
 
 def attestable_categories(user, launch) -> set[str] | None:
-    """The gate categories `user` may attest on `launch`; None means every category (PM)."""
+    """The gate categories `user` may attest on `launch`; None means every category (the program
+    manager, an attester)."""
     categories: set[str] = set()
     for assignment in current_assignments(user, launch).select_related("role"):
-        if assignment.duty == Duty.PROGRAM_MANAGER:
+        if assignment.duty in (Duty.PROGRAM_MANAGER, Duty.ATTESTER):
             return None
         if assignment.role_id:
             categories.update(assignment.role.categories)
     return categories
 
 
-def can_decide(user, launch) -> bool:
-    """The Go/No-Go is recorded by the program manager or the holder of the cto-ceo role."""
-    for assignment in current_assignments(user, launch).select_related("role"):
-        if assignment.duty == Duty.PROGRAM_MANAGER:
-            return True
-        if assignment.role_id and assignment.role.key == "cto-ceo":
-            return True
-    return False
+def decision_assignment(user, launch, now=None) -> Assignment | None:
+    """The user's current holding of the launch's decision role (spec `decision: {role: ...}`),
+    as its holder or as a delegate in their window; None without one, or when the spec names
+    no decision role."""
+    if not launch.decision_role:
+        return None
+    return (
+        current_assignments(user, launch, now)
+        .filter(duty=Duty.SIGNER, role__key=launch.decision_role, role__retired_at__isnull=True)
+        .select_related("role", "delegate_of")
+        .first()
+    )
+
+
+def can_decide(user, launch, now=None) -> bool:
+    """The Go/No-Go is recorded by a current holder (or delegate) of the launch's decision role."""
+    return decision_assignment(user, launch, now) is not None
+
+
+def can_prepare_decision(user, launch) -> bool:
+    """The program manager prepares the Go/No-Go meeting record; so may the decider."""
+    assignments = current_assignments(user, launch).select_related("role")
+    return any(
+        a.duty == Duty.PROGRAM_MANAGER or (a.role_id and a.role.key == launch.decision_role)
+        for a in assignments
+    )
 
 
 def waivable_categories(user, launch) -> set[str]:
@@ -61,8 +80,25 @@ def waivable_categories(user, launch) -> set[str]:
 
 
 def can_waive(user, gate: Gate) -> bool:
-    """A waiver is granted by a holder of a role whose scope covers the gate."""
-    return gate.category in waivable_categories(user, gate.launch)
+    """A waiver is asked for by a holder of a role covering the gate, or the program manager
+    (a blocking gate's request then waits for can_approve_waiver's second person)."""
+    if gate.category in waivable_categories(user, gate.launch):
+        return True
+    return current_assignments(user, gate.launch).filter(duty=Duty.PROGRAM_MANAGER).exists()
+
+
+def can_approve_waiver(user, gate: Gate) -> bool:
+    """The second person of a blocking gate's waiver: a holder of a role covering the gate, or
+    of the launch's decision role (that they did not ask for it is the service's rule)."""
+    covering = gate.category in waivable_categories(user, gate.launch)
+    return covering or can_decide(user, gate.launch)
+
+
+def can_revoke_waiver(user, waiver) -> bool:
+    """Its requester, its approver, or an admin of the launch."""
+    if user.pk is not None and user.pk in (waiver.requested_by_id, waiver.granted_by_id):
+        return True
+    return administers(user, waiver.gate.launch)
 
 
 def can_edit_timeline(user, launch) -> bool:
@@ -88,8 +124,9 @@ def permissions_for(user, launch) -> LaunchPermissions:
         if assignment.role_id:
             held.update(assignment.role.categories)
     admin = (user.is_active and user.is_staff) or any(a.duty == Duty.ADMIN for a in assignments)
-    return LaunchPermissions(attestable=None if pm else held, waivable=held, program_manager=pm,
-                             admin=admin)  # fmt: skip
+    attests_all = pm or any(a.duty == Duty.ATTESTER for a in assignments)
+    return LaunchPermissions(attestable=None if attests_all else held, waivable=held,
+                             program_manager=pm, admin=admin)  # fmt: skip
 
 
 def administers(user, launch) -> bool:

@@ -86,14 +86,16 @@ class MeasurementFilter(FilterSet):
 
 class WaiverFilter(FilterSet):
     gate = filters.CharFilter(field_name="gate__key", help_text="Gate key.")
-    active = filters.BooleanFilter(method="by_active", help_text="Not revoked and not expired.")
+    active = filters.BooleanFilter(
+        method="by_active", help_text="Approved, not revoked and not expired."
+    )
 
     class Meta:
         model = Waiver
         fields = ["gate", "active"]
 
     def by_active(self, queryset, name, value):
-        live = Q(revoked_at__isnull=True, expires_at__gt=timezone.now())
+        live = Q(granted_at__isnull=False, revoked_at__isnull=True, expires_at__gt=timezone.now())
         return queryset.filter(live) if value else queryset.exclude(live)
 
 

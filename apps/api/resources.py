@@ -230,7 +230,7 @@ class WaiverList(LaunchScopedView, generics.ListAPIView):
         return (
             Waiver.objects.filter(gate__launch=self.launch)
             .select_related("gate")
-            .order_by("-granted_at", "-id")
+            .order_by("-requested_at", "-id")
         )
 
     def get_serializer_context(self):

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.audit.models import AuditEvent
-from apps.gates.models import Gate, GateStatus, Measurement, Waiver
+from apps.gates.models import Gate, GateStatus, Measurement, Waiver, WaiverState
 from apps.launches.models import Activity, ActivityStatus, Launch, Phase
 from apps.signoffs.models import Condition, LaunchDecision, Role, SignOff
 
@@ -106,15 +106,22 @@ class MeasurementSerializer(serializers.ModelSerializer):
 class WaiverSerializer(serializers.ModelSerializer):
     gate = serializers.CharField(source="gate.key", read_only=True)
     active = serializers.SerializerMethodField()
+    state = serializers.SerializerMethodField()
 
     class Meta:
         model = Waiver
-        fields = ["id", "gate", "reason", "granted_by_name", "granted_at", "expires_at",
-                  "revoked_at", "active"]  # fmt: skip
+        fields = ["id", "gate", "reason", "state", "requested_by_name", "requested_at",
+                  "granted_by_name", "granted_at", "expires_at", "refused_by_name", "refused_at",
+                  "refusal_reason", "revoked_by_name", "revoked_at", "revoke_reason",
+                  "active"]  # fmt: skip
 
     def get_active(self, waiver) -> bool:
-        now = self.context["now"]
-        return waiver.revoked_at is None and waiver.expires_at > now
+        """Whether it counts now: approved, not revoked, not expired."""
+        return waiver.state(self.context["now"]) == WaiverState.ACTIVE
+
+    def get_state(self, waiver) -> str:
+        """pending (waits for a second person), active, expired, refused or revoked."""
+        return waiver.state(self.context["now"])
 
 
 class ConditionSerializer(serializers.ModelSerializer):
@@ -152,8 +159,9 @@ class RoleSerializer(serializers.ModelSerializer):
 class DecisionSerializer(serializers.ModelSerializer):
     class Meta:
         model = LaunchDecision
-        fields = ["id", "decision", "recommendation", "decided_by_name", "attendees", "notes",
-                  "blockers", "decided_at"]  # fmt: skip
+        fields = ["id", "decision", "recommendation", "decided_by_name", "on_behalf_of",
+                  "attendees", "notes", "blockers", "override", "override_reason", "supersedes",
+                  "decided_at"]  # fmt: skip
 
 
 class AuditEventSerializer(serializers.ModelSerializer):

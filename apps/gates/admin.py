@@ -43,16 +43,15 @@ class PrometheusSourceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Waiver)
-class WaiverAdmin(admin.ModelAdmin):
-    list_display = ("gate", "reason", "granted_by_name", "granted_at", "expires_at", "revoked_at")
-    list_filter = ("gate__launch",)
-    search_fields = ("gate__key", "reason", "granted_by_name")
-    list_select_related = ("gate",)
-    readonly_fields = ("gate", "reason", "granted_by", "granted_by_name", "granted_at",
-                       "expires_at")  # fmt: skip
+class WaiverAdmin(ReadOnlyAdmin):
+    """Read-only: waivers are requested, approved, refused and revoked on the gate page, where
+    the two-person rule and the audit log apply."""
 
-    def has_add_permission(self, request):
-        return False  # granted through the service, which audits it
+    list_display = ("gate", "reason", "requested_by_name", "granted_by_name", "expires_at",
+                    "refused_at", "revoked_at")  # fmt: skip
+    list_filter = ("gate__launch",)
+    search_fields = ("gate__key", "reason", "requested_by_name", "granted_by_name")
+    list_select_related = ("gate",)
 
 
 @admin.register(Evidence)

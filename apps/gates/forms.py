@@ -25,3 +25,9 @@ class WaiverForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         help_text="UTC. The waiver stops counting at this moment.",
     )
+
+
+class WaiverDecisionForm(forms.Form):
+    """Refuse or revoke a waiver: the reason is required and kept."""
+
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=5000)

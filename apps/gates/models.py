@@ -100,8 +100,9 @@ _NEWEST_MEASUREMENT = """(
     ORDER BY m.evaluated_at DESC, m.id DESC LIMIT 1)"""
 _ACTIVE_WAIVER = """(
     SELECT jsonb_build_object('id', w.id, 'granted_by', w.granted_by_id,
+                              'requested_by', w.requested_by_id,
                               'expires_at', w.expires_at, 'reason', w.reason)
-    FROM gates_waiver w WHERE w.gate_id = gates_gate.id
+    FROM gates_waiver w WHERE w.gate_id = gates_gate.id AND w.granted_at IS NOT NULL
         AND w.revoked_at IS NULL AND w.expires_at > %s
     ORDER BY w.expires_at DESC LIMIT 1)"""
 
@@ -132,6 +133,7 @@ class GateIterable(ModelIterable):
                 expires = row.get("expires_at")
                 gate.waiver_id = row.get("id")
                 gate.waiver_granted_by = row.get("granted_by")
+                gate.waiver_requested_by = row.get("requested_by")
                 gate.waiver_expires_at = _aware(expires) if expires else None
                 gate.waiver_reason = row.get("reason")
             yield gate
@@ -164,14 +166,15 @@ class GateQuerySet(models.QuerySet):
         return self._unpacking(latest_json=_first_row(newest, fields))
 
     def with_active_waiver(self, now):
-        """Annotate each gate with its longest active waiver's id, signer, expiry and reason
-        (waiver_id, waiver_granted_by, waiver_expires_at, waiver_reason)."""
+        """Annotate each gate with its longest active waiver's id, approver, requester, expiry and
+        reason (waiver_id, waiver_granted_by, waiver_requested_by, waiver_expires_at,
+        waiver_reason)."""
         if self._postgresql():
             active = RawSQL(_ACTIVE_WAIVER, (now,), JSONField())  # noqa: S611 - bound parameter
             return self._unpacking(waiver_json=active)
         waivers = Waiver.objects.active(now).filter(gate=OuterRef("pk"))
-        fields = JSONObject(id="id", granted_by="granted_by_id", expires_at="expires_at",
-                            reason="reason")  # fmt: skip
+        fields = JSONObject(id="id", granted_by="granted_by_id", requested_by="requested_by_id",
+                            expires_at="expires_at", reason="reason")  # fmt: skip
         return self._unpacking(waiver_json=_first_row(waivers, fields))
 
     def _postgresql(self) -> bool:
@@ -312,6 +315,18 @@ class Gate(models.Model):
             return GateStatus.WAIVED, f"waived until {expires:%Y-%m-%d %H:%M} UTC: {why}"
         return status, reason
 
+    def waiver_warning(self, now, target_t0=None) -> str:
+        """Why someone relying on this gate's active waiver should look twice: it ends before
+        T-0, or within 48 hours. Empty otherwise (reads with_active_waiver()'s annotation)."""
+        if self.current_status(now)[0] != GateStatus.WAIVED:
+            return ""
+        expires = self._active_waiver(now, None)[0]
+        if expires < (target_t0 or self.launch.target_t0):
+            return f"its waiver ends {expires:%Y-%m-%d %H:%M} UTC, before T-0"
+        if expires <= now + timedelta(hours=48):
+            return f"its waiver ends within 48 hours ({expires:%Y-%m-%d %H:%M} UTC)"
+        return ""
+
     def _active_waiver(self, now, waiver) -> tuple:
         if waiver is not None:
             return waiver.expires_at, waiver.reason
@@ -417,34 +432,85 @@ class StatusChange(models.Model):
 
 class WaiverQuerySet(models.QuerySet):
     def active(self, now):
-        """Waivers that count at `now`: not revoked and not yet expired."""
-        return self.filter(revoked_at__isnull=True, expires_at__gt=now).order_by("-expires_at")
+        """Waivers that count at `now`: approved, not revoked and not yet expired."""
+        return self.filter(
+            granted_at__isnull=False, revoked_at__isnull=True, expires_at__gt=now
+        ).order_by("-expires_at")
+
+    def pending(self):
+        """Requests waiting for a second person: neither approved, refused nor withdrawn."""
+        return self.filter(
+            granted_at__isnull=True, refused_at__isnull=True, revoked_at__isnull=True
+        )
+
+
+class WaiverState(models.TextChoices):
+    PENDING = "pending", "Pending approval"
+    ACTIVE = "active", "Active"
+    EXPIRED = "expired", "Expired"
+    REFUSED = "refused", "Refused"
+    REVOKED = "revoked", "Revoked"
 
 
 class Waiver(models.Model):
+    """Leave for a gate not to pass until `expires_at`.
+
+    A blocking gate's waiver takes two people: one requests it, another approves it (`granted_*`);
+    until then it is pending and counts for nothing. A non-blocking gate's is granted by its
+    requester at once. It may be refused, and revoked (withdrawn) at any time, with a reason.
+    """
+
     gate = models.ForeignKey(Gate, on_delete=models.PROTECT, related_name="waivers")
     reason = models.TextField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_by_name = models.CharField(max_length=200, blank=True)
+    requested_at = models.DateTimeField(default=timezone.now)
     granted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    granted_by_name = models.CharField(max_length=200)
-    granted_at = models.DateTimeField(default=timezone.now)
+    granted_by_name = models.CharField(max_length=200, blank=True)
+    granted_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField()
+    refused_at = models.DateTimeField(null=True, blank=True)
+    refused_by_name = models.CharField(max_length=200, blank=True)
+    refusal_reason = models.TextField(blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by_name = models.CharField(max_length=200, blank=True)
+    revoke_reason = models.TextField(blank=True)
+    expiry_warned_at = models.DateTimeField(null=True, blank=True)
 
     objects = WaiverQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-granted_at"]
+        ordering = ["-requested_at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(expires_at__gt=models.F("granted_at")),
-                name="waiver_expires_after_grant",
+                condition=models.Q(expires_at__gt=models.F("requested_at")),
+                name="waiver_expires_after_request",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(granted_at__isnull=True) | models.Q(refused_at__isnull=True),
+                name="waiver_granted_or_refused",
             ),
         ]
 
     def __str__(self) -> str:
         return f"waiver of {self.gate_id} until {self.expires_at:%Y-%m-%d}"
+
+    def state(self, now) -> str:
+        if self.revoked_at is not None:
+            return WaiverState.REVOKED
+        if self.refused_at is not None:
+            return WaiverState.REFUSED
+        if self.granted_at is None:
+            return WaiverState.PENDING
+        return WaiverState.ACTIVE if self.expires_at > now else WaiverState.EXPIRED
+
+    def involves(self, user) -> bool:
+        """Whether `user` requested or approved it (and so produced the gate's evidence)."""
+        return user.pk is not None and user.pk in (self.requested_by_id, self.granted_by_id)
 
 
 def format_decimal(value: Decimal | None) -> str:

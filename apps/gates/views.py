@@ -4,18 +4,26 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
-from apps.accounts.permissions import can_attest, can_waive
+from apps.accounts.permissions import administers, can_approve_waiver, can_attest, can_waive
 from apps.gates.evidence import store_evidence
-from apps.gates.forms import AttestationForm, WaiverForm
+from apps.gates.forms import AttestationForm, WaiverDecisionForm, WaiverForm
 from apps.gates.history import CHART_POINTS, chart, recent_values, sparkline
-from apps.gates.models import Evidence, Gate, GateStatus, Source, format_decimal
-from apps.gates.services import attest, grant_waiver
+from apps.gates.models import Evidence, Gate, GateStatus, Source, Waiver, format_decimal
+from apps.gates.services import (
+    WaiverRefused,
+    approve_waiver,
+    attest,
+    refuse_waiver,
+    request_waiver,
+    revoke_waiver,
+    waiver_limit,
+)
 from apps.launches.views import get_launch_for_user
 from portal import jinja2
 from portal.csvsafe import csv_text
@@ -51,19 +59,52 @@ def gate_attest(request: HttpRequest, slug: str, key: str) -> HttpResponse:
 def gate_waive(request: HttpRequest, slug: str, key: str) -> HttpResponse:
     gate = get_gate_for_user(request, slug, key)
     if not can_waive(request.user, gate):
-        raise PermissionDenied("only a holder of a role covering this gate may waive it")
+        raise PermissionDenied("only a holder of a role covering this gate may ask to waive it")
     form = WaiverForm(request.POST or None)
+    status = 200
     if request.method == "POST" and form.is_valid():
         try:
-            grant_waiver(gate=gate, user=request.user, **form.cleaned_data)
-        except ValueError as exc:
-            form.add_error(None, str(exc))
+            waiver = request_waiver(gate=gate, user=request.user, **form.cleaned_data)
+        except WaiverRefused as exc:
+            form.add_error(None, exc.message)
+            status = exc.status
         else:
-            until = form.cleaned_data["expires_at"]
-            messages.success(request, f"“{gate.name}” is waived until {until:%Y-%m-%d %H:%M} UTC.")
-            return redirect("launches:overview", slug=slug)
-    status = 400 if form.errors else 200
-    return render(request, "gates/waive.html", {"gate": gate, "form": form}, status=status)
+            until = f"{waiver.expires_at:%Y-%m-%d %H:%M} UTC"
+            if waiver.granted_at:
+                messages.success(request, f"“{gate.name}” is waived until {until}.")
+            else:
+                messages.success(request, f"Waiver of “{gate.name}” until {until} requested: "
+                                          "it counts once another person approves it.")  # fmt: skip
+            return redirect("launches:gate", slug=slug, key=key)
+    elif request.method == "POST":
+        status = 400
+    limit, rule = waiver_limit(gate.launch, timezone.now())
+    context = {"gate": gate, "form": form, "limit": limit, "rule": rule}
+    return render(request, "gates/waive.html", context, status=status)
+
+
+@login_required
+@require_POST
+def waiver_action(request: HttpRequest, slug: str, key: str, pk: int, action: str) -> HttpResponse:
+    """Approve, refuse or revoke a waiver of the gate; the service decides who may."""
+    if action not in ("approve", "refuse", "revoke"):
+        raise Http404("no such waiver action")
+    gate = get_gate_for_user(request, slug, key)
+    waiver = get_object_or_404(Waiver, gate=gate, pk=pk)
+    form = WaiverDecisionForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    try:
+        if action == "approve":
+            approve_waiver(waiver=waiver, user=request.user)
+        elif action == "refuse":
+            refuse_waiver(waiver=waiver, user=request.user, reason=reason)
+        else:
+            revoke_waiver(waiver=waiver, user=request.user, reason=reason)
+    except WaiverRefused as exc:
+        return _gate_page(request, gate, status=exc.status, error=exc.message)
+    done = {"approve": "approved", "refuse": "refused", "revoke": "revoked"}[action]
+    messages.success(request, f"The waiver of “{gate.name}” is {done}.")
+    return redirect("launches:gate", slug=slug, key=key)
 
 
 SORTS = {
@@ -130,30 +171,43 @@ def _gates_csv(launch, rows) -> HttpResponse:
 @login_required
 @require_GET
 def gate_detail(request: HttpRequest, slug: str, key: str) -> HttpResponse:
-    launch = get_launch_for_user(request, slug)
-    now = timezone.now()
+    return _gate_page(request, get_gate_for_user(request, slug, key))
+
+
+def _gate_page(request, gate: Gate, *, status: int = 200, error: str = "") -> HttpResponse:
+    launch, now = gate.launch, timezone.now()
     gate = get_object_or_404(
-        Gate.objects.filter(launch=launch).for_dashboard(now).select_related("prometheus"), key=key
+        Gate.objects.filter(launch=launch)
+        .for_dashboard(now)
+        .select_related("prometheus", "launch"),
+        pk=gate.pk,
     )
     gate.status, gate.status_reason = gate.current_status(now)
     history = recent_values([gate.pk], per_gate=CHART_POINTS).get(gate.pk, [])
     drawn = chart(history, gate.threshold, width=720, height=200)
+    waivers = list(gate.waivers.all()[:20])
+    for waiver in waivers:
+        waiver.state_now = waiver.state(now)
     context = {
-        "launch": launch, "gate": gate, "now": now,
+        "launch": launch, "gate": gate, "now": now, "error": error,
         "chart": drawn and jinja2.render("gates/chart.html", chart=drawn, gate=gate),
         "measurements": jinja2.render(
             "gates/measurements.html",
             measurements=gate.measurements.select_related("evidence")[:50],
-            evidence_url=lambda sha256: reverse("launches:evidence", args=[slug, sha256]),
+            evidence_url=lambda sha256: reverse("launches:evidence", args=[launch.slug, sha256]),
         ),
         "changes": gate.status_changes.all()[:20],
-        "waivers": gate.waivers.all()[:20],
+        "waivers": waivers,
+        "waiver_warning": gate.waiver_warning(now),
         "roles": [r for r in launch.roles.filter(retired_at__isnull=True)
                   if gate.category in r.categories],
         "may_attest": gate.source == Source.MANUAL and can_attest(request.user, gate),
         "may_waive": can_waive(request.user, gate),
+        "may_approve": can_approve_waiver(request.user, gate),
+        "may_admin": administers(request.user, launch),
+        "user_id": request.user.pk,
     }  # fmt: skip
-    return render(request, "gates/detail.html", context)
+    return render(request, "gates/detail.html", context, status=status)
 
 
 @login_required

@@ -13,20 +13,28 @@ from django.utils import timezone
 
 from apps.audit.services import record
 from apps.gates.models import Gate, Measurement, Source
-from apps.gates.services import Reading, record_reading
+from apps.gates.services import (
+    Reading,
+    approve_waiver,
+    attest,
+    record_reading,
+    request_waiver,
+    waiver_limit,
+)
 from apps.launches.models import Launch
 from apps.launches.services import import_launch_spec
 from apps.signoffs.models import Assignment, Duty
 
 DEMO_SPEC = Path(settings.BASE_DIR) / "specs" / "llm-research-lab.yaml"
 DEMO_PASSWORD = "launch-demo"  # noqa: S105 - demo accounts only, refused with DEBUG off
-STAFF_USERS = ("pm", "auditor", "admin")
+STAFF_USERS = ("pm", "auditor", "admin", "qa-lead", "security-reviewer")
 # Demo people have names, so that a signature reads "I, Valerie Park, as VP Engineering".
 DEMO_NAMES = {
     "vp-engineering": ("Valerie", "Park"), "security-lead": ("Samuel", "Okafor"),
     "sre-lead": ("Rita", "Gomez"), "product-vp": ("Priya", "Nair"),
     "legal-counsel": ("Leo", "Hartmann"), "cto-ceo": ("Chris", "Tanaka"),
     "pm": ("Pat", "Morgan"), "auditor": ("Alex", "Reyes"), "admin": ("Ada", "Lindqvist"),
+    "qa-lead": ("Quinn", "Adams"), "security-reviewer": ("Sasha", "Ivanova"),
 }  # fmt: skip
 
 
@@ -76,25 +84,61 @@ def _assign(launch: Launch) -> None:
     for role in launch.roles.filter(retired_at__isnull=True):
         user = User.objects.get(username=role.key)
         Assignment.objects.get_or_create(launch=launch, user=user, duty=Duty.SIGNER, role=role)
-    duties = {"pm": Duty.PROGRAM_MANAGER, "auditor": Duty.AUDITOR, "admin": Duty.ADMIN}
+    duties = {"pm": Duty.PROGRAM_MANAGER, "auditor": Duty.AUDITOR, "admin": Duty.ADMIN,
+              "qa-lead": Duty.ATTESTER, "security-reviewer": Duty.ATTESTER}  # fmt: skip
     for username, duty in duties.items():
         user = User.objects.get(username=username)
         Assignment.objects.get_or_create(launch=launch, user=user, duty=duty)
 
 
 def _add_readings(launch: Launch, now) -> int:
-    """Six readings per gate, one per interval; most pass, a few fail, one source is down."""
+    """Six readings per gate, one per interval; most pass, a few fail, one source is down.
+
+    Manual gates are attested by the demo's attesters, who sign nothing, and one failing
+    blocking gate carries a waiver the program manager asked for and the decision role approved:
+    whoever produced evidence may not approve its scope, and the demo stays signable.
+    """
     rng = random.Random(launch.slug)  # noqa: S311 - demo values, the same every time
     count = 0
     for index, gate in enumerate(launch.gates.active().select_related("launch")):
         if gate.source == Source.MANUAL and index % 9 == 4:
             continue  # nobody has attested this one yet: it reads "pending"
+        if gate.source == Source.MANUAL:
+            _attest(gate, now)
+            count += 1
+            continue
         for step in range(5, -1, -1):
             at = now - gate.interval * step - timedelta(seconds=rng.randint(0, 30))
             reading = _reading(gate, failing=index % 9 == 4, down=index % 13 == 7, rng=rng)
             record_reading(gate=gate, reading=reading, actor="load_demo", at=at)
             count += 1
+    _waive_one(launch, now)
     return count
+
+
+def _attest(gate: Gate, now) -> None:
+    username = "security-reviewer" if gate.category == "security" else "qa-lead"
+    attester = get_user_model().objects.get(username=username)
+    attest(gate=gate, user=attester, comment="Checked for the demo.")
+
+
+def _waive_one(launch: Launch, now) -> None:
+    """The first failing blocking gate outside the decision role's scope gets a waiver."""
+    User = get_user_model()
+    decider = launch.roles.filter(key=launch.decision_role).first()
+    outside = decider.categories if decider else []
+    until = min(now + timedelta(days=7), waiver_limit(launch, now)[0])
+    if until <= now:
+        return  # the launch is over: no waiver may start
+    for gate in launch.gates.active().filter(blocking=True).exclude(category__in=outside):
+        if gate.current_status(now)[0] == "failing":
+            waiver = request_waiver(
+                gate=gate, user=User.objects.get(username="pm"), now=now, expires_at=until,
+                reason="Demo: measured on the old cluster; re-run on production in week 9.",
+            )  # fmt: skip
+            if decider is not None:
+                approve_waiver(waiver=waiver, user=User.objects.get(username=decider.key), now=now)
+            return
 
 
 def _reading(gate: Gate, *, failing: bool, down: bool, rng: random.Random) -> Reading:

@@ -7,6 +7,8 @@ from django.utils import timezone
 
 from apps.launches.durations import format_offset
 
+WAIVER_MAX_DAYS = 30  # the longest waiver, unless the launch spec says otherwise
+
 
 class LaunchStatus(models.TextChoices):
     PLANNING = "planning", "Planning"
@@ -47,6 +49,16 @@ class Launch(models.Model):
     ready_at = models.DateTimeField(
         null=True, blank=True, help_text="Since when every blocking gate and required role holds."
     )
+    decision_role = models.CharField(
+        max_length=80, blank=True,
+        help_text="The key of the role whose holder records the Go/No-Go (blank: nobody may).",
+    )  # fmt: skip
+    waiver_max_days = models.PositiveIntegerField(
+        default=WAIVER_MAX_DAYS, help_text="The longest a waiver may run, in days."
+    )
+    waivers_outlast_launch = models.BooleanField(
+        default=False, help_text="Whether a waiver may run past T+24h."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -57,7 +69,10 @@ class Launch(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(status__in=LaunchStatus.values), name="launch_status_valid"
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(waiver_max_days__gte=1), name="launch_waiver_max_days_positive"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -66,6 +81,10 @@ class Launch(models.Model):
     def days_to_t0(self, now=None) -> int:
         now = now or timezone.now()
         return (self.target_t0.date() - now.date()).days
+
+    def current_decision(self):
+        """The Go/No-Go in force: the newest decision, which no later one superseded."""
+        return self.decisions.current().first()
 
     def current_week(self, now=None) -> int:
         """The timeline week `now` falls in (week 1 starts on start_date)."""

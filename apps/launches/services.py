@@ -9,7 +9,14 @@ from django.utils import timezone
 from apps.audit.services import record
 from apps.gates.models import DEFAULT_INTERVAL, Gate, PrometheusSource, Source
 from apps.launches.durations import format_duration, format_offset
-from apps.launches.models import Activity, ActivityStatus, Launch, Phase, SequenceStep
+from apps.launches.models import (
+    WAIVER_MAX_DAYS,
+    Activity,
+    ActivityStatus,
+    Launch,
+    Phase,
+    SequenceStep,
+)
 from apps.launches.spec import parse_spec
 from apps.launches.spec_yaml import dump_yaml
 from apps.signoffs.models import Role
@@ -76,6 +83,9 @@ def _launch_fields(data: dict) -> dict:
         "start_date": data["start_date"],
         "status": data.get("status", "planning"),
         "description": data.get("description", ""),
+        "decision_role": data.get("decision", {}).get("role", ""),
+        "waiver_max_days": data.get("waiver_max_days", WAIVER_MAX_DAYS),
+        "waivers_outlast_launch": data.get("waivers_outlast_launch", False),
     }
 
 
@@ -248,6 +258,13 @@ def _export_launch(launch: Launch) -> dict:
     }
     if launch.description:
         out["description"] = launch.description
+    if launch.decision_role:
+        out["decision"] = {"role": launch.decision_role}
+    # Defaults are left out, as an importer would assume them.
+    if launch.waiver_max_days != WAIVER_MAX_DAYS:
+        out["waiver_max_days"] = launch.waiver_max_days
+    if launch.waivers_outlast_launch:
+        out["waivers_outlast_launch"] = True
     return out
 
 

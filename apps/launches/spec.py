@@ -145,6 +145,10 @@ def _kind(value: Any) -> str:
     )
 
 
+def days(value: Any) -> int:
+    return whole(value, minimum=1, maximum=3650)
+
+
 # --- the schema: field -> (converter, required) ------------------------------------------------
 
 LAUNCH_FIELDS = {
@@ -155,7 +159,11 @@ LAUNCH_FIELDS = {
     "start_date": (a_date, True),
     "status": (one_of(LaunchStatus.values), False),
     "description": (optional_text, False),
+    "decision": (None, False),  # {role: <role key>}: checked against the roles
+    "waiver_max_days": (days, False),
+    "waivers_outlast_launch": (boolean, False),
 }
+DECISION_FIELDS = {"role": (slug, True)}
 
 
 def env_name(value: Any) -> str:
@@ -316,6 +324,8 @@ def _validate(document: dict) -> dict:
     source_keys = {source["key"] for source in sources if "key" in source}
     for gate in gates:
         _check_gate(check, gate, source_keys)
+    if "decision" in launch:
+        _check_decision(check, launch, roles)
     if check.errors:
         raise SpecError(check.errors)
     return {
@@ -344,6 +354,15 @@ def _check_phase(check: _Checker, phase: dict) -> None:
             check.errors.append(
                 f"{activity['_path']}.week: {week} is outside the phase's weeks {start}-{end}"
             )
+
+
+def _check_decision(check: _Checker, launch: dict, roles: list[dict]) -> None:
+    """`decision: {role: ...}` names the role whose holder records the Go/No-Go."""
+    decision = check.mapping(launch["decision"], DECISION_FIELDS, "launch.decision")
+    launch["decision"] = decision or {}
+    role = (decision or {}).get("role")
+    if role is not None and role not in {r.get("key") for r in roles}:
+        check.errors.append(f"launch.decision.role: {role!r} is not a role of this launch")
 
 
 # Which optional rule fields each source takes; the others must be absent.
@@ -396,7 +415,7 @@ def _check_url(check: _Checker, url: str, path: str) -> None:
     from django.conf import settings
 
     from apps.gates.sources import SourceError
-    from apps.gates.sources.fetch import check_url
+    from portal.outbound import check_url
 
     try:
         check_url(url, allowed_hosts=settings.SOURCE_ALLOWED_HOSTS)

@@ -22,6 +22,11 @@ urlpatterns = [
     path("<slug:slug>/audit/", audit_views.audit_log, name="audit"),
     path("<slug:slug>/decision/", signoff_views.decision, name="decision"),
     path("<slug:slug>/gates/<slug:key>/waive/", gate_views.gate_waive, name="gate-waive"),
+    path(
+        "<slug:slug>/gates/<slug:key>/waivers/<int:pk>/<slug:action>/",
+        gate_views.waiver_action,
+        name="waiver-action",
+    ),
     path("<slug:slug>/signoffs/<slug:role>/sign/", signoff_views.sign, name="sign"),
     path("<slug:slug>/people/", signoff_views.people, name="people"),
     path("<slug:slug>/webhooks/", webhook_views.webhook_list, name="webhooks"),

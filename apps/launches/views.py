@@ -19,7 +19,7 @@ from apps.accounts.permissions import (
     visible_launches,
 )
 from apps.audit.models import AuditEvent
-from apps.gates.models import Gate, GateStatus
+from apps.gates.models import Gate, GateStatus, Waiver
 from apps.gates.summary import dimension_summary, owners_of
 from apps.launches.calendar import calendar_token, launch_calendar, user_from_token
 from apps.launches.forms import ActivityForm
@@ -119,6 +119,10 @@ def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
         "allowed": allowed,
         "attention": attention[:OVERVIEW_GATES], "attention_count": len(attention),
         "gates_url": reverse("launches:gates", args=[launch.slug]),
+        "pending_waivers": list(Waiver.objects.pending().filter(
+            gate__launch=launch, gate__retired_at__isnull=True).select_related("gate")),
+        "waiver_warnings": [(g, text) for g in gates if g.status == GateStatus.WAIVED
+                            and (text := g.waiver_warning(now, launch.target_t0))],
     }  # fmt: skip
     body = jinja2.render("launches/overview.html", **context)
     return render(request, "launches/overview.html", {**context, "body": body})

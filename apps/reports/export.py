@@ -273,26 +273,25 @@ def signoff_state(signoff: SignOff) -> str:
     return "superseded" if signoff.superseded_at else "valid"
 
 
-WAIVER_HEADER = ["id", "gate", "reason", "granted_by", "granted_at", "expires_at", "revoked_at"]
+WAIVER_HEADER = ["id", "gate", "reason", "requested_by", "requested_at", "granted_by",
+                 "granted_at", "expires_at", "refused_by", "refused_at", "refusal_reason",
+                 "revoked_by", "revoked_at", "revoke_reason"]  # fmt: skip
 
 
 def waiver_rows(scope: Scope):
     waivers = (
         Waiver.objects.filter(gate__in=scope.gates())
-        .filter(scope.during("granted_at"))
+        .filter(scope.during("requested_at"))
         .select_related("gate")
-        .order_by("granted_at", "id")
+        .order_by("requested_at", "id")
     )
     for w in waivers:
         yield [
-            w.id,
-            w.gate.key,
-            w.reason,
-            w.granted_by_name,
-            _iso(w.granted_at),
-            _iso(w.expires_at),
-            _iso(w.revoked_at),
-        ]
+            w.id, w.gate.key, w.reason, w.requested_by_name, _iso(w.requested_at),
+            w.granted_by_name, _iso(w.granted_at), _iso(w.expires_at), w.refused_by_name,
+            _iso(w.refused_at), w.refusal_reason, w.revoked_by_name, _iso(w.revoked_at),
+            w.revoke_reason,
+        ]  # fmt: skip
 
 
 DECISION_HEADER = [
@@ -304,6 +303,11 @@ DECISION_HEADER = [
     "attendees",
     "notes",
     "blockers",
+    "role",
+    "on_behalf_of",
+    "override",
+    "override_reason",
+    "supersedes",
 ]
 
 
@@ -318,6 +322,11 @@ def decision_rows(scope: Scope):
             d.attendees,
             d.notes,
             canonical_json(d.blockers),
+            d.role,
+            d.on_behalf_of,
+            d.override,
+            d.override_reason,
+            d.supersedes_id or "",
         ]
 
 

@@ -86,9 +86,51 @@ class SignForm(forms.Form):
         return data
 
 
+GO_WITH_OVERRIDE = "go-override"
+
+
 class DecisionForm(forms.Form):
-    decision = forms.ChoiceField(choices=GoNoGo.choices, widget=forms.RadioSelect)
+    """The decider's Go/No-Go, confirmed as a signature is: password, or TOTP once enrolled."""
+
+    decision = forms.ChoiceField(
+        choices=[(GoNoGo.GO, "Go"), (GO_WITH_OVERRIDE, "Go with override (against NO-GO)"),
+                 (GoNoGo.NO_GO, "No-Go")],
+        widget=forms.RadioSelect,
+    )  # fmt: skip
+    override_reason = forms.CharField(
+        required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required for a Go with override: why go against the portal's NO-GO.",
+    )  # fmt: skip
     attendees = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=10000,
+                            required=False)  # fmt: skip
+    # The sign page's re-authentication, the same fields and checks (one home: SignForm).
+    password = SignForm.base_fields["password"]
+    code = SignForm.base_fields["code"]
+    totp = SignForm.totp
+    clean_password = SignForm.clean_password
+    clean_code = SignForm.clean_code
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def decision_input(self) -> dict:
+        """The keyword arguments of record_decision()."""
+        data = self.cleaned_data
+        return {
+            "decision": GoNoGo.GO if data["decision"] == GO_WITH_OVERRIDE else data["decision"],
+            "override": data["decision"] == GO_WITH_OVERRIDE,
+            "override_reason": data["override_reason"],
+            "attendees": data["attendees"], "notes": data["notes"],
+        }  # fmt: skip
+
+
+class MeetingForm(forms.Form):
+    """The Go/No-Go meeting record the program manager prepares for the decider."""
+
+    attendees = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000,
+                                required=False)  # fmt: skip
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=10000,
                             required=False)  # fmt: skip
 

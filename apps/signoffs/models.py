@@ -34,6 +34,9 @@ class Duty(models.TextChoices):
     PROGRAM_MANAGER = "program_manager", "Program manager"
     AUDITOR = "auditor", "Auditor"
     ADMIN = "admin", "Launch admin"
+    # Checks and attests manual gates (a QA lead, a security reviewer) and signs nothing, so the
+    # evidence and the approval over it come from different people.
+    ATTESTER = "attester", "Attester"
 
 
 class AssignmentQuerySet(models.QuerySet):
@@ -208,8 +211,15 @@ class GoNoGo(models.TextChoices):
     NO_GO = "no-go", "No-Go"
 
 
+class LaunchDecisionQuerySet(models.QuerySet):
+    def current(self):
+        """The decision in force: the one no later decision supersedes (one per launch)."""
+        return self.filter(superseded_by__isnull=True)
+
+
 class LaunchDecision(models.Model):
-    """The Go/No-Go decision, recorded by people, beside the portal's recommendation."""
+    """The Go/No-Go decision, recorded by the holder of the launch's decision role beside the
+    portal's recommendation. Never edited: a newer decision supersedes it (both are kept)."""
 
     launch = models.ForeignKey(Launch, on_delete=models.PROTECT, related_name="decisions")
     decision = models.CharField(max_length=10, choices=GoNoGo.choices)
@@ -218,13 +228,48 @@ class LaunchDecision(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     decided_by_name = models.CharField(max_length=200)
+    role = models.CharField(max_length=80, blank=True, help_text="The decision role's key.")
+    on_behalf_of = models.CharField(max_length=200, blank=True)
     attendees = models.TextField()
     notes = models.TextField(blank=True)
     blockers = models.JSONField(default=list)
+    override = models.BooleanField(
+        default=False, help_text="Go, recorded while the portal recommended NO-GO."
+    )
+    override_reason = models.TextField(blank=True)
+    # One-to-one: a decision is superseded once, so the decisions of a launch form one chain.
+    supersedes = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
+    )
     decided_at = models.DateTimeField()
 
+    objects = LaunchDecisionQuerySet.as_manager()
+
     class Meta:
-        ordering = ["-decided_at"]
+        ordering = ["-decided_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(override=False)
+                | (models.Q(decision="go") & ~models.Q(override_reason="")),
+                name="decision_override_is_a_reasoned_go",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.decision} on {self.decided_at:%Y-%m-%d}"
+
+
+class DecisionMeeting(models.Model):
+    """The Go/No-Go meeting record the program manager prepares; it prefills the decider's form."""
+
+    launch = models.OneToOneField(Launch, on_delete=models.CASCADE, related_name="meeting")
+    attendees = models.TextField(blank=True)
+    notes = models.TextField(blank=True)
+    prepared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    prepared_by_name = models.CharField(max_length=200)
+    prepared_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Go/No-Go meeting of {self.launch.slug}"

@@ -9,6 +9,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
+from apps.accounts.permissions import can_prepare_decision, decision_assignment
 from apps.accounts.services import Invitation, awaits_acceptance, invite_user
 from apps.audit.services import record
 from apps.launches.models import Launch
@@ -17,6 +18,7 @@ from apps.signoffs.models import (
     Assignment,
     Condition,
     Decision,
+    DecisionMeeting,
     Duty,
     GoNoGo,
     LaunchDecision,
@@ -123,11 +125,18 @@ def _check_approvable(snapshot, user) -> None:
     if bad:
         listed = ", ".join(f"{g.gate.key} ({g.status}: {g.reason})" for g in bad)
         raise SigningRefused(409, f"cannot approve while blocking gates are not passing: {listed}")
-    for scoped in snapshot.gates:
-        if scoped.status == "waived" and scoped.gate.waiver_granted_by == user.pk:
-            raise SigningRefused(
-                403, f"you granted the waiver on {scoped.gate.key} yourself: another may approve"
-            )
+    mine = snapshot.produced_by(user)
+    if mine:
+        raise SigningRefused(403, conflict_message(mine))
+
+
+def conflict_message(produced: list) -> str:
+    """Why someone may not approve a scope holding evidence they produced (the gates named)."""
+    listed = ", ".join(g.gate.key for g in produced)
+    return (
+        f"you produced the current evidence of {listed} (an attestation, or a waiver you asked"
+        " for or approved): another person must approve this scope; you may still reject it"
+    )
 
 
 def _store(role, user, assignment, decision, comment, conditions, snapshot, now, *, ip,
@@ -175,6 +184,22 @@ def invalidate_for_gate(*, gate, status: str, reason: str, now, actor="system") 
         if gate.category in s.role.categories
     ]  # fmt: skip
     why = f"gate {gate.key} is {status}" + (f": {reason}" if reason else "")
+    for signoff in approvals:
+        _invalidate(signoff, why=why, gate_key=gate.key, now=now, actor=actor)
+    return approvals
+
+
+def invalidate_conflicts(*, gate, user, what: str, now, actor) -> list[SignOff]:
+    """`user` just produced `gate`'s evidence (`what`: an attestation, a waiver): their valid
+    approvals of scopes holding the gate no longer hold (separation of duties). Runs inside the
+    transaction of the change."""
+    approvals = [
+        s
+        for s in SignOff.objects.filter(launch_id=gate.launch_id, user=user).valid_approvals()
+        .select_related("role", "user", "launch")
+        if gate.category in s.role.categories
+    ]  # fmt: skip
+    why = f"the signer produced the evidence of gate {gate.key} since ({what})"
     for signoff in approvals:
         _invalidate(signoff, why=why, gate_key=gate.key, now=now, actor=actor)
     return approvals
@@ -254,26 +279,97 @@ def update_readiness(*, launch_id: int, now=None) -> bool:
     return ready
 
 
+NO_DECISION_ROLE = (
+    "the launch spec names no decision role (launch.decision.role): nobody may record the Go/No-Go"
+)
+
+
 def record_decision(*, launch: Launch, user, decision: str, attendees: str, notes: str,
+                    override: bool = False, override_reason: str = "",
                     now=None) -> LaunchDecision:  # fmt: skip
-    """The Go/No-Go, with the blockers and the portal's recommendation at that moment."""
+    """The Go/No-Go, with the blockers and the portal's recommendation at that moment.
+
+    Only a current holder (or delegate) of the launch's decision role records it (403); the
+    caller has re-authenticated them. Go while the portal recommends NO-GO is refused (409)
+    unless it is an override with a reason, stored and audited as one. Never edited: each new
+    decision supersedes the previous one, under a lock on the launch so the chain cannot fork.
+    """
     now = now or timezone.now()
+    assignment = check_decider(launch=launch, user=user, now=now)
+    _check_decision_input(decision, attendees, override, override_reason)
+    with transaction.atomic():
+        Launch.objects.select_for_update().only("pk").get(pk=launch.pk)
+        state = readiness(launch, now)
+        overriding = decision == GoNoGo.GO and state.recommendation == GoNoGo.NO_GO
+        if overriding and not override:
+            raise SigningRefused(409, _go_refused(state))
+        previous = LaunchDecision.objects.filter(launch=launch).current().first()
+        made = LaunchDecision.objects.create(
+            launch=launch, decision=decision, recommendation=state.recommendation,
+            decided_by=user, decided_by_name=_name(user), role=launch.decision_role,
+            on_behalf_of=_name(assignment.delegate_of) if assignment.delegate_of_id else "",
+            attendees=attendees.strip(), notes=notes.strip(), blockers=state.as_dict(),
+            override=overriding, override_reason=override_reason.strip() if overriding else "",
+            supersedes=previous, decided_at=now,
+        )  # fmt: skip
+        record(actor=user, action="launch.decided", launch_slug=launch.slug, obj_type="launch",
+               obj_key=launch.slug,
+               data={"decision_id": made.pk, "decision": decision,
+                     "recommendation": state.recommendation, "blockers": len(state.blockers),
+                     "override": made.override, "override_reason": made.override_reason,
+                     "supersedes": previous.pk if previous else None, "role": made.role,
+                     "on_behalf_of": made.on_behalf_of})  # fmt: skip
+    return made
+
+
+def check_decider(*, launch: Launch, user, now) -> Assignment:
+    """The user's holding of the launch's decision role, or SigningRefused(403) saying why not."""
+    if not launch.decision_role:
+        raise SigningRefused(403, NO_DECISION_ROLE)
+    assignment = decision_assignment(user, launch, now)
+    if assignment is None:
+        raise SigningRefused(
+            403, f"only a holder of the {launch.decision_role} role records the Go/No-Go"
+        )
+    return assignment
+
+
+def _check_decision_input(decision: str, attendees: str, override: bool, reason: str) -> None:
     if decision not in GoNoGo.values:
         raise SigningRefused(400, f"unknown decision {decision!r}")
     if not attendees.strip():
         raise SigningRefused(400, "list who attended the Go/No-Go meeting")
-    state = readiness(launch, now)
+    if override and decision != GoNoGo.GO:
+        raise SigningRefused(400, "only a Go overrides the portal's recommendation")
+    if override and not reason.strip():
+        raise SigningRefused(400, "a Go with override needs the reason for overriding")
+
+
+def _go_refused(state) -> str:
+    listed = ", ".join(f"{b.key} ({b.status}: {b.reason})" for b in state.blockers)
+    return (
+        f"the portal recommends NO-GO, blocked by {listed}: a Go needs "
+        "“Go with override” and the reason"
+    )
+
+
+def prepare_decision(*, launch: Launch, user, attendees: str, notes: str,
+                     now=None) -> DecisionMeeting:  # fmt: skip
+    """The program manager (or the decider) writes down the Go/No-Go meeting, who attends and
+    notes, which prefill the decider's form. Audited as `decision.prepared`."""
+    now = now or timezone.now()
+    if not can_prepare_decision(user, launch):
+        raise SigningRefused(403, "only the program manager or the decider prepares the meeting")
     with transaction.atomic():
-        made = LaunchDecision.objects.create(
-            launch=launch, decision=decision, recommendation=state.recommendation,
-            decided_by=user, decided_by_name=_name(user), attendees=attendees.strip(),
-            notes=notes.strip(), blockers=state.as_dict(), decided_at=now,
+        meeting, _ = DecisionMeeting.objects.update_or_create(
+            launch=launch,
+            defaults={"attendees": attendees.strip(), "notes": notes.strip(), "prepared_by": user,
+                      "prepared_by_name": _name(user), "prepared_at": now},
         )  # fmt: skip
-        record(actor=user, action="launch.decided", launch_slug=launch.slug, obj_type="launch",
-               obj_key=launch.slug,
-               data={"decision": decision, "recommendation": state.recommendation,
-                     "blockers": len(state.blockers)})  # fmt: skip
-    return made
+        record(actor=user, action="decision.prepared", launch_slug=launch.slug,
+               obj_type="launch", obj_key=launch.slug,
+               data={"attendees": meeting.attendees, "notes": meeting.notes})  # fmt: skip
+    return meeting
 
 
 # --- role assignments ---------------------------------------------------------------------------

@@ -3,8 +3,10 @@
 import hashlib
 from dataclasses import dataclass
 
+from django.db.models import Q
+
 from apps.audit.services import canonical_json
-from apps.gates.models import Gate, GateStatus
+from apps.gates.models import Gate, GateStatus, Measurement, Source, Waiver
 from apps.signoffs.models import Role
 
 GOOD = (GateStatus.PASSING, GateStatus.WAIVED)
@@ -23,6 +25,32 @@ class Snapshot:
     gates: list[ScopedGate]
     data: dict
     digest: str
+
+    def produced_by(self, user) -> list[ScopedGate]:
+        """Gates of the scope whose current evidence `user` produced: the newest attestation of
+        a manual gate, or the waiver it stands on, which they requested or approved. Whoever
+        produced a gate's evidence may not approve a scope that holds it (two queries at most)."""
+        attestations = {g.gate.latest_id for g in self.gates if g.gate.source == Source.MANUAL}
+        waivers = {g.gate.waiver_id for g in self.gates if g.status == GateStatus.WAIVED}
+        attested, waived = set(), set()
+        if attestations - {None}:
+            attested = set(
+                Measurement.objects.filter(pk__in=attestations - {None})
+                .filter(source_detail__user_id=user.pk)
+                .values_list("pk", flat=True)
+            )
+        if waivers:
+            waived = set(
+                Waiver.objects.filter(pk__in=waivers)
+                .filter(Q(requested_by=user) | Q(granted_by=user))
+                .values_list("pk", flat=True)
+            )
+        return [
+            g
+            for g in self.gates
+            if g.gate.latest_id in attested
+            or (g.status == GateStatus.WAIVED and g.gate.waiver_id in waived)
+        ]
 
     def not_good(self, *, blocking_only: bool = True) -> list[ScopedGate]:
         """Gates of the scope that are neither passing nor waived."""

@@ -6,20 +6,23 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from apps.accounts.permissions import can_decide, can_manage_people
+from apps.accounts.permissions import can_decide, can_manage_people, can_prepare_decision
 from apps.accounts.services import InvitationRefused
 from apps.gates.models import Gate
 from apps.launches.views import get_launch_for_user
 from apps.signoffs.changes import changes_since, signed_lookups, summary
-from apps.signoffs.forms import CONDITION_ROWS, DecisionForm, PersonForm, SignForm
-from apps.signoffs.models import Assignment, Decision, Duty, Role, SignOff
+from apps.signoffs.forms import CONDITION_ROWS, DecisionForm, MeetingForm, PersonForm, SignForm
+from apps.signoffs.models import Assignment, Decision, DecisionMeeting, Duty, Role, SignOff
 from apps.signoffs.readiness import readiness
 from apps.signoffs.services import (
+    NO_DECISION_ROLE,
     AssignmentRefused,
     SigningRefused,
     add_person,
+    check_decider,
     end_assignment,
     meaning_of,
+    prepare_decision,
     record_decision,
     sign_off,
     signing_assignment,
@@ -121,6 +124,9 @@ def _sign_page(request, role: Role, form: SignForm, *, status: int, error: str) 
         "changes": changes,
         "form": form, "error": error, "rows": range(CONDITION_ROWS), "name": name,
         "assignment": signing_assignment(request.user, role, now),
+        "conflicts": snapshot.produced_by(request.user),
+        "waiver_warnings": [(g.gate, text) for g in snapshot.gates
+                            if (text := g.gate.waiver_warning(now, role.launch.target_t0))],
         "totp_enrolled": form.totp is not None,
         "meanings": [(label, meaning_of(name=name, role=role, decision=value,
                                         digest=snapshot.digest))
@@ -131,21 +137,48 @@ def _sign_page(request, role: Role, form: SignForm, *, status: int, error: str) 
 
 @login_required
 def decision(request: HttpRequest, slug: str) -> HttpResponse:
-    """The Go/No-Go: recorded by the program manager or the CTO/CEO, beside the recommendation."""
+    """The Go/No-Go: the program manager prepares the meeting record; a holder of the launch's
+    decision role records the decision, re-authenticated, beside the recommendation."""
     launch = get_launch_for_user(request, slug)
-    now = timezone.now()
-    may_decide = can_decide(request.user, launch)
-    form = DecisionForm(request.POST or None)
-    if request.method == "POST":
-        if not may_decide:
-            raise PermissionDenied("only the program manager or the CTO/CEO records the Go/No-Go")
-        if form.is_valid():
-            record_decision(launch=launch, user=request.user, **form.cleaned_data)
-            messages.success(request, "The Go/No-Go decision is recorded.")
+    meeting = DecisionMeeting.objects.filter(launch=launch).first()
+    prefill = {"attendees": meeting.attendees, "notes": meeting.notes} if meeting else {}
+    step = request.POST.get("step") if request.method == "POST" else None
+    prepare = MeetingForm(request.POST if step == "prepare" else None, prefix="meeting",
+                          initial=prefill)  # fmt: skip
+    form = DecisionForm(request.POST if step == "decide" else None, user=request.user,
+                        initial=prefill)  # fmt: skip
+    status, error = 200, ""
+    try:
+        if step == "prepare" and prepare.is_valid():
+            prepare_decision(launch=launch, user=request.user, **prepare.cleaned_data)
+            messages.success(request, "The meeting record is saved.")
             return redirect("launches:decision", slug=slug)
-    context = {"launch": launch, "readiness": readiness(launch, now), "form": form,
-               "may_decide": may_decide, "decisions": launch.decisions.all()[:20]}  # fmt: skip
-    return render(request, "signoffs/decision.html", context, status=400 if form.errors else 200)
+        if step == "decide":
+            check_decider(launch=launch, user=request.user, now=timezone.now())
+            if form.is_valid():
+                record_decision(launch=launch, user=request.user, **form.decision_input())
+                messages.success(request, "The Go/No-Go decision is recorded.")
+                return redirect("launches:decision", slug=slug)
+    except SigningRefused as exc:
+        status, error = exc.status, exc.message
+    if status == 200 and (form.errors or prepare.errors or step not in (None, "prepare", "decide")):
+        status = 400
+    return _decision_page(request, launch, form, prepare, meeting, status=status, error=error)
+
+
+def _decision_page(request, launch, form, prepare, meeting, *, status: int,
+                   error: str) -> HttpResponse:  # fmt: skip
+    now = timezone.now()
+    role = launch.roles.filter(key=launch.decision_role, retired_at__isnull=True).first()
+    context = {
+        "launch": launch, "readiness": readiness(launch, now), "form": form, "prepare": prepare,
+        "meeting": meeting, "role": role, "error": error, "no_decision_role": NO_DECISION_ROLE,
+        "may_decide": can_decide(request.user, launch, now),
+        "may_prepare": can_prepare_decision(request.user, launch),
+        "totp_enrolled": form.totp is not None,
+        "decisions": launch.decisions.select_related("superseded_by")[:20],
+    }  # fmt: skip
+    return render(request, "signoffs/decision.html", context, status=status)
 
 
 @login_required

@@ -7,11 +7,12 @@ import pytest
 from django.utils import timezone
 
 from apps.gates.models import Gate, Measurement
-from apps.gates.services import Reading, grant_waiver, record_reading
+from apps.gates.services import Reading, record_reading
 from apps.signoffs.models import Role, SignOff
 from apps.signoffs.services import record_decision, sign_off
 from apps.signoffs.snapshot import take_snapshot
 from tests.api.conftest import API, bearer
+from tests.waivers import standing_waiver
 
 pytestmark = pytest.mark.django_db
 ATLAS = f"{API}atlas/"
@@ -93,7 +94,8 @@ def test_a_waived_gate_says_until_when(client, launch, people, reader):
     read("coverage", "60")
     gate = Gate.objects.get(launch=launch, key="coverage")
     until = timezone.now() + timedelta(days=3)
-    grant_waiver(gate=gate, user=people["vera"], reason="flaky suite", expires_at=until)
+    standing_waiver(gate, requested_by=people["vera"], approved_by=people["ada"],
+                    reason="flaky suite", expires_at=until)  # fmt: skip
     body = get(client, f"{ATLAS}gates/coverage/", reader)
     assert body["status"] == "waived"
     assert body["waiver"]["reason"] == "flaky suite"
@@ -152,11 +154,11 @@ def test_roles_with_their_current_signoff_and_the_signoff_history(client, launch
 
 
 def test_decisions(client, launch, people, reader):
-    record_decision(launch=launch, user=people["pat"], decision="no-go",
+    record_decision(launch=launch, user=people["vera"], decision="no-go",
                     attendees="Pat, Vera", notes="coverage")  # fmt: skip
     body = get(client, f"{ATLAS}decisions/", reader)
     rows = [(d["decision"], d["recommendation"], d["decided_by_name"]) for d in body["results"]]
-    assert rows == [("no-go", "no-go", "Pat")]
+    assert rows == [("no-go", "no-go", "Vera")]
     assert get(client, f"{ATLAS}decisions/", reader, decision="go")["count"] == 0
 
 
@@ -183,10 +185,10 @@ def _grow(launch, people, rows: int) -> None:
         for i in range(rows):
             read(key, str(80 + i))
         gate = Gate.objects.get(launch=launch, key=key)
-        grant_waiver(gate=gate, user=people["vera"], reason=f"r{rows}",
-                     expires_at=timezone.now() + timedelta(days=1))  # fmt: skip
+        standing_waiver(gate, requested_by=people["vera"], approved_by=people["ada"],
+                    reason=f"r{rows}", expires_at=timezone.now() + timedelta(days=1))  # fmt: skip
     for i in range(rows):
-        record_decision(launch=launch, user=people["pat"], decision="no-go",
+        record_decision(launch=launch, user=people["vera"], decision="no-go",
                         attendees="Pat", notes=str(i))  # fmt: skip
     role = Role.objects.select_related("launch").get(launch=launch, key="vp-engineering")
     for i in range(rows):

@@ -16,11 +16,12 @@ import pytest
 from django.utils import timezone
 
 from apps.gates.models import Gate
-from apps.gates.services import Reading, grant_waiver, record_reading
+from apps.gates.services import Reading, record_reading
 from apps.launches.models import Activity
 from apps.signoffs.models import Role
 from apps.signoffs.services import record_decision, sign_off
 from apps.signoffs.snapshot import take_snapshot
+from tests.waivers import standing_waiver
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ST = Path(sys.executable).with_name("st")
@@ -36,12 +37,12 @@ def evidence(launch, people):
     """Something in every list: measurements, a waiver, a sign-off, a decision."""
     coverage = Gate.objects.get(launch=launch, key="coverage")
     record_reading(gate=coverage, reading=Reading(value=Decimal("70")), actor="test")
-    grant_waiver(gate=coverage, user=people["vera"], reason="flaky",
-                 expires_at=timezone.now() + timedelta(days=2))  # fmt: skip
+    standing_waiver(coverage, requested_by=people["vera"], approved_by=people["ada"],
+                    reason="flaky", expires_at=timezone.now() + timedelta(days=2))  # fmt: skip
     role = Role.objects.select_related("launch").get(launch=launch, key="vp-engineering")
     sign_off(role=role, user=people["vera"], decision="reject", comment="not yet", conditions=[],
              digest_seen=take_snapshot(role, timezone.now()).digest, previous_id=None)  # fmt: skip
-    record_decision(launch=launch, user=people["pat"], decision="no-go", attendees="Pat, Vera",
+    record_decision(launch=launch, user=people["vera"], decision="no-go", attendees="Pat, Vera",
                     notes="")  # fmt: skip
 
 

@@ -36,7 +36,12 @@ def gates(spec, django_user_model):
                               expires_at=now + timedelta(hours=hours))  # fmt: skip
     Waiver.objects.create(gate=gates[2], reason="expired", granted_by=signer,
                           granted_by_name="W", granted_at=now - timedelta(days=2),
+                          requested_at=now - timedelta(days=2),
                           expires_at=now - timedelta(days=1))  # fmt: skip
+    # Pending (never approved) and refused requests count for nothing either.
+    Waiver.objects.create(gate=gates[2], reason="pending", expires_at=now + timedelta(hours=20))
+    Waiver.objects.create(gate=gates[2], reason="refused", refused_at=now,
+                          expires_at=now + timedelta(hours=30))  # fmt: skip
     return gates
 
 

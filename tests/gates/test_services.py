@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.gates.models import Gate, GateStatus, Measurement, StatusChange
-from apps.gates.services import Reading, attest, grant_waiver, record_reading
+from apps.gates.services import Reading, attest, record_reading
 from apps.launches.services import import_launch_spec
 from tests.helpers import to_yaml
 
@@ -109,38 +109,6 @@ def test_a_stale_gate_returns_to_passing_only_after_a_fresh_success(coverage):
     _read(coverage, "90", at=NOW)
     coverage.refresh_from_db()
     assert coverage.current_status(NOW)[0] == GateStatus.PASSING
-
-
-def test_a_waiver_covers_a_failing_gate_until_it_expires(coverage, alice):
-    _read(coverage, "70")
-    coverage.refresh_from_db()
-    waiver = grant_waiver(
-        gate=coverage,
-        user=alice,
-        reason="legacy module, fix in 1.1",
-        expires_at=NOW + timedelta(hours=1),
-    )
-    status, reason = coverage.current_status(NOW)
-    assert status == GateStatus.WAIVED
-    assert "legacy module, fix in 1.1" in reason
-    # Expiry counts the moment it passes, without any sweep.
-    assert coverage.current_status(waiver.expires_at + timedelta(seconds=1))[0] == "failing"
-    assert AuditEvent.objects.filter(action="waiver.granted").count() == 1
-
-
-def test_the_dashboard_annotation_agrees_with_the_single_gate_read(launch, coverage, alice):
-    _read(coverage, "70")
-    grant_waiver(gate=coverage, user=alice, reason="ok", expires_at=NOW + timedelta(hours=1))
-    gate = Gate.objects.filter(pk=coverage.pk).for_dashboard(timezone.now()).get()
-    assert gate.current_status()[0] == GateStatus.WAIVED
-    assert gate.latest_value == Decimal("70")
-
-
-def test_a_waiver_needs_a_reason_and_a_future_expiry(coverage, alice):
-    with pytest.raises(ValueError, match="reason"):
-        grant_waiver(gate=coverage, user=alice, reason=" ", expires_at=NOW + timedelta(hours=1))
-    with pytest.raises(ValueError, match="future"):
-        grant_waiver(gate=coverage, user=alice, reason="x", expires_at=NOW - timedelta(hours=1))
 
 
 def test_a_slot_is_measured_once(launch):

@@ -1,12 +1,14 @@
 """The demo loader behind `make run`."""
 
 import pytest
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
-from apps.gates.models import Gate, GateStatus, Measurement
+from apps.gates.models import Gate, GateStatus, Measurement, Waiver
 from apps.launches.models import Launch
+from apps.signoffs.snapshot import take_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -24,11 +26,28 @@ def test_load_demo_creates_the_launch_users_and_readings(settings, capsys):
         "admin@example.com",
     ):
         assert authenticate(username=email.split("@")[0], password="launch-demo") is not None
-    measured = launch.gates.filter(measurements__isnull=False).distinct().count()
-    assert Measurement.objects.count() == measured * 6
+    polled = launch.gates.exclude(source="manual").count()
+    attested = launch.gates.filter(source="manual", measurements__isnull=False).distinct()
+    assert Measurement.objects.count() == polled * 6 + attested.count()
     assert launch.gates.filter(source="manual", measurements__isnull=True).exists()  # pending
     statuses = {g.current_status()[0] for g in Gate.objects.filter(launch=launch)}
-    assert {GateStatus.PASSING, GateStatus.FAILING} <= statuses
+    assert {GateStatus.PASSING, GateStatus.FAILING, GateStatus.WAIVED} <= statuses
+
+
+def test_the_demo_stays_signable_by_every_role(settings):
+    """Its attestations and its waiver come from people who sign nothing they produced."""
+    settings.DEBUG = True
+    call_command("load_demo")
+    launch = Launch.objects.get(slug="llm-research-lab")
+    attesters = {m.source_detail.get("attested_by") for m in Measurement.objects.filter(
+        gate__source="manual")}  # fmt: skip
+    assert attesters == {"Quinn Adams", "Sasha Ivanova"}
+    waiver = Waiver.objects.get()
+    assert (waiver.requested_by.username, waiver.granted_by.username) == ("pm", "cto-ceo")
+    now = timezone.now()
+    for role in launch.roles.filter(retired_at__isnull=True):
+        holder = get_user_model().objects.get(username=role.key)
+        assert take_snapshot(role, now).produced_by(holder) == [], role.key
 
 
 def test_load_demo_twice_keeps_existing_data(settings):

@@ -53,4 +53,5 @@ def read(key: str, value) -> None:
 def all_passing(launch, people):
     read("availability", "99.95")
     read("coverage", "91")
-    attest(gate=Gate.objects.get(key="runbooks"), user=people["sam"], comment="done")
+    # Attested by the program manager: whoever attests a gate may not approve its scope.
+    attest(gate=Gate.objects.get(key="runbooks"), user=people["pat"], comment="done")

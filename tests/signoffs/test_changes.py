@@ -10,11 +10,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.gates.models import Gate, Waiver
-from apps.gates.services import grant_waiver
 from apps.signoffs.changes import changes_since, signed_lookups
 from apps.signoffs.models import Role, SignOff
 from apps.signoffs.services import sweep
 from tests.signoffs.conftest import PASSWORD, read
+from tests.waivers import standing_waiver
 
 pytestmark = pytest.mark.django_db
 MATRIX = "/launches/atlas/signoffs/"
@@ -74,8 +74,13 @@ def test_a_gate_re_measured_with_the_same_value_is_not_a_change(client, people, 
 
 def test_an_expired_waiver_is_named(client, people, all_passing):
     read("coverage", "70")
-    grant_waiver(gate=Gate.objects.get(key="coverage"), user=people["pat"], reason="legacy",
-                 expires_at=timezone.now() + timedelta(hours=1))  # fmt: skip
+    standing_waiver(
+        Gate.objects.get(key="coverage"),
+        requested_by=people["pat"],
+        approved_by=people["sam"],
+        reason="legacy",
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
     client.force_login(people["vera"])
     _sign(client, SIGN_VP)
     later = timezone.now() + timedelta(hours=2)
@@ -93,8 +98,13 @@ def test_an_expired_waiver_is_named(client, people, all_passing):
 
 def test_a_revoked_waiver_is_named(client, people, all_passing):
     read("coverage", "70")
-    grant_waiver(gate=Gate.objects.get(key="coverage"), user=people["pat"], reason="legacy",
-                 expires_at=timezone.now() + timedelta(hours=1))  # fmt: skip
+    standing_waiver(
+        Gate.objects.get(key="coverage"),
+        requested_by=people["pat"],
+        approved_by=people["sam"],
+        reason="legacy",
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
     client.force_login(people["vera"])
     _sign(client, SIGN_VP)
     Waiver.objects.update(revoked_at=timezone.now())

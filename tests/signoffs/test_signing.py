@@ -8,12 +8,12 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.gates.models import Gate
-from apps.gates.services import grant_waiver
 from apps.launches.models import Launch
 from apps.signoffs.models import Assignment, Duty, Role, SignOff
 from apps.signoffs.services import sweep
 from apps.signoffs.snapshot import take_snapshot
 from tests.signoffs.conftest import PASSWORD, read
+from tests.waivers import standing_waiver
 
 pytestmark = pytest.mark.django_db
 SIGN_VP = "/launches/atlas/signoffs/vp-engineering/sign/"
@@ -156,12 +156,17 @@ def test_signing_a_scope_holding_a_stale_gate_is_refused(client, people, all_pas
 
 def test_a_signer_may_not_approve_over_their_own_waiver(client, people, all_passing):
     read("coverage", "70")
-    grant_waiver(gate=Gate.objects.get(key="coverage"), user=people["vera"], reason="legacy",
-                 expires_at=timezone.now() + timedelta(days=1))  # fmt: skip
+    standing_waiver(
+        Gate.objects.get(key="coverage"),
+        requested_by=people["vera"],
+        approved_by=people["sam"],
+        reason="legacy",
+        expires_at=timezone.now() + timedelta(days=1),
+    )
     client.force_login(people["vera"])
     response = _sign(client, SIGN_VP, _open(client, SIGN_VP))
     assert response.status_code == 403
-    assert "you granted the waiver on coverage yourself" in response.content.decode()
+    assert "you produced the current evidence of coverage" in response.content.decode()
 
 
 def test_a_delegate_signs_on_behalf_within_the_window(client, people, all_passing, launch):
@@ -218,8 +223,13 @@ def test_the_launch_becomes_ready_once(
 def test_an_expired_waiver_invalidates_the_approval_it_relied_on(client, people, all_passing):
     read("coverage", "70")  # max_age one day: still fresh two hours later
     expires = timezone.now() + timedelta(hours=1)
-    grant_waiver(gate=Gate.objects.get(key="coverage"), user=people["pat"], reason="legacy",
-                 expires_at=expires)  # fmt: skip
+    standing_waiver(
+        Gate.objects.get(key="coverage"),
+        requested_by=people["pat"],
+        approved_by=people["sam"],
+        reason="legacy",
+        expires_at=expires,
+    )
     Gate.objects.filter(key="availability").update(max_age=timedelta(days=1))
     client.force_login(people["vera"])
     assert _sign(client, SIGN_VP, _open(client, SIGN_VP)).status_code == 302

@@ -38,7 +38,7 @@ def test_every_kind_becomes_one_delivery_per_listening_subscription(
         read("coverage", "91")  # pending -> passing
         approve(people["vera"])
         read("availability", "90")  # passing -> failing: vera's approval is invalidated
-        record_decision(launch=launch, user=people["pat"], decision="no-go", attendees="pat",
+        record_decision(launch=launch, user=people["vera"], decision="no-go", attendees="pat",
                         notes="availability")  # fmt: skip
     kinds = list(
         WebhookDelivery.objects.filter(subscription=everything)

@@ -47,7 +47,7 @@ def test_each_kind_arrives_signed(worker, launch, people, receivers):
     read("coverage", "91")
     approve(people["vera"])
     read("availability", "90")  # the approval is invalidated with the gate
-    record_decision(launch=launch, user=people["pat"], decision="no-go", attendees="pat",
+    record_decision(launch=launch, user=people["vera"], decision="no-go", attendees="pat",
                     notes="")  # fmt: skip
     received = receivers[0].wait_for(6, timeout=30)
     assert sorted(set(receivers[0].kinds())) == sorted(ALL_KINDS)

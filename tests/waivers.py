@@ -1,0 +1,16 @@
+"""A waiver already asked for and approved, for tests about what relies on one (the two steps
+themselves are tested in tests/signoffs/test_waivers_and_duties.py)."""
+
+from django.utils import timezone
+
+from apps.gates.models import Waiver
+
+
+def standing_waiver(gate, *, requested_by, approved_by, expires_at, reason="legacy") -> Waiver:
+    now = timezone.now()
+    return Waiver.objects.create(
+        gate=gate, reason=reason, requested_by=requested_by,
+        requested_by_name=requested_by.get_full_name(), requested_at=now,
+        granted_by=approved_by, granted_by_name=approved_by.get_full_name(), granted_at=now,
+        expires_at=expires_at,
+    )  # fmt: skip
