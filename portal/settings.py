@@ -313,7 +313,12 @@ CELERY_BEAT_SCHEDULE = {
     "gates-tick": {"task": "gates.tick", "schedule": env_int("GATE_TICK_SECONDS", 10, minimum=1)},
     "signoffs-sweep": {"task": "signoffs.sweep", "schedule": 30.0},
     "waivers-expiry-warning": {"task": "gates.warn_expiring_waivers", "schedule": 900.0},
+    "signoffs-reminders": {"task": "signoffs.remind", "schedule": 900.0},
 }
+# Sign-off requests: a reminder this long before the due date, and again each day once overdue;
+# escalation to the program managers and the decision role this long after the due date.
+SIGNOFF_REMINDER_LEAD_HOURS = env_int("SIGNOFF_REMINDER_LEAD_HOURS", 48, minimum=1)
+SIGNOFF_ESCALATION_HOURS = env_int("SIGNOFF_ESCALATION_HOURS", 24, minimum=1)
 # Redis redelivers an unacknowledged task after visibility_timeout: it must be longer than any
 # countdown or retry delay (checked when the worker starts, portal/celery.py).
 CELERY_BROKER_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)

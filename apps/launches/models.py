@@ -59,6 +59,9 @@ class Launch(models.Model):
     waivers_outlast_launch = models.BooleanField(
         default=False, help_text="Whether a waiver may run past T+24h."
     )
+    signers_need_mfa = models.BooleanField(
+        default=False, help_text="Whether signers must confirm with an authenticator app."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -86,6 +86,7 @@ def _launch_fields(data: dict) -> dict:
         "decision_role": data.get("decision", {}).get("role", ""),
         "waiver_max_days": data.get("waiver_max_days", WAIVER_MAX_DAYS),
         "waivers_outlast_launch": data.get("waivers_outlast_launch", False),
+        "signers_need_mfa": data.get("signers_need_mfa", False),
     }
 
 
@@ -265,6 +266,8 @@ def _export_launch(launch: Launch) -> dict:
         out["waiver_max_days"] = launch.waiver_max_days
     if launch.waivers_outlast_launch:
         out["waivers_outlast_launch"] = True
+    if launch.signers_need_mfa:
+        out["signers_need_mfa"] = True
     return out
 
 

@@ -162,6 +162,7 @@ LAUNCH_FIELDS = {
     "decision": (None, False),  # {role: <role key>}: checked against the roles
     "waiver_max_days": (days, False),
     "waivers_outlast_launch": (boolean, False),
+    "signers_need_mfa": (boolean, False),
 }
 DECISION_FIELDS = {"role": (slug, True)}
 

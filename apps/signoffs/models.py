@@ -155,8 +155,14 @@ class SignOff(models.Model):
     digest = models.CharField(max_length=64)
     snapshot = models.JSONField()
     signed_at = models.DateTimeField()
+    signer_email = models.EmailField(max_length=254, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=500, blank=True)
+    reauth_method = models.CharField(
+        max_length=60, blank=True,
+        help_text="How the signer confirmed it was them: password, totp; after single sign-on, "
+        "sso+password or sso+totp.",
+    )  # fmt: skip
     superseded_at = models.DateTimeField(null=True, blank=True)
     invalidated_at = models.DateTimeField(null=True, blank=True)
     invalidated_reason = models.TextField(blank=True)
@@ -273,3 +279,103 @@ class DecisionMeeting(models.Model):
 
     def __str__(self) -> str:
         return f"Go/No-Go meeting of {self.launch.slug}"
+
+
+class SignatureRequestQuerySet(models.QuerySet):
+    def open(self):
+        """Requests not yet answered by a sign-off, nor cancelled."""
+        return self.filter(fulfilled_at__isnull=True, cancelled_at__isnull=True)
+
+
+class SignatureRequest(models.Model):
+    """A program manager's request that a role sign by `due_at`, with a message.
+
+    Fulfilled by the role's next sign-off (approval or rejection); reminders and escalations are
+    logged in RequestNotice so that none is sent twice.
+    """
+
+    launch = models.ForeignKey(Launch, on_delete=models.CASCADE, related_name="signature_requests")
+    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="requests")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_by_name = models.CharField(max_length=200)
+    message = models.TextField(blank=True)
+    due_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+    fulfilled_at = models.DateTimeField(null=True, blank=True)
+    fulfilled_by = models.ForeignKey(
+        "SignOff", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SignatureRequestQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(due_at__gt=models.F("created_at")),
+                name="signature_request_due_after_creation",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} by {self.due_at:%Y-%m-%d}"
+
+
+class NoticeKind(models.TextChoices):
+    REQUEST = "request", "Request"
+    REMINDER = "reminder", "Reminder before the due date"
+    OVERDUE = "overdue", "Overdue reminder"
+    ESCALATION = "escalation", "Escalation"
+
+
+class RequestNotice(models.Model):
+    """One email about a request to one person; reminders are at most one a day per person and
+    request (the database refuses a second)."""
+
+    request = models.ForeignKey(SignatureRequest, on_delete=models.CASCADE, related_name="notices")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=12, choices=NoticeKind.choices)
+    sent_at = models.DateTimeField()
+    sent_on = models.DateField()
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request", "user", "sent_on"],
+                condition=models.Q(kind__in=["reminder", "overdue"]),
+                name="request_notice_one_reminder_a_day",
+            ),
+            models.UniqueConstraint(
+                fields=["request", "user", "kind"],
+                condition=models.Q(kind__in=["request", "escalation"]),
+                name="request_notice_request_and_escalation_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.user_id} on {self.sent_on}"
+
+
+class NotificationSetting(models.Model):
+    """A person's choice for a launch: reminders off (requests and invalidations still arrive)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_settings"
+    )
+    launch = models.ForeignKey(Launch, on_delete=models.CASCADE, related_name="+")
+    reminders_off = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "launch"], name="notification_setting_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.user_id} on {self.launch_id}: reminders {'off' if self.reminders_off else 'on'}"
+        )

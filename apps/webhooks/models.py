@@ -18,6 +18,14 @@ class EventKind(models.TextChoices):
     DECISION = "launch.decided", "Go/No-Go decisions"
 
 
+class MessageFormat(models.TextChoices):
+    """The body a subscription is sent: the portal's signed JSON, or a chat tool's message."""
+
+    PORTAL = "portal", "Launch Portal JSON (signed)"
+    SLACK = "slack", "Slack incoming webhook"
+    TEAMS = "teams", "Microsoft Teams incoming webhook"
+
+
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     DELIVERED = "delivered", "Delivered"
@@ -55,6 +63,9 @@ class WebhookSubscription(models.Model):
     url = models.URLField(max_length=500)
     secret = models.CharField(max_length=100, default=new_secret)
     events = models.JSONField(default=list, help_text="The EventKind values followed.")
+    format = models.CharField(
+        max_length=10, choices=MessageFormat.choices, default=MessageFormat.PORTAL
+    )
     active = models.BooleanField(default=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
