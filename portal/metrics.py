@@ -36,6 +36,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from apps.gates.models import Gate, GateStatus, Measurement, Source, StatusChange
 from apps.signoffs.models import Decision, SignOff
+from portal.http import client_ip
 
 log = logging.getLogger(__name__)
 
@@ -265,17 +266,14 @@ def exposition() -> bytes:
 
 
 def client_address(request: HttpRequest) -> str | None:
-    """The client's address, or None when it came through a proxy that is not trusted.
+    """The client's address (portal.http), or None when it came through a proxy not trusted.
 
-    With TRUSTED_PROXY_COUNT proxies of our own, the client is the Nth X-Forwarded-For entry
-    from the right (as for the login limits); without, a forwarded request is not trusted.
+    Stricter than elsewhere: with no trusted proxy, a forwarded request is refused, since a proxy
+    on the same host would make every visitor look like loopback.
     """
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
-    if forwarded is None:
-        return request.META.get("REMOTE_ADDR")
-    count = settings.ALLAUTH_TRUSTED_PROXY_COUNT
-    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-    return hops[-count] if 0 < count <= len(hops) else None
+    if settings.ALLAUTH_TRUSTED_PROXY_COUNT == 0 and "HTTP_X_FORWARDED_FOR" in request.META:
+        return None
+    return client_ip(request)
 
 
 def may_read_metrics(request: HttpRequest) -> bool:

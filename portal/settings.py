@@ -315,6 +315,14 @@ CELERY_BEAT_SCHEDULE = {
     "waivers-expiry-warning": {"task": "gates.warn_expiring_waivers", "schedule": 900.0},
     "signoffs-reminders": {"task": "signoffs.remind", "schedule": 900.0},
 }
+# Where people reach the portal: the links of emails sent by workers (reminders, escalations,
+# sign-off news) and chat messages. Empty: links are relative (a request's email uses the origin
+# it was made from).
+PORTAL_BASE_URL = env_url(
+    "PORTAL_BASE_URL",
+    f"http://127.0.0.1:{env_str('PORT', '8000')}" if DEBUG else "",
+    schemes=("http", "https"),
+).rstrip("/")
 # Sign-off requests: a reminder this long before the due date, and again each day once overdue;
 # escalation to the program managers and the decision role this long after the due date.
 SIGNOFF_REMINDER_LEAD_HOURS = env_int("SIGNOFF_REMINDER_LEAD_HOURS", 48, minimum=1)

@@ -3,11 +3,12 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core.internal.ratelimit import parse_rates
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from apps.accounts.signals import attempted_identifier, client_ip
+from apps.accounts.signals import attempted_identifier
 from apps.audit.services import record
+from portal.http import client_ip
 
 # Without a configured window, a refusal is recorded at most once per address this long.
 DEFAULT_WINDOW_SECONDS = 15 * 60
@@ -18,6 +19,13 @@ class InviteOnlyAccountAdapter(DefaultAccountAdapter):
 
     def is_open_for_signup(self, request) -> bool:
         return False
+
+    def get_client_ip(self, request) -> str:
+        """The address the rate limits count: the portal's one rule (portal.http)."""
+        ip = client_ip(request)
+        if ip is None:
+            raise PermissionDenied("Unable to determine client IP address")  # as allauth does
+        return ip
 
     def pre_authenticate(self, request, **credentials) -> None:
         """allauth's `login_failed` limit refuses here, before the password is checked."""

@@ -106,6 +106,16 @@ def can_edit_timeline(user, launch) -> bool:
     return current_assignments(user, launch).filter(duty=Duty.PROGRAM_MANAGER).exists()
 
 
+def can_request_signoff(user, launch, assignments=None) -> bool:
+    """The program manager (and staff, and the launch's admins) ask roles to sign by a date.
+    `assignments`: the user's current assignments on the launch, when the caller has them."""
+    if user.is_authenticated and user.is_active and user.is_staff:
+        return True
+    if assignments is None:
+        assignments = current_assignments(user, launch)
+    return any(a.duty in (Duty.PROGRAM_MANAGER, Duty.ADMIN) for a in assignments)
+
+
 @dataclass(frozen=True)
 class LaunchPermissions:
     """What a user may do on a launch, from one query of their current assignments."""

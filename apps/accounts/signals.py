@@ -2,27 +2,16 @@
 
 from typing import Any
 
-from allauth.account.adapter import get_adapter
 from django.contrib.auth.signals import user_logged_in, user_login_failed
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.dispatch import receiver
 from django.http import HttpRequest
 
 from apps.audit.services import record
+from portal.http import client_ip
 
 # An attempted identifier is attacker-chosen text: keep enough to recognise it, no more.
 IDENTIFIER_MAX = 100
-
-
-def client_ip(request: HttpRequest | None) -> str:
-    """The client address as allauth's rate limits see it (trusted proxies honoured)."""
-    if request is None:
-        return ""
-    try:
-        return get_adapter(request).get_client_ip(request)
-    except PermissionDenied:  # allauth's answer when no address can be determined
-        return ""
 
 
 def attempted_identifier(credentials: dict[str, Any]) -> str:

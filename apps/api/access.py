@@ -24,6 +24,16 @@ log = logging.getLogger("apps.api")
 AUDIT_SCOPES = (Scope.AUDIT, Scope.MANAGE)
 
 
+def may_read_audit(request) -> bool:
+    """Whether the caller reads the audit log and its details (a signer's IP and user agent): a
+    token with an audit scope; a signed-in person, as on the audit page."""
+    if request is None:
+        return False
+    if isinstance(request.auth, ApiToken):
+        return bool(set(request.auth.scopes) & set(AUDIT_SCOPES))
+    return bool(request.user and request.user.is_authenticated)
+
+
 def visible_launches(request):
     """The launches the request may see: a token its own; a person what the pages show them."""
     if isinstance(request.auth, ApiToken):

@@ -25,6 +25,7 @@ from apps.audit.models import AuditEvent
 from apps.gates.models import Gate, Measurement, Waiver
 from apps.launches.models import Activity, Launch, Phase
 from apps.launches.services import update_activity
+from apps.signoffs.inbox import inbox_for
 from apps.signoffs.models import LaunchDecision, Role, SignOff
 
 
@@ -293,3 +294,23 @@ class AuditEventList(LaunchScopedView, generics.ListAPIView):
 
     def rows(self):
         return AuditEvent.objects.filter(launch_slug=self.launch.slug).order_by("-sequence")
+
+
+@extend_schema(
+    tags=["sign-offs"],
+    summary="What waits for the signed-in person: roles to sign, conditions they own",
+    responses={200: serializers.InboxSerializer, **READ_ERRORS},
+)
+class WaitingForMe(generics.GenericAPIView):
+    """The inbox of the person signed in (a launch's token is nobody: a session only)."""
+
+    authentication_classes = [BearerTokenAuthentication, SessionAuthentication]
+    renderer_classes = [JSONRenderer]
+    serializer_class = serializers.InboxSerializer
+
+    def get(self, request):
+        if isinstance(request.auth, ApiToken):
+            raise PermissionDenied(
+                "a launch's token is nobody's: sign in to see what waits for you"
+            )
+        return Response(self.get_serializer(inbox_for(request.user, timezone.now())).data)

@@ -4,9 +4,11 @@ Derived values (a gate's current status) are computed by the models before seria
 serializers only read attributes that the views' querysets have already loaded.
 """
 
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.api.access import may_read_audit
 from apps.audit.models import AuditEvent
 from apps.gates.models import Gate, GateStatus, Measurement, Waiver, WaiverState
 from apps.launches.models import Activity, ActivityStatus, Launch, Phase
@@ -134,12 +136,26 @@ class SignOffSerializer(serializers.ModelSerializer):
     role = serializers.CharField(source="role.key", read_only=True)
     conditions = ConditionSerializer(many=True, read_only=True)
     valid = serializers.BooleanField(source="is_valid", read_only=True)
+    ip = serializers.IPAddressField(
+        read_only=True, allow_null=True, help_text="null unless the caller may read the audit log"
+    )
+    user_agent = serializers.CharField(
+        read_only=True, allow_null=True, help_text="null unless the caller may read the audit log"
+    )
 
     class Meta:
         model = SignOff
-        fields = ["id", "role", "printed_name", "on_behalf_of", "decision", "comment", "meaning",
-                  "digest", "signed_at", "superseded_at", "invalidated_at", "invalidated_reason",
+        fields = ["id", "role", "printed_name", "signer_email", "on_behalf_of", "decision",
+                  "comment", "meaning", "digest", "signed_at", "ip", "user_agent",
+                  "reauth_method", "superseded_at", "invalidated_at", "invalidated_reason",
                   "invalidated_gate", "valid", "conditions"]  # fmt: skip
+
+    def to_representation(self, signoff):
+        data = super().to_representation(signoff)
+        # Where a signer connected from is audit detail: the audit log's readers see it.
+        if not may_read_audit(self.context.get("request")):
+            data["ip"] = data["user_agent"] = None
+        return data
 
 
 class RoleSerializer(serializers.ModelSerializer):
@@ -153,7 +169,7 @@ class RoleSerializer(serializers.ModelSerializer):
     @extend_schema_field(SignOffSerializer(allow_null=True))
     def get_signoff(self, role) -> dict | None:
         active = role.active_signoffs
-        return SignOffSerializer(active[0]).data if active else None
+        return SignOffSerializer(active[0], context=self.context).data if active else None
 
 
 class DecisionSerializer(serializers.ModelSerializer):
@@ -169,3 +185,35 @@ class AuditEventSerializer(serializers.ModelSerializer):
         model = AuditEvent
         fields = ["sequence", "at", "actor_name", "action", "object_type", "object_key", "data",
                   "prev_hash", "hash"]  # fmt: skip
+
+
+class WaitingSerializer(serializers.Serializer):
+    """A role the signed-in person may sign now, and why it waits for them."""
+
+    launch = serializers.CharField(source="role.launch.slug")
+    role = serializers.CharField(source="role.key")
+    role_name = serializers.CharField(source="role.name")
+    state = serializers.CharField(help_text="not signed, invalidated, rejected, rejected by you, "
+                                  "conditions due")  # fmt: skip
+    on_behalf_of = serializers.CharField(help_text="The holder a delegate stands in for.")
+    due_at = serializers.DateTimeField(allow_null=True)
+    blocking = serializers.ListField(
+        child=serializers.CharField(), help_text="Blocking gates of the scope not passing."
+    )
+    sign_url = serializers.SerializerMethodField()
+
+    def get_sign_url(self, waiting) -> str:
+        return reverse("launches:sign", args=[waiting.role.launch.slug, waiting.role.key])
+
+
+class OwnedConditionSerializer(serializers.Serializer):
+    launch = serializers.CharField(source="condition.signoff.role.launch.slug")
+    role = serializers.CharField(source="condition.signoff.role.key")
+    text = serializers.CharField(source="condition.text")
+    due_at = serializers.DateTimeField(source="condition.due_at")
+    overdue = serializers.BooleanField()
+
+
+class InboxSerializer(serializers.Serializer):
+    waiting = WaitingSerializer(many=True)
+    conditions = OwnedConditionSerializer(many=True)

@@ -6,6 +6,7 @@ app_name = "api"
 launch = "launches/<slug:slug>/"
 urlpatterns = [
     path("launches/", resources.LaunchList.as_view(), name="launches"),
+    path("me/waiting/", resources.WaitingForMe.as_view(), name="waiting"),
     path(launch, resources.LaunchDetail.as_view(), name="launch"),
     path(f"{launch}readiness/", views.ReadinessView.as_view(), name="readiness"),
     path(f"{launch}reports/", views.ReportIngestView.as_view(), name="report-ingest"),

@@ -37,6 +37,12 @@ urlpatterns = [
     ),
     path("<slug:slug>/tokens/", token_views.token_list, name="api-tokens"),
     path("<slug:slug>/tokens/<int:pk>/revoke/", token_views.token_revoke, name="api-token-revoke"),
+    path("<slug:slug>/signoffs/request/", signoff_views.signoff_request, name="signoff-request"),
+    path(
+        "<slug:slug>/notifications/",
+        signoff_views.notification_settings,
+        name="notifications",
+    ),
 ]
 
 urlpatterns += report_patterns  # packets, packet downloads, the evidence export

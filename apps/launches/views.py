@@ -26,6 +26,7 @@ from apps.launches.forms import ActivityForm
 from apps.launches.models import Activity, ActivityStatus, Launch
 from apps.launches.services import update_activity
 from apps.launches.timeline import gantt, is_slipped
+from apps.signoffs.inbox import inbox_for
 from apps.signoffs.readiness import readiness, readiness_of_many
 from portal import jinja2
 
@@ -83,7 +84,8 @@ def launch_list(request: HttpRequest) -> HttpResponse:
     states = readiness_of_many(launches, now)
     for launch in launches:
         launch.state = states[launch.pk]
-    return render(request, "launches/list.html", {"launches": launches, "now": now})
+    context = {"launches": launches, "now": now, "inbox": inbox_for(request.user, now)}
+    return render(request, "launches/list.html", context)
 
 
 @login_required
@@ -125,7 +127,8 @@ def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
                             and (text := g.waiver_warning(now, launch.target_t0))],
     }  # fmt: skip
     body = jinja2.render("launches/overview.html", **context)
-    return render(request, "launches/overview.html", {**context, "body": body})
+    inbox = inbox_for(request.user, now, launch=launch)
+    return render(request, "launches/overview.html", {**context, "body": body, "inbox": inbox})
 
 
 def overdue_activities(launch, phases, now) -> list:

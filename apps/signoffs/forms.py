@@ -1,3 +1,4 @@
+from allauth.account.authentication import get_authentication_records
 from allauth.mfa.models import Authenticator
 from django import forms
 from django.contrib.auth import authenticate, get_user_model
@@ -68,6 +69,14 @@ class SignForm(forms.Form):
         if not code or not totp.validate_code(code):
             raise forms.ValidationError("That code is wrong or was already used.")
         return code
+
+    def reauth_method(self, request) -> str:
+        """How the signer confirmed it was them, as recorded with the signature: `password` or
+        `totp`, prefixed `sso+` when the session itself began with single sign-on."""
+        method = "totp" if self.totp is not None else "password"
+        records = get_authentication_records(request, request.user)
+        sso = any(record.get("method") == "socialaccount" for record in records)
+        return f"sso+{method}" if sso else method
 
     def conditions(self) -> list[ConditionInput]:
         rows = []

@@ -195,6 +195,17 @@ class SignOff(models.Model):
     def is_valid(self) -> bool:
         return self.superseded_at is None and self.invalidated_at is None
 
+    @property
+    def state(self) -> str:
+        """The signature's standing in words, as the matrix and the inbox show it."""
+        if self.invalidated_at is not None:
+            return "invalidated"
+        return {
+            Decision.APPROVE: "approved",
+            Decision.APPROVE_WITH_CONDITIONS: "approved with conditions",
+            Decision.REJECT: "rejected",
+        }[Decision(self.decision)]
+
 
 class Condition(models.Model):
     """A condition of an approval: unmet at its due time, it lapses the approval."""

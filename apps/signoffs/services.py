@@ -3,9 +3,8 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.conf import settings
+from allauth.mfa.models import Authenticator
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
@@ -25,10 +24,15 @@ from apps.signoffs.models import (
     Role,
     SignOff,
 )
+from apps.signoffs.notifications import send_invalidated, send_signoff_recorded
 from apps.signoffs.readiness import readiness
+from apps.signoffs.requests import fulfil_requests
 from apps.signoffs.snapshot import take_snapshot
 
 EVIDENCE_CHANGED = "the evidence changed since you opened this page"
+MFA_REQUIRED = (
+    "this launch requires an authenticator app for signing: set one up, then sign with its code"
+)
 
 
 class SigningRefused(Exception):
@@ -58,6 +62,14 @@ def signing_assignment(user, role: Role, now) -> Assignment | None:
     )
 
 
+def needs_authenticator(*, user, launch: Launch) -> bool:
+    """The launch asks its signers for a second factor (`signers_need_mfa`) and `user` has no
+    authenticator app (TOTP) yet: they may not sign or decide until they enrol one."""
+    if not launch.signers_need_mfa:
+        return False
+    return not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+
+
 def meaning_of(*, name: str, role: Role, decision: str, digest: str) -> str:
     verb = {
         Decision.APPROVE: "approve",
@@ -74,7 +86,7 @@ def meaning_of(*, name: str, role: Role, decision: str, digest: str) -> str:
 def sign_off(
     *, role: Role, user, decision: str, comment: str, conditions: list[ConditionInput],
     digest_seen: str, previous_id: int | None, ip: str | None = None, user_agent: str = "",
-    now=None,
+    reauth_method: str = "", now=None,
 ) -> SignOff:  # fmt: skip
     """Record a signature over the role's scope exactly as the signer saw it.
 
@@ -87,6 +99,8 @@ def sign_off(
     assignment = signing_assignment(user, role, now)
     if assignment is None:
         raise SigningRefused(403, f"you do not hold the {role.name} role on this launch")
+    if needs_authenticator(user=user, launch=role.launch):
+        raise SigningRefused(403, MFA_REQUIRED)
     _check_input(decision, comment, conditions, now)
     with transaction.atomic():
         Role.objects.select_for_update().get(pk=role.pk)
@@ -99,7 +113,8 @@ def sign_off(
         if decision in APPROVALS:
             _check_approvable(snapshot, user)
         signoff = _store(role, user, assignment, decision, comment, conditions, snapshot, now,
-                         ip=ip, user_agent=user_agent, active=active)  # fmt: skip
+                         ip=ip, user_agent=user_agent, reauth_method=reauth_method,
+                         active=active)  # fmt: skip
     transaction.on_commit(lambda: update_readiness(launch_id=role.launch_id))
     return signoff
 
@@ -130,6 +145,19 @@ def _check_approvable(snapshot, user) -> None:
         raise SigningRefused(403, conflict_message(mine))
 
 
+def approval_refusals(snapshot, produced: list) -> list[str]:
+    """Why an approval of this snapshot would be refused now (what _check_approvable says at
+    submission), for the sign page to say before the signer chooses; empty when it would not."""
+    reasons = []
+    bad = snapshot.not_good()
+    if bad:
+        keys = ", ".join(g.gate.key for g in bad)
+        reasons.append(f"{len(bad)} blocking gate{'s' if len(bad) > 1 else ''} not passing: {keys}")
+    if produced:
+        reasons.append(conflict_message(produced))
+    return reasons
+
+
 def conflict_message(produced: list) -> str:
     """Why someone may not approve a scope holding evidence they produced (the gates named)."""
     listed = ", ".join(g.gate.key for g in produced)
@@ -140,7 +168,7 @@ def conflict_message(produced: list) -> str:
 
 
 def _store(role, user, assignment, decision, comment, conditions, snapshot, now, *, ip,
-           user_agent, active) -> SignOff:  # fmt: skip
+           user_agent, reauth_method, active) -> SignOff:  # fmt: skip
     name = user.get_full_name() or user.get_username()
     if active is not None:
         SignOff.objects.filter(pk=active.pk).update(superseded_at=now)
@@ -150,17 +178,21 @@ def _store(role, user, assignment, decision, comment, conditions, snapshot, now,
         decision=decision, comment=comment.strip(), snapshot=snapshot.data,
         meaning=meaning_of(name=name, role=role, decision=decision, digest=snapshot.digest),
         digest=snapshot.digest, signed_at=now, ip=ip, user_agent=user_agent[:500],
+        signer_email=user.email, reauth_method=reauth_method,
     )  # fmt: skip
     Condition.objects.bulk_create(
         Condition(signoff=signoff, text=c.text.strip(), owner=c.owner.strip(), due_at=c.due_at)
         for c in conditions
     )
+    fulfil_requests(role=role, signoff=signoff, now=now)
+    transaction.on_commit(lambda: send_signoff_recorded(signoff.pk))
     record(
         actor=user, action="signoff.signed", launch_slug=role.launch.slug, obj_type="role",
         obj_key=role.key,
         data={"signoff": signoff.pk, "decision": decision, "digest": snapshot.digest,
               "supersedes": active.pk if active else None, "on_behalf_of": signoff.on_behalf_of,
-              "ip": ip, "conditions": [c.text for c in conditions]},
+              "ip": ip, "signer_email": user.email, "reauth_method": reauth_method,
+              "conditions": [c.text for c in conditions]},
     )  # fmt: skip
     return signoff
 
@@ -219,21 +251,7 @@ def _invalidate(signoff: SignOff, *, why: str, gate_key: str, now, actor) -> Non
 
 
 def _notify_invalidated(signoff_id: int) -> None:
-    signoff = SignOff.objects.select_related("launch", "role", "user").get(pk=signoff_id)
-    pms = Assignment.objects.current().filter(launch=signoff.launch, duty=Duty.PROGRAM_MANAGER)
-    to = {a.user.email for a in pms.select_related("user") if a.user.email}
-    if signoff.user and signoff.user.email:
-        to.add(signoff.user.email)
-    if to:
-        send_mail(
-            f"[{signoff.launch.slug}] {signoff.role.name} approval invalidated",
-            f"The approval signed by {signoff.printed_name} as {signoff.role.name} on "
-            f"{signoff.signed_at:%Y-%m-%d %H:%M} UTC no longer holds: "
-            f"{signoff.invalidated_reason}.\n\nIt must be signed again once the evidence holds.",
-            settings.DEFAULT_FROM_EMAIL,
-            sorted(to),
-            fail_silently=True,
-        )
+    send_invalidated(signoff_id)
 
 
 def sweep(*, now=None) -> int:
@@ -331,6 +349,8 @@ def check_decider(*, launch: Launch, user, now) -> Assignment:
         raise SigningRefused(
             403, f"only a holder of the {launch.decision_role} role records the Go/No-Go"
         )
+    if needs_authenticator(user=user, launch=launch):  # the decider signs too
+        raise SigningRefused(403, MFA_REQUIRED)
     return assignment
 
 
@@ -427,9 +447,15 @@ def _check_assignment(launch: Launch, what: AssignmentInput, now) -> None:
 
 
 def end_assignment(*, assignment: Assignment, actor, now=None) -> None:
-    """End a duty now (the row stays, as history), audited."""
+    """End a duty now (the row stays, as history), audited. A launch's last admin stays."""
     now = now or timezone.now()
     with transaction.atomic():
+        if assignment.duty == Duty.ADMIN:
+            # Locked, so that two admins ending each other at once cannot both succeed.
+            admins = Assignment.objects.current(now).filter(launch_id=assignment.launch_id,
+                                                           duty=Duty.ADMIN)  # fmt: skip
+            if not list(admins.exclude(pk=assignment.pk).order_by("pk").select_for_update()):
+                raise AssignmentRefused("a launch keeps at least one admin: add another first")
         ended = Assignment.objects.filter(pk=assignment.pk, revoked_at__isnull=True)
         if not ended.update(revoked_at=now):
             raise AssignmentRefused("that assignment has already ended")

@@ -4,30 +4,49 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
-from apps.accounts.permissions import can_decide, can_manage_people, can_prepare_decision
+from apps.accounts.permissions import (
+    can_decide,
+    can_manage_people,
+    can_prepare_decision,
+    can_request_signoff,
+)
 from apps.accounts.services import InvitationRefused
 from apps.gates.models import Gate
 from apps.launches.views import get_launch_for_user
 from apps.signoffs.changes import changes_since, signed_lookups, summary
 from apps.signoffs.forms import CONDITION_ROWS, DecisionForm, MeetingForm, PersonForm, SignForm
-from apps.signoffs.models import Assignment, Decision, DecisionMeeting, Duty, Role, SignOff
+from apps.signoffs.models import (
+    APPROVALS,
+    Assignment,
+    Decision,
+    DecisionMeeting,
+    Duty,
+    Role,
+    SignatureRequest,
+    SignOff,
+)
 from apps.signoffs.readiness import readiness
+from apps.signoffs.request_forms import RemindersForm, SignatureRequestForm
+from apps.signoffs.requests import RequestRefused, reminders_off, request_signoff, set_reminders
 from apps.signoffs.services import (
     NO_DECISION_ROLE,
     AssignmentRefused,
     SigningRefused,
     add_person,
+    approval_refusals,
     check_decider,
     end_assignment,
     meaning_of,
+    needs_authenticator,
     prepare_decision,
     record_decision,
     sign_off,
     signing_assignment,
 )
 from apps.signoffs.snapshot import take_snapshot
+from portal.http import client_ip
 
 
 def get_role_for_signer(request: HttpRequest, slug: str, key: str, now) -> Role:
@@ -72,6 +91,12 @@ def matrix(request: HttpRequest, slug: str) -> HttpResponse:
         "launch": launch, "rows": rows, "mine": mine,
         "readiness": readiness(launch, now, gates=gates, roles=roles, signoffs=active.values()),
         "may_manage_people": request.user.is_staff or any(a.duty == Duty.ADMIN for a in own),
+        # One query: the open requests, with their roles (signoffs/_requests.html).
+        "requests": list(SignatureRequest.objects.open().filter(launch=launch)
+                         .select_related("role")),
+        "request_form": SignatureRequestForm(roles=roles)
+        if can_request_signoff(request.user, launch, own) else None,
+        "now": now,
     }  # fmt: skip
     return render(request, "signoffs/matrix.html", context)
 
@@ -89,8 +114,8 @@ def sign(request: HttpRequest, slug: str, role: str) -> HttpResponse:
                 comment=form.cleaned_data["comment"], conditions=form.conditions(),
                 digest_seen=form.cleaned_data["digest"],
                 previous_id=form.cleaned_data["previous"],
-                ip=request.META.get("REMOTE_ADDR"),
-                user_agent=request.headers.get("User-Agent", ""),
+                ip=client_ip(request), user_agent=request.headers.get("User-Agent", ""),
+                reauth_method=form.reauth_method(request),
             )  # fmt: skip
         except SigningRefused as exc:
             status, error = exc.status, exc.message
@@ -98,8 +123,14 @@ def sign(request: HttpRequest, slug: str, role: str) -> HttpResponse:
             messages.success(request, f"Your {role_obj.name} sign-off is recorded.")
             return redirect("launches:signoffs", slug=slug)
     elif request.method == "POST":
-        status = 400
+        status, error = 400, form_problems(form)
     return _sign_page(request, role_obj, form, status=status, error=error)
+
+
+def form_problems(form) -> str:
+    """A refused form's errors in one sentence, for the banner that says nothing was signed."""
+    problems = [str(message).rstrip(".") for errors in form.errors.values() for message in errors]
+    return "; ".join(dict.fromkeys(problems))
 
 
 def _sign_page(request, role: Role, form: SignForm, *, status: int, error: str) -> HttpResponse:
@@ -114,6 +145,8 @@ def _sign_page(request, role: Role, form: SignForm, *, status: int, error: str) 
     else:
         form.initial.update(data)
     name = request.user.get_full_name() or request.user.get_username()
+    conflicts = snapshot.produced_by(request.user)
+    refused = approval_refusals(snapshot, conflicts)
     changes = []
     if active is not None and active.digest != snapshot.digest:
         scope = [scoped.gate for scoped in snapshot.gates]
@@ -122,12 +155,20 @@ def _sign_page(request, role: Role, form: SignForm, *, status: int, error: str) 
     context = {
         "launch": role.launch, "role": role, "snapshot": snapshot, "active": active,
         "changes": changes,
-        "form": form, "error": error, "rows": range(CONDITION_ROWS), "name": name,
+        "form": form, "error": error, "name": name,
         "assignment": signing_assignment(request.user, role, now),
-        "conflicts": snapshot.produced_by(request.user),
+        "conflicts": conflicts,
+        "approval_refused": refused,
+        "decision_choices": [(value, label, bool(refused) and value in APPROVALS)
+                             for value, label in Decision.choices],
+        "chosen": form.data.get("decision", "") if form.is_bound else "",
+        "condition_rows": [(i, *(form.data.get(f"{part}_{i}", "") if form.is_bound else ""
+                                 for part in ("condition", "owner", "due")))
+                           for i in range(CONDITION_ROWS)],
         "waiver_warnings": [(g.gate, text) for g in snapshot.gates
                             if (text := g.gate.waiver_warning(now, role.launch.target_t0))],
         "totp_enrolled": form.totp is not None,
+        "mfa_required": needs_authenticator(user=request.user, launch=role.launch),
         "meanings": [(label, meaning_of(name=name, role=role, decision=value,
                                         digest=snapshot.digest))
                      for value, label in Decision.choices],
@@ -217,6 +258,11 @@ def _end(request: HttpRequest, launch, pk: str) -> HttpResponse:
     queryset = Assignment.objects.filter(launch=launch).select_related("launch", "user", "role",
                                                                         "delegate_of")  # fmt: skip
     assignment = get_object_or_404(queryset, pk=pk if pk.isdigit() else None)
+    if request.POST.get("confirm") != "yes":
+        # Ending takes a second, deliberate step: the page says what it ends.
+        context = {"launch": launch, "assignment": assignment,
+                   "own": assignment.user_id == request.user.pk}  # fmt: skip
+        return render(request, "signoffs/end_confirm.html", context)
     try:
         end_assignment(assignment=assignment, actor=request.user)
     except AssignmentRefused as exc:
@@ -224,3 +270,50 @@ def _end(request: HttpRequest, launch, pk: str) -> HttpResponse:
     else:
         messages.success(request, f"{assignment} has ended.")
     return redirect("launches:people", slug=launch.slug)
+
+
+# --- sign-off requests and reminders ------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def signoff_request(request: HttpRequest, slug: str) -> HttpResponse:
+    """The program manager asks one role, or every required role, to sign by a date."""
+    launch = get_launch_for_user(request, slug)
+    if not can_request_signoff(request.user, launch):
+        raise PermissionDenied("only the program manager asks roles to sign")
+    form = SignatureRequestForm(request.POST, roles=list(launch.roles.filter(retired_at=None)))
+    if not form.is_valid():
+        wrong = "; ".join(f"{k.replace('_', ' ')}: {' '.join(v)}" for k, v in form.errors.items())
+        messages.error(request, f"The request was not sent ({wrong}).")
+        return redirect("launches:signoffs", slug=slug)
+    try:
+        made = request_signoff(
+            launch=launch, roles=form.chosen_roles(), user=request.user,
+            due_at=form.cleaned_data["due_at"], message=form.cleaned_data["message"],
+            base_url=request.build_absolute_uri("/"),
+        )  # fmt: skip
+    except RequestRefused as exc:
+        if exc.status == 403:
+            raise PermissionDenied(exc.message) from exc
+        messages.error(request, f"The request was not sent: {exc.message}.")
+    else:
+        names = ", ".join(r.role.name for r in made)
+        messages.success(request, f"Sign-off requested from {names}; the signers are emailed.")
+    return redirect("launches:signoffs", slug=slug)
+
+
+@login_required
+def notification_settings(request: HttpRequest, slug: str) -> HttpResponse:
+    """A person turns their reminders for the launch off or on; requests still arrive."""
+    launch = get_launch_for_user(request, slug)
+    off = reminders_off(launch=launch, user=request.user)
+    form = RemindersForm(request.POST or None, initial={"reminders": "off" if off else "on"})
+    if request.method == "POST" and form.is_valid():
+        off = form.cleaned_data["reminders"] == "off"
+        set_reminders(launch=launch, user=request.user, off=off)
+        messages.success(request, f"Reminders for {launch.name} are {'off' if off else 'on'}.")
+        return redirect("launches:notifications", slug=slug)
+    context = {"launch": launch, "form": form, "reminders_off": off}
+    return render(request, "signoffs/notifications.html", context,
+                  status=400 if form.errors else 200)  # fmt: skip

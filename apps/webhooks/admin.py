@@ -9,8 +9,8 @@ from portal.admin import ReadOnlyAdmin
 class WebhookSubscriptionAdmin(ReadOnlyAdmin):
     """Subscriptions are made and deactivated on the launch's webhooks page, where it is audited."""
 
-    list_display = ("url", "launch", "events", "active", "created_by", "created_at")
-    list_filter = ("active", "launch")
+    list_display = ("url", "launch", "events", "format", "active", "created_by", "created_at")
+    list_filter = ("active", "format", "launch")
     list_select_related = ("launch", "created_by")
     exclude = ("secret",)  # shown once, to the admin who subscribed
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}

@@ -1,6 +1,6 @@
 from django import forms
 
-from apps.webhooks.models import EventKind
+from apps.webhooks.models import EventKind, MessageFormat
 from apps.webhooks.services import WebhookRefused, check_webhook_url
 
 
@@ -20,6 +20,18 @@ class SubscriptionForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         initial=EventKind.values,
     )
+    format = forms.ChoiceField(
+        label="Message format",
+        choices=MessageFormat.choices,
+        widget=forms.RadioSelect,
+        initial=MessageFormat.PORTAL,
+        required=False,  # left out (a script older than formats): the portal JSON
+        help_text="Slack and Teams get a readable message at their incoming-webhook URL "
+        "(its host must be allowed too).",
+    )
+
+    def clean_format(self) -> str:
+        return self.cleaned_data["format"] or MessageFormat.PORTAL
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]

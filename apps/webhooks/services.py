@@ -14,24 +14,29 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.audit.services import record
+from apps.gates.models import Gate
 from apps.gates.sources import SourceError
 from apps.launches.models import Launch
-from apps.signoffs.models import SignOff
-from apps.webhooks import sender, signing
+from apps.signoffs.models import Role, SignOff
+from apps.webhooks import chat, sender, signing
 from apps.webhooks.models import (
     DeliveryStatus,
     EventKind,
+    MessageFormat,
     WebhookDelivery,
     WebhookSubscription,
 )
+from portal.links import portal_url
 from portal.outbound import UnsafeURL, check_url
 
 # Audit data a receiver outside the portal has no business with.
-PRIVATE_DATA = ("ip",)
+PRIVATE_DATA = ("ip", "signer_email")  # personal data stays in the audit log
+CHAT_LAYOUTS = {MessageFormat.SLACK: chat.slack, MessageFormat.TEAMS: chat.teams}
 
 
 class WebhookRefused(Exception):
@@ -51,16 +56,19 @@ def check_webhook_url(url: str) -> None:
 
 
 def create_subscription(
-    *, launch: Launch, url: str, events: list[str], actor
+    *, launch: Launch, url: str, events: list[str], actor, format: str = MessageFormat.PORTAL
 ) -> WebhookSubscription:
-    """Subscribe `url` to `events` of `launch`, with a new secret; audited as webhook.created."""
+    """Subscribe `url` to `events` of `launch` in message `format`, with a new secret; audited
+    as webhook.created."""
     check_webhook_url(url)
     unknown = set(events) - set(EventKind.values)
     if not events or unknown:
         raise WebhookRefused("choose at least one of the event kinds offered")
+    if format not in MessageFormat.values:
+        raise WebhookRefused("choose one of the message formats offered")
     with transaction.atomic():
         subscription = WebhookSubscription.objects.create(
-            launch=launch, url=url, events=sorted(set(events)), created_by=actor
+            launch=launch, url=url, events=sorted(set(events)), format=format, created_by=actor
         )
         # The URL itself is not copied into the audit log: some receivers carry a token in it.
         record(actor=actor, action="webhook.created", launch_slug=launch.slug, obj_type="webhook",
@@ -97,6 +105,9 @@ def queue_deliveries(*, event: AuditEvent) -> list[int]:
     if not subscriptions:
         return []
     data = event_data(event)
+    notice = None
+    if any(s.format in CHAT_LAYOUTS for s in subscriptions):
+        notice = chat_notice(event, data, launch=subscriptions[0].launch)
     deliveries = []
     for subscription in subscriptions:
         delivery = WebhookDelivery(
@@ -105,7 +116,10 @@ def queue_deliveries(*, event: AuditEvent) -> list[int]:
             event_kind=event.action,
             next_attempt_at=event.at,  # due now: the sweep finds it if its task never ran
         )
-        delivery.payload = payload(event, data, delivery_id=str(delivery.uuid))
+        if subscription.format in CHAT_LAYOUTS:
+            delivery.payload = CHAT_LAYOUTS[subscription.format](notice)
+        else:
+            delivery.payload = payload(event, data, delivery_id=str(delivery.uuid))
         deliveries.append(delivery)
     WebhookDelivery.objects.bulk_create(deliveries)
     return [d.pk for d in deliveries]
@@ -140,6 +154,31 @@ def event_data(event: AuditEvent) -> dict:
     elif event.action == EventKind.DECISION:
         data.update(decided_by=event.actor_name)
     return data
+
+
+def chat_notice(event: AuditEvent, data: dict, *, launch: Launch) -> chat.Notice:
+    """The event in words for a chat message: its gate's or role's name (one query) and an
+    absolute link to the page that shows it (none when the portal's address is unknown: a
+    relative link is dead in a chat)."""
+    subject, path = _subject_and_page(event, data, launch)
+    link = portal_url(path)
+    return chat.describe(
+        event.action, data, launch=f"{launch.name} {launch.version}", subject=subject,
+        actor=event.actor_name, link=link if link.startswith(("https://", "http://")) else "",
+    )  # fmt: skip
+
+
+def _subject_and_page(event: AuditEvent, data: dict, launch: Launch) -> tuple[str, str]:
+    if event.action == EventKind.GATE_STATUS:
+        key = event.object_key
+        names = Gate.objects.filter(launch=launch, key=key)
+        path = reverse("launches:gate", kwargs={"slug": launch.slug, "key": key})
+    else:
+        key = data.get("role") or ""
+        names = Role.objects.filter(launch=launch, key=key)
+        page = "launches:decision" if event.action == EventKind.DECISION else "launches:signoffs"
+        path = reverse(page, kwargs={"slug": launch.slug})
+    return names.values_list("name", flat=True).first() or key, path
 
 
 # --- attempts ----------------------------------------------------------------------------------

@@ -157,7 +157,7 @@ def test_the_six_stakeholders_sign_and_the_launch_is_ready(demo, live_server, ne
         expect(page).to_have_url(f"{live_server.url}{MATRIX}")
         expect(page.locator("ul.messages")).to_contain_text(f"Your {role.name} sign-off")
         row = matrix_row(page, role)
-        expect(row.locator(".decision-approve")).to_have_text("Approve")
+        expect(row.locator(".state-approved")).to_have_text("✓ Approved")
         signer = get_user_model().objects.get(username=role.key)
         expect(row).to_contain_text(f"by {signer.get_full_name()}")
         expect(row.locator(".valid")).to_contain_text(digest[:12])
@@ -172,7 +172,7 @@ def test_the_six_stakeholders_sign_and_the_launch_is_ready(demo, live_server, ne
     page = new_page()
     log_in(page, live_server, "pm@example.com")
     expect(page.locator("p.readiness.ready")).to_contain_text("✓ Ready")
-    expect(page.locator(".decision-approve")).to_have_count(len(roles_of(demo)))
+    expect(page.locator(".state-approved")).to_have_count(len(roles_of(demo)))
     expect(page.locator(".invalidated")).to_have_count(0)
     screenshot(page, "matrix-ready")
 
@@ -193,13 +193,14 @@ def test_a_regression_invalidates_exactly_the_roles_that_cover_the_gate(
     expect(page.locator("p.readiness.not-ready")).to_contain_text("Not ready")
     for role in roles_of(demo):
         row = matrix_row(page, role)
-        expect(row.locator(".decision-approve")).to_have_text("Approve")
         if role.key in covering:
+            expect(row.locator(".state-invalidated")).to_have_text("✗ Invalidated")
             expect(row.locator(".invalidated")).to_contain_text("Invalidated")
             expect(row.locator(".invalidated")).to_contain_text(f"gate {gate.key} is failing")
             expect(row.locator(".valid")).to_have_count(0)
             expect(row.locator(".changed")).to_contain_text(f"{gate.key} passing→failing")
         else:
+            expect(row.locator(".state-approved")).to_have_text("✓ Approved")
             expect(row.locator(".invalidated")).to_have_count(0)
             expect(row.locator(".valid")).to_contain_text("valid")
     expect(page.locator("ul.blockers")).to_contain_text(gate.key)

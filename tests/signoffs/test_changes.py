@@ -69,7 +69,7 @@ def test_a_gate_re_measured_with_the_same_value_is_not_a_change(client, people, 
     assert [str(c) for c in _changes()] == ["availability 99.95→99.97 %"]
     assert SignOff.objects.get().invalidated_at is None
     matrix = client.get(MATRIX).content.decode()
-    assert "✓ valid" in matrix and "1 gate changed: availability 99.95→99.97 %" in matrix
+    assert "✓ Approved" in matrix and "1 gate changed: availability 99.95→99.97 %" in matrix
 
 
 def test_an_expired_waiver_is_named(client, people, all_passing):

@@ -145,10 +145,16 @@ def test_a_signer_without_a_role_is_refused(client, ada, django_capture_on_commi
     assert "a signer holds a role" in response.content.decode()
 
 
-def test_ending_an_assignment_takes_the_role_away_and_is_audited(client, ada, people):
+def test_ending_an_assignment_asks_first_then_takes_the_role_away_and_is_audited(
+    client, ada, people
+):
     vera_holds = Assignment.objects.get(user=people["vera"])
     client.force_login(ada)
-    assert client.post(PEOPLE, {"end": vera_holds.pk}).status_code == 302
+    asked = client.post(PEOPLE, {"end": vera_holds.pk})
+    assert asked.status_code == 200 and "End this duty?" in asked.content.decode()
+    vera_holds.refresh_from_db()
+    assert vera_holds.revoked_at is None  # one click ends nothing
+    assert client.post(PEOPLE, {"end": vera_holds.pk, "confirm": "yes"}).status_code == 302
     vera_holds.refresh_from_db()
     assert vera_holds.revoked_at is not None
     event = AuditEvent.objects.get(action="role.ended")
@@ -165,7 +171,7 @@ def test_another_launchs_assignment_cannot_be_ended_from_here(client, ada, spec)
     other = import_launch_spec(raw=to_yaml(spec), actor="test").launch
     theirs = Assignment.objects.create(launch=other, user=ada, duty=Duty.AUDITOR)
     client.force_login(ada)
-    assert client.post(PEOPLE, {"end": theirs.pk}).status_code == 404
+    assert client.post(PEOPLE, {"end": theirs.pk, "confirm": "yes"}).status_code == 404
     theirs.refresh_from_db()
     assert theirs.revoked_at is None
 
@@ -178,7 +184,7 @@ def test_only_launch_admins_manage_people(client, ada, people, who):
     before = Assignment.objects.count()
     vera_holds = Assignment.objects.get(user=people["vera"])
     assert client.post(PEOPLE, {"email": "x@example.com", "duty": "auditor"}).status_code == 403
-    assert client.post(PEOPLE, {"end": vera_holds.pk}).status_code == 403
+    assert client.post(PEOPLE, {"end": vera_holds.pk, "confirm": "yes"}).status_code == 403
     assert Assignment.objects.count() == before
     assert not AuditEvent.objects.filter(action__startswith="role.").exists()
 
@@ -212,3 +218,19 @@ def test_the_page_costs_the_same_queries_however_many_people(client, ada, launch
         user = get_user_model().objects.create_user(f"u{i}", f"u{i}@example.com", PASSWORD)
         Assignment.objects.create(launch=launch, user=user, duty=Duty.SIGNER, role=role)
     assert _count(client) == before
+
+
+def test_a_launch_keeps_at_least_one_admin(client, ada, people):
+    own = Assignment.objects.get(user=ada, duty=Duty.ADMIN)
+    client.force_login(ada)
+    asked = client.post(PEOPLE, {"end": own.pk}).content.decode()
+    assert "This is your own duty" in asked
+    response = client.post(PEOPLE, {"end": own.pk, "confirm": "yes"}, follow=True)
+    assert "a launch keeps at least one admin" in response.content.decode()
+    own.refresh_from_db()
+    assert own.revoked_at is None
+    second = Assignment.objects.create(launch=own.launch, user=people["otto"], duty=Duty.ADMIN)
+    assert client.post(PEOPLE, {"end": own.pk, "confirm": "yes"}).status_code == 302
+    own.refresh_from_db()
+    assert own.revoked_at is not None
+    assert Assignment.objects.get(pk=second.pk).revoked_at is None

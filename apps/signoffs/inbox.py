@@ -1,0 +1,133 @@
+"""What waits for a person: the roles they may sign now, and the conditions they own.
+
+One home for the inbox of `/launches/`, of a launch's overview and of the API's
+`/api/v1/me/waiting/`; a fixed number of queries however many launches and roles.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from apps.gates.models import Gate
+from apps.signoffs.models import Assignment, Condition, Duty, Role, SignatureRequest, SignOff
+from apps.signoffs.snapshot import GOOD
+
+NOT_SIGNED = "not signed"
+
+
+@dataclass
+class Waiting:
+    """A role the person may sign now, and why it waits for them."""
+
+    role: Role
+    state: str  # not signed, invalidated, rejected, rejected by you, conditions due
+    on_behalf_of: str = ""  # the holder a delegate stands in for
+    due_at: datetime | None = None  # of the open sign-off request, if any
+    blocking: list[str] = field(default_factory=list)  # gate keys that hold approval back
+
+    @property
+    def launch(self):
+        return self.role.launch
+
+
+@dataclass
+class OwnedCondition:
+    condition: Condition
+    overdue: bool
+
+
+@dataclass
+class Inbox:
+    waiting: list[Waiting]
+    conditions: list[OwnedCondition]
+
+    def __bool__(self) -> bool:
+        return bool(self.waiting or self.conditions)
+
+
+def inbox_for(user, now, *, launch=None) -> Inbox:
+    """What waits for `user` now, on every launch they sign for (or on `launch` alone).
+
+    A role waits while it is not signed, or its sign-off was rejected or invalidated, or was
+    approved with conditions now due. Seven queries at most.
+    """
+    if not user.is_authenticated:
+        return Inbox([], [])
+    held = Assignment.objects.current(now).filter(user=user, duty=Duty.SIGNER)
+    if launch is not None:
+        held = held.filter(launch=launch)
+    held = list(held.select_related("role__launch", "delegate_of").order_by("role__order"))
+    roles = {a.role_id: a for a in held if a.role.retired_at is None}
+    if not roles:
+        return Inbox([], owned_conditions(user, now, launch=launch))
+    signed = {s.role_id: s for s in SignOff.objects.filter(role_id__in=roles).active().briefly()}
+    conditions_due = set(
+        Condition.objects.filter(
+            signoff__in=signed.values(), met_at__isnull=True, due_at__lte=now
+        ).values_list("signoff_id", flat=True)
+    )
+    due = _due_dates(roles, now)
+    blocking = _blocking(list(roles.values()), now)
+    waiting = []
+    for role_id, assignment in roles.items():
+        state = _state(signed.get(role_id), user, conditions_due)
+        if state:
+            waiting.append(Waiting(
+                role=assignment.role, state=state, due_at=due.get(role_id),
+                on_behalf_of=_name(assignment.delegate_of) if assignment.delegate_of_id else "",
+                blocking=blocking.get(role_id, []),
+            ))  # fmt: skip
+    waiting.sort(key=lambda w: (w.due_at is None, w.due_at or now, w.role.launch.target_t0))
+    return Inbox(waiting, owned_conditions(user, now, launch=launch))
+
+
+def _state(signoff: SignOff | None, user, conditions_due: set[int]) -> str:
+    if signoff is None:
+        return NOT_SIGNED
+    if signoff.invalidated_at is not None:
+        return "invalidated"
+    if signoff.decision == "reject":
+        return "rejected by you" if signoff.user_id == user.pk else "rejected"
+    return "conditions due" if signoff.pk in conditions_due else ""
+
+
+def _due_dates(roles: dict, now) -> dict[int, datetime]:
+    requests = SignatureRequest.objects.open().filter(role_id__in=roles).order_by("due_at")
+    found: dict[int, datetime] = {}
+    for role_id, due_at in requests.values_list("role_id", "due_at"):
+        found.setdefault(role_id, due_at)
+    return found
+
+
+def _blocking(assignments: list[Assignment], now) -> dict[int, list[str]]:
+    """For each role, the blocking gates of its scope that are neither passing nor waived."""
+    launch_ids = {a.launch_id for a in assignments}
+    gates = Gate.objects.filter(launch_id__in=launch_ids, blocking=True).for_dashboard(now)
+    bad: dict[tuple[int, str], list[str]] = defaultdict(list)
+    for gate in gates.order_by("launch_id", "order", "key"):
+        if gate.current_status(now)[0] not in GOOD:
+            bad[(gate.launch_id, gate.category)].append(gate.key)
+    return {
+        a.role_id: [key for category in a.role.categories for key in bad[(a.launch_id, category)]]
+        for a in assignments
+    }
+
+
+def owned_conditions(user, now, *, launch=None) -> list[OwnedCondition]:
+    """Unmet conditions of standing approvals whose owner names `user` (their name, user name
+    or email, as the signer typed it), overdue first."""
+    names = {n.strip().lower() for n in (user.get_full_name(), user.get_username(), user.email)}
+    names.discard("")
+    on = Assignment.objects.current(now).filter(user=user).values("launch")
+    conditions = Condition.objects.filter(
+        met_at__isnull=True, signoff__superseded_at__isnull=True,
+        signoff__invalidated_at__isnull=True, signoff__launch__in=on,
+    ).select_related("signoff__role__launch")  # fmt: skip
+    if launch is not None:
+        conditions = conditions.filter(signoff__launch=launch)
+    mine = [c for c in conditions.order_by("due_at") if c.owner.strip().lower() in names]
+    return [OwnedCondition(c, c.due_at <= now) for c in mine]
+
+
+def _name(user) -> str:
+    return user.get_full_name() or user.get_username()
