@@ -323,6 +323,17 @@ PORTAL_BASE_URL = env_url(
     f"http://127.0.0.1:{env_str('PORT', '8000')}" if DEBUG else "",
     schemes=("http", "https"),
 ).rstrip("/")
+# The portal's signing identity (portal/signing.py): packets (PAdES), export manifests and audit
+# checkpoints are signed with it. PEM key + certificate (+ chain), or PKCS#12. With DEBUG and none
+# set, a self-signed pair is made under PORTAL_VAR_DIR/signing/.
+SIGNING_KEY_FILE = env_str("SIGNING_KEY_FILE")
+SIGNING_CERT_FILE = env_str("SIGNING_CERT_FILE")
+SIGNING_CHAIN_FILE = env_str("SIGNING_CHAIN_FILE")
+SIGNING_PKCS12_FILE = env_str("SIGNING_PKCS12_FILE")
+SIGNING_KEY_PASSPHRASE = env_str("SIGNING_KEY_PASSPHRASE")
+# An RFC 3161 time-stamping authority: packets are then PAdES B-T instead of B-B.
+SIGNING_TSA_URL = env_url("SIGNING_TSA_URL", "", schemes=("http", "https"))
+AUDIT_CHECKPOINT_MINUTES = env_int("AUDIT_CHECKPOINT_MINUTES", 15, minimum=1)
 # Sign-off requests: a reminder this long before the due date, and again each day once overdue;
 # escalation to the program managers and the decision role this long after the due date.
 SIGNOFF_REMINDER_LEAD_HOURS = env_int("SIGNOFF_REMINDER_LEAD_HOURS", 48, minimum=1)
