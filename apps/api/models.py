@@ -46,6 +46,7 @@ class ApiToken(models.Model):
     objects = ApiTokenQuerySet.as_manager()
 
     class Meta:
+        verbose_name = "API token"
         ordering = ["launch", "name"]
         constraints = [
             models.UniqueConstraint(fields=["launch", "name"], name="api_token_name_unique"),

@@ -68,6 +68,7 @@ class Launch(models.Model):
     objects = LaunchQuerySet.as_manager()
 
     class Meta:
+        verbose_name_plural = "launches"
         ordering = ["target_t0", "slug"]
         constraints = [
             models.CheckConstraint(

@@ -171,6 +171,7 @@ class SignOff(models.Model):
     objects = SignOffQuerySet.as_manager()
 
     class Meta:
+        verbose_name = "sign-off"
         ordering = ["-signed_at", "-id"]
         constraints = [
             # One active sign-off per role, enforced by the database under concurrent submits.
@@ -263,6 +264,7 @@ class LaunchDecision(models.Model):
     objects = LaunchDecisionQuerySet.as_manager()
 
     class Meta:
+        verbose_name = "Go/No-Go decision"
         ordering = ["-decided_at", "-id"]
         constraints = [
             models.CheckConstraint(
