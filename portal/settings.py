@@ -323,6 +323,11 @@ PORTAL_BASE_URL = env_url(
     f"http://127.0.0.1:{env_str('PORT', '8000')}" if DEBUG else "",
     schemes=("http", "https"),
 ).rstrip("/")
+# `make run` without a Prometheus: the demo launch's Prometheus gates read a labelled demo source
+# served by the portal itself (apps/launches/demo_metrics.py). DEBUG only; PROMETHEUS_URL wins.
+DEMO_METRICS = DEBUG and env_bool("DEMO_METRICS", False) and not PROMETHEUS_URL
+if DEMO_METRICS:
+    PROMETHEUS_URL = f"{PORTAL_BASE_URL}/demo/prometheus"
 # The portal's signing identity (portal/signing.py): packets (PAdES), export manifests and audit
 # checkpoints are signed with it. PEM key + certificate (+ chain), or PKCS#12. With DEBUG and none
 # set, a self-signed pair is made under PORTAL_VAR_DIR/signing/.

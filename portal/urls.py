@@ -5,7 +5,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
 from apps.api.docs import api_docs
-from apps.launches.views import calendar_feed, healthz, readyz
+from apps.launches.views import calendar_feed, demo_prometheus_query, healthz, readyz
 from portal.metrics import metrics
 
 # The admin's own login form would bypass allauth's rate limits: sign in through allauth.
@@ -17,6 +17,7 @@ urlpatterns = [
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics, name="metrics"),
     path("calendar/<str:token>/launches.ics", calendar_feed, name="calendar"),
+    path("demo/prometheus/api/v1/query", demo_prometheus_query, name="demo-prometheus"),
     path("", include("apps.reports.urls")),
     path("launches/", include("apps.launches.urls")),
     path("api/v1/", include("apps.api.urls")),

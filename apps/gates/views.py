@@ -143,6 +143,7 @@ def gate_list(request: HttpRequest, slug: str) -> HttpResponse:
     for gate in rows:
         gate.spark = sparkline(series.get(gate.pk, []), gate.threshold)
     rows_html = jinja2.render("gates/rows.html", gates=rows, now=now, sources=dict(Source.choices),
+                              demo_metrics=settings.DEMO_METRICS,
                               gates_url=reverse("launches:gates", args=[launch.slug]))  # fmt: skip
     if request.headers.get("HX-Request"):
         return HttpResponse(rows_html)
@@ -205,6 +206,8 @@ def _gate_page(request, gate: Gate, *, status: int = 200, error: str = "") -> Ht
         "may_waive": can_waive(request.user, gate),
         "may_approve": can_approve_waiver(request.user, gate),
         "may_admin": administers(request.user, launch),
+        "demo_metrics": settings.DEMO_METRICS and gate.source == Source.PROMETHEUS
+        and not gate.prometheus_id,
         "user_id": request.user.pk,
     }  # fmt: skip
     return render(request, "gates/detail.html", context, status=status)

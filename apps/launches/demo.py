@@ -26,6 +26,7 @@ from apps.launches.services import import_launch_spec
 from apps.signoffs.models import Assignment, Duty
 
 DEMO_SPEC = Path(settings.BASE_DIR) / "specs" / "llm-research-lab.yaml"
+DEMO_SLUG = "llm-research-lab"
 DEMO_PASSWORD = "launch-demo"  # noqa: S105 - demo accounts only, refused with DEBUG off
 STAFF_USERS = ("pm", "auditor", "admin", "qa-lead", "security-reviewer")
 # Demo people have names, so that a signature reads "I, Valerie Park, as VP Engineering".
@@ -44,7 +45,7 @@ def load_demo(*, now=None) -> list[str]:
     Re-running keeps existing data.
     """
     now = now or timezone.now()
-    launch = Launch.objects.filter(slug="llm-research-lab").first()
+    launch = Launch.objects.filter(slug=DEMO_SLUG).first()
     if launch is None:
         launch = import_launch_spec(raw=DEMO_SPEC.read_bytes(), actor="load_demo").launch
     emails = _create_users([f"{role.key}@example.com" for role in launch.roles.all()])
@@ -101,7 +102,8 @@ def _add_readings(launch: Launch, now) -> int:
     rng = random.Random(launch.slug)  # noqa: S311 - demo values, the same every time
     count = 0
     for index, gate in enumerate(launch.gates.active().select_related("launch")):
-        if gate.source == Source.MANUAL and index % 9 == 4:
+        failing, down = demo_fate(index)
+        if gate.source == Source.MANUAL and failing:
             continue  # nobody has attested this one yet: it reads "pending"
         if gate.source == Source.MANUAL:
             _attest(gate, now)
@@ -109,7 +111,7 @@ def _add_readings(launch: Launch, now) -> int:
             continue
         for step in range(5, -1, -1):
             at = now - gate.interval * step - timedelta(seconds=rng.randint(0, 30))
-            reading = _reading(gate, failing=index % 9 == 4, down=index % 13 == 7, rng=rng)
+            reading = _reading(gate, failing=failing, down=down, seed=f"{index}:{step}")
             record_reading(gate=gate, reading=reading, actor="load_demo", at=at)
             count += 1
     _waive_one(launch, now)
@@ -141,14 +143,22 @@ def _waive_one(launch: Launch, now) -> None:
             return
 
 
-def _reading(gate: Gate, *, failing: bool, down: bool, rng: random.Random) -> Reading:
+def demo_fate(index: int) -> tuple[bool, bool]:
+    """(failing, down) of the demo launch's gate at `index`: most pass, a few fail, a few
+    Prometheus series are down. The loader and the demo metrics source agree through this."""
+    return index % 9 == 4, index % 13 == 7
+
+
+def _reading(gate: Gate, *, failing: bool, down: bool, seed) -> Reading:
     if down and gate.source == Source.PROMETHEUS:
         return Reading(error="source unreachable: demo data", detail={"demo": True})
-    return Reading(value=_demo_value(gate, failing=failing, rng=rng), detail={"demo": True})
+    return Reading(value=demo_value(gate, failing=failing, seed=seed), detail={"demo": True})
 
 
-def _demo_value(gate: Gate, *, failing: bool, rng: random.Random) -> Decimal:
-    """A value on the passing side of the threshold (or the failing side when asked)."""
+def demo_value(gate: Gate, *, failing: bool, seed) -> Decimal:
+    """A value on the passing side of the threshold (or the failing side when asked), the same
+    for the same gate and seed."""
+    rng = random.Random(f"{gate.key}:{seed}")  # noqa: S311 - demo values
     threshold, comparator = gate.threshold, gate.comparator
     if comparator in ("==", "!="):
         passes = (comparator == "==") != failing

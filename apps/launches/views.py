@@ -9,7 +9,8 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from kombu import Connection
 
 from apps.accounts.permissions import (
@@ -21,6 +22,7 @@ from apps.accounts.permissions import (
 from apps.audit.models import AuditEvent
 from apps.gates.models import Gate, GateStatus, Waiver
 from apps.gates.summary import dimension_summary, owners_of
+from apps.launches import demo_metrics
 from apps.launches.calendar import calendar_token, launch_calendar, user_from_token
 from apps.launches.forms import ActivityForm
 from apps.launches.models import Activity, ActivityStatus, Launch
@@ -189,3 +191,14 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
     )
     body = launch_calendar(launches, host=request.get_host().split(":")[0])
     return HttpResponse(body, content_type="text/calendar; charset=utf-8")
+
+
+@csrf_exempt  # Prometheus' API takes form POSTs; this one serves the demo only
+@require_http_methods(["GET", "POST"])
+def demo_prometheus_query(request: HttpRequest) -> JsonResponse:
+    """`make run`'s demo metrics source: Prometheus' /api/v1/query for the demo launch."""
+    if not settings.DEMO_METRICS:
+        raise Http404("the demo metrics source is off")
+    query = request.POST.get("query") or request.GET.get("query", "")
+    status, body = demo_metrics.answer(query)
+    return JsonResponse(body, status=status)
