@@ -4,7 +4,7 @@ Each gate gets a history of measurements over the last `days` days: one per inte
 on the passing side of the rule most of the time, with failing runs and source errors; the gate's
 guarded state is advanced with the product's own `rules.advance`, so every StatusChange is one
 the portal would have stored. Audit events are hash-chained here with the product's own
-`event_hash` / `event_body` and continue the chain already in the database.
+`event_hash` / `event_body` and continue each launch's chain already in the database.
 """
 
 import json
@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from django.db import connection
 
-from apps.audit.models import AuditEvent
+from apps.audit.models import AuditEvent, chain_name
 from apps.audit.services import GENESIS, canonical_json, event_body, event_hash
 from apps.gates import rules
 from apps.gates.models import Gate, GateStatus, Source
@@ -26,7 +26,7 @@ MEASUREMENT_COLUMNS = (
 )
 CHANGE_COLUMNS = "id, gate_id, from_status, to_status, reason, at, measurement_id"
 AUDIT_COLUMNS = (
-    "sequence, at, actor_id, actor_name, action, launch_slug, object_type, "
+    "chain, sequence, at, actor_id, actor_name, action, launch_slug, object_type, "
     "object_key, data, prev_hash, hash"
 )
 FLUSH_ROWS = 20_000
@@ -314,18 +314,20 @@ def _filler_event(rng, gate, actor, now) -> dict:
 
 
 def write_audit_events(bodies: list[dict]) -> int:
-    """COPY the events, chained after the newest event already stored."""
-    last = AuditEvent.objects.order_by("-sequence").only("sequence", "hash").first()
-    sequence, prev = (last.sequence, last.hash) if last else (0, GENESIS)
+    """COPY the events, each chained after the newest event already stored in its chain."""
+    # Every head is read before the COPY starts: the connection answers no query during it.
+    heads = {chain: _chain_head(chain) for chain in {chain_name(b["launch"]) for b in bodies}}
     with (
         connection.cursor() as cursor,
         cursor.cursor.copy(f"COPY audit_auditevent ({AUDIT_COLUMNS}) FROM STDIN") as copy,
     ):
         out = Copier(copy)
         for body in bodies:
-            sequence += 1
+            chain = chain_name(body["launch"])
+            sequence, prev = heads[chain]
             event = AuditEvent(
-                sequence=sequence,
+                chain=chain,
+                sequence=sequence + 1,
                 at=body["at"].astimezone(UTC),
                 actor_id=body["actor"],
                 actor_name=body["actor_name"],
@@ -338,7 +340,8 @@ def write_audit_events(bodies: list[dict]) -> int:
             )
             event.hash = event_hash(prev, event_body(event))
             out.row(
-                str(sequence),
+                chain,
+                str(event.sequence),
                 event.at.isoformat(),
                 "\\N" if event.actor_id is None else str(event.actor_id),
                 copy_text(event.actor_name),
@@ -350,9 +353,15 @@ def write_audit_events(bodies: list[dict]) -> int:
                 prev,
                 event.hash,
             )
-            prev = event.hash
+            heads[chain] = (event.sequence, event.hash)
         out.flush()
     return len(bodies)
+
+
+def _chain_head(chain: str) -> tuple[int, str]:
+    last = AuditEvent.objects.filter(chain=chain).order_by("-sequence")
+    last = last.only("sequence", "hash").first()
+    return (last.sequence, last.hash) if last else (0, GENESIS)
 
 
 def _next_id(table: str) -> int:

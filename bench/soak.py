@@ -136,6 +136,10 @@ def portal_environment(options: Options) -> dict[str, str]:
             "PROMETHEUS_TIMEOUT": str(options.prometheus_timeout),
             "PORTAL_VAR_DIR": str(options.workdir / "var"),
             "LOG_LEVEL": "INFO",
+            # Packets and checkpoints are signed: a self-signed pair made in prepare().
+            "SIGNING_KEY_FILE": str(options.workdir / "var" / "signing-soak" / "portal-key.pem"),
+            "SIGNING_CERT_FILE": str(options.workdir / "var" / "signing-soak" / "portal-cert.pem"),
+            "SIGNING_ACCEPT_SELF_SIGNED": "1",
         }
     )
     for name in ("CACHE_URL", "PROMETHEUS_URL", "CELERY_TASK_ALWAYS_EAGER"):
@@ -170,6 +174,7 @@ def prepare(options: Options, env: dict[str, str], spec: str) -> dict:
     django.setup()
     from bench.soak_setup import populate
 
+    call_command("signing_identity", make_self_signed=True)
     say(f"migrating {name}")
     call_command("migrate", interactive=False, verbosity=0)
     collect_static()

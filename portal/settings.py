@@ -102,6 +102,8 @@ INSTALLED_APPS = [
     "apps.api",
     "apps.reports",
     "apps.webhooks",
+    "apps.rollouts",
+    "portal",  # system checks (portal/checks.py) and the signing_identity command
 ]
 
 MIDDLEWARE = [
@@ -314,6 +316,7 @@ CELERY_BEAT_SCHEDULE = {
     "signoffs-sweep": {"task": "signoffs.sweep", "schedule": 30.0},
     "waivers-expiry-warning": {"task": "gates.warn_expiring_waivers", "schedule": 900.0},
     "signoffs-reminders": {"task": "signoffs.remind", "schedule": 900.0},
+    "rollouts-tick": {"task": "rollouts.tick", "schedule": 10.0},
 }
 # Where people reach the portal: the links of emails sent by workers (reminders, escalations,
 # sign-off news) and chat messages. Empty: links are relative (a request's email uses the origin
@@ -338,7 +341,15 @@ SIGNING_PKCS12_FILE = env_str("SIGNING_PKCS12_FILE")
 SIGNING_KEY_PASSPHRASE = env_str("SIGNING_KEY_PASSPHRASE")
 # An RFC 3161 time-stamping authority: packets are then PAdES B-T instead of B-B.
 SIGNING_TSA_URL = env_url("SIGNING_TSA_URL", "", schemes=("http", "https"))
+# `make prod` without SIGNING_* makes a self-signed trial pair and sets this: the signing.W001
+# warning (self-signed) is then silenced. Never set it for real records.
+SIGNING_ACCEPT_SELF_SIGNED = env_bool("SIGNING_ACCEPT_SELF_SIGNED", False)
+SILENCED_SYSTEM_CHECKS = ["signing.W001"] if SIGNING_ACCEPT_SELF_SIGNED else []
 AUDIT_CHECKPOINT_MINUTES = env_int("AUDIT_CHECKPOINT_MINUTES", 15, minimum=1)
+CELERY_BEAT_SCHEDULE["audit-checkpoint"] = {
+    "task": "audit.checkpoint",
+    "schedule": 60.0 * AUDIT_CHECKPOINT_MINUTES,
+}
 # Sign-off requests: a reminder this long before the due date, and again each day once overdue;
 # escalation to the program managers and the decision role this long after the due date.
 SIGNOFF_REMINDER_LEAD_HOURS = env_int("SIGNOFF_REMINDER_LEAD_HOURS", 48, minimum=1)

@@ -19,6 +19,7 @@ urlpatterns = [
     path("calendar/<str:token>/launches.ics", calendar_feed, name="calendar"),
     path("demo/prometheus/api/v1/query", demo_prometheus_query, name="demo-prometheus"),
     path("", include("apps.reports.urls")),
+    path("audit/", include("apps.audit.urls")),  # /audit/checkpoints/, public
     path("launches/", include("apps.launches.urls")),
     path("api/v1/", include("apps.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

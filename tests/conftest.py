@@ -23,6 +23,26 @@ def _audit_flush_allowed():
     settings.AUDIT_FLUSH_ALLOWED = True
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _signing_identity(tmp_path_factory):
+    """Packets, exports and checkpoints are signed: one throwaway self-signed identity for the
+    session (tests run with DEBUG off, where the portal never makes one up)."""
+    from cryptography.hazmat.primitives import serialization
+    from django.conf import settings
+
+    from portal import signing
+
+    folder = tmp_path_factory.mktemp("signing")
+    key, certificate = signing.make_self_signed("Launch Portal (tests)")
+    pem = serialization.Encoding.PEM
+    (folder / "key.pem").write_bytes(key.private_bytes(
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))  # fmt: skip
+    (folder / "cert.pem").write_bytes(certificate.public_bytes(pem))
+    settings.SIGNING_KEY_FILE = str(folder / "key.pem")
+    settings.SIGNING_CERT_FILE = str(folder / "cert.pem")
+    signing.identity.cache_clear()
+
+
 @pytest.fixture(autouse=True)
 def _source_allowlist(settings):
     settings.SOURCE_ALLOWED_HOSTS = [ALLOWED_SOURCE]

@@ -1,8 +1,13 @@
 """Data and helpers shared by the tests."""
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_SPEC = ROOT / "specs" / "llm-research-lab.yaml"
@@ -103,3 +108,43 @@ MINIMAL_SPEC = {
 
 def to_yaml(data) -> str:
     return yaml.safe_dump(data, sort_keys=False)
+
+
+# --- signing identities (portal/signing.py) ------------------------------------------------------
+
+
+def certificate_for(
+    key, *, issuer_key=None, issuer: x509.Name | None = None, days: int = 365, cn: str = "Portal"
+) -> x509.Certificate:
+    """A certificate for `key`: self-signed, or issued by `issuer_key` (named `issuer`)."""
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = datetime.now(UTC)
+    return (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(issuer or subject)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=days))
+        .sign(issuer_key or key, hashes.SHA256())
+    )  # fmt: skip
+
+
+def write_identity(folder: Path, key, certificate, passphrase: bytes | None = None) -> dict:
+    """PEM files for the pair in `folder`; the SIGNING_* variables that name them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    encryption = (
+        serialization.BestAvailableEncryption(passphrase)
+        if passphrase
+        else serialization.NoEncryption()
+    )
+    pem = serialization.Encoding.PEM
+    key_file, cert_file = folder / "key.pem", folder / "cert.pem"
+    key_file.write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8, encryption))
+    cert_file.write_bytes(certificate.public_bytes(pem))
+    return {"SIGNING_KEY_FILE": str(key_file), "SIGNING_CERT_FILE": str(cert_file)}
+
+
+def ca_issued_identity(folder: Path, *, days: int = 365) -> dict:
+    """A portal identity a (throwaway) CA issued, valid `days`: as production should have."""
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = certificate_for(ca_key, cn="Example Root CA", days=3650)
+    leaf = certificate_for(key, issuer_key=ca_key, issuer=ca.subject, days=days)
+    return write_identity(folder, key, leaf)

@@ -14,6 +14,7 @@ class Scope(models.TextChoices):
     INGEST = "ingest", "Ingest reports"
     MANAGE = "manage", "Manage (update activities; read the audit log)"
     AUDIT = "audit", "Read the audit log"
+    ROLLOUT = "rollout", "Rollout (deploy tools: Flagger webhooks, Argo Rollouts analysis)"
 
 
 def hash_token(raw: str) -> str:

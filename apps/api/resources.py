@@ -293,7 +293,7 @@ class AuditEventList(LaunchScopedView, generics.ListAPIView):
     required_scopes = {"*": AUDIT_SCOPES}
 
     def rows(self):
-        return AuditEvent.objects.filter(launch_slug=self.launch.slug).order_by("-sequence")
+        return AuditEvent.objects.for_launch(self.launch.slug).reverse()
 
 
 @extend_schema(

@@ -183,8 +183,8 @@ class DecisionSerializer(serializers.ModelSerializer):
 class AuditEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
-        fields = ["sequence", "at", "actor_name", "action", "object_type", "object_key", "data",
-                  "prev_hash", "hash"]  # fmt: skip
+        fields = ["chain", "sequence", "at", "actor_name", "action", "object_type", "object_key",
+                  "data", "prev_hash", "hash"]  # fmt: skip
 
 
 class WaitingSerializer(serializers.Serializer):

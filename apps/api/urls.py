@@ -1,6 +1,7 @@
 from django.urls import path
 
 from apps.api import resources, views
+from apps.rollouts import api as rollouts
 
 app_name = "api"
 launch = "launches/<slug:slug>/"
@@ -25,4 +26,9 @@ urlpatterns = [
     path(f"{launch}signoffs/", resources.SignOffList.as_view(), name="signoffs"),
     path(f"{launch}decisions/", resources.DecisionList.as_view(), name="decisions"),
     path(f"{launch}audit/", resources.AuditEventList.as_view(), name="audit"),
+    path(f"{launch}rollout/analysis/", rollouts.AnalysisView.as_view(), name="rollout-analysis"),
+    *(
+        path(f"{launch}rollout/hooks/{hook}/", view.as_view(), name=f"rollout-{hook}")
+        for hook, view in rollouts.HOOK_VIEWS.items()
+    ),
 ]

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.audit.models import AuditEvent
+from apps.audit.models import AuditEvent, Checkpoint
 from portal.admin import ReadOnlyAdmin
 
 
@@ -9,6 +9,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
     """The audit log is append-only: readable here, never changed."""
 
     list_display = (
+        "chain",
         "sequence",
         "at",
         "actor_name",
@@ -17,6 +18,14 @@ class AuditEventAdmin(ReadOnlyAdmin):
         "object_type",
         "object_key",
     )
-    list_filter = ("action", "launch_slug")
+    list_filter = ("chain", "action")
     search_fields = ("actor_name", "action", "object_key")
     date_hierarchy = "at"
+
+
+@admin.register(Checkpoint)
+class CheckpointAdmin(ReadOnlyAdmin):
+    """Signed checkpoints of the audit chains, also public at /audit/checkpoints/."""
+
+    list_display = ("chain", "sequence", "head_hash", "at", "certificate_sha256")
+    list_filter = ("chain",)

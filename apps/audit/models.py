@@ -1,14 +1,41 @@
+from datetime import UTC
+
 from django.conf import settings
 from django.db import models
 
+PORTAL_CHAIN = "portal"  # the chain of events without a launch (sign-ins, invitations...)
+
+
+def chain_name(launch_slug: str) -> str:
+    """The chain an event of `launch_slug` is appended to: the launch's own, or the portal's."""
+    return launch_slug or PORTAL_CHAIN
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def in_chain(self, chain: str) -> "AuditEventQuerySet":
+        """One chain's events in chain order (the unique index on (chain, sequence))."""
+        return self.filter(chain=chain).order_by("sequence")
+
+    def for_launch(self, slug: str) -> "AuditEventQuerySet":
+        """The launch's events, oldest first; `.reverse()` for newest first.
+
+        Ordered by id, not sequence: the launch's events recorded before chains were per launch
+        are in the portal chain with its sequences, the newer ones in the launch's chain from 1.
+        Ids grow in append order within a chain (record() inserts under the chain's lock).
+        """
+        return self.filter(launch_slug=slug).order_by("id")
+
 
 class AuditEvent(models.Model):
-    """One state change, hash-chained to the one before it. Append-only.
+    """One state change, hash-chained to the one before it in its chain. Append-only.
 
-    Names and slugs are copied so the record outlives deletions of what it speaks of.
+    Each launch has its own chain (named by its slug), events without a launch go to the portal
+    chain. Names and slugs are copied so the record outlives deletions of what it speaks of.
     """
 
-    sequence = models.PositiveBigIntegerField(unique=True)
+    # Indexed by the unique (chain, sequence) constraint, which leads with it.
+    chain = models.CharField(max_length=80)
+    sequence = models.PositiveBigIntegerField()
     at = models.DateTimeField()
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
@@ -22,11 +49,16 @@ class AuditEvent(models.Model):
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
 
+    objects = AuditEventQuerySet.as_manager()
+
     class Meta:
-        ordering = ["sequence"]
+        ordering = ["chain", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["chain", "sequence"], name="audit_event_chain_sequence")
+        ]
 
     def __str__(self) -> str:
-        return f"#{self.sequence} {self.action} {self.object_type}:{self.object_key}"
+        return f"{self.chain} #{self.sequence} {self.action} {self.object_type}:{self.object_key}"
 
 
 class ChainHead(models.Model):
@@ -44,3 +76,50 @@ class ChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.chain} head #{self.sequence} {self.hash[:16]}"
+
+
+class CheckpointQuerySet(models.QuerySet):
+    def newest_first(self) -> "CheckpointQuerySet":
+        return self.order_by("-at", "-id")
+
+
+class Checkpoint(models.Model):
+    """A chain's head (sequence and hash) at a time, signed with the portal's key. Append-only.
+
+    Published at /audit/checkpoints/: whoever keeps one can later prove that the chain still holds
+    that event, so it was neither cut back nor rewritten since (verify_audit --checkpoint).
+    """
+
+    chain = models.CharField(max_length=80)
+    sequence = models.PositiveBigIntegerField()
+    head_hash = models.CharField(max_length=64)
+    at = models.DateTimeField()
+    signature = models.TextField(help_text="Detached JWS over checkpoint_payload().")
+    certificate_sha256 = models.CharField(max_length=64)
+
+    objects = CheckpointQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["chain", "sequence"], name="audit_checkpoint_once")
+        ]
+        indexes = [models.Index(fields=["-at", "-id"], name="audit_checkpoint_newest")]
+
+    def __str__(self) -> str:
+        return f"{self.chain} checkpoint #{self.sequence} {self.head_hash[:16]}"
+
+    def as_dict(self) -> dict:
+        """What is published and signed (see apps.audit.checkpoints.checkpoint_payload)."""
+        return {
+            "chain": self.chain,
+            "sequence": self.sequence,
+            "head": self.head_hash,
+            "at": iso_utc(self.at),
+            "signature": self.signature,
+            "certificate_sha256": self.certificate_sha256,
+        }
+
+
+def iso_utc(moment) -> str:
+    """2026-12-06T10:15:00Z: seconds, UTC, the form checkpoints are signed in."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,18 +1,24 @@
-"""The audit log: record() appends a hash-chained event inside the caller's transaction."""
+"""The audit log: record() appends a hash-chained event inside the caller's transaction.
+
+One chain per launch (named by its slug) and one for events without a launch (PORTAL_CHAIN),
+each with its own sequence, head and lock: writers of two launches never wait for each other.
+"""
 
 import hashlib
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.audit.models import AuditEvent, ChainHead
+from apps.audit.models import PORTAL_CHAIN, AuditEvent, ChainHead, chain_name
 
 GENESIS = "0" * 64
-PORTAL_CHAIN = "portal"  # the one chain today; its head row is keyed by this name
-_CHAIN_LOCK = 726_354  # pg_advisory_xact_lock key serialising appends to the chain
+# pg_advisory_xact_lock(_LOCK_SPACE, hashtext(chain)) serialises appends to one chain. Two chains
+# whose names hash alike only wait for each other: the lock orders, the unique index guards.
+_LOCK_SPACE = 726_354
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +32,9 @@ def event_hash(prev_hash: str, body: dict) -> str:
 
 
 def event_body(event: AuditEvent) -> dict:
-    """The fields the hash covers, in the form verify() recomputes them from."""
+    """The fields the hash covers, in the form verify() recomputes them from. The chain is not
+    among them (the events recorded before chains were per launch did not have one): a launch
+    chain's events name its launch, which check_chain() holds them to."""
     return {
         "sequence": event.sequence,
         "at": event.at.isoformat(),
@@ -42,15 +50,19 @@ def event_body(event: AuditEvent) -> dict:
 def record(
     *, actor, action: str, launch_slug: str = "", obj_type: str = "", obj_key: str = "", data=None
 ) -> AuditEvent:
-    """Append one event. Must run inside the transaction of the change it records."""
+    """Append one event to the chain of `launch_slug` (the portal's without one).
+
+    Must run inside the transaction of the change it records; holds the chain's lock until then.
+    """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit.record() must run inside the transaction of the change")
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK])
-    last = AuditEvent.objects.order_by("-sequence").only("sequence", "hash").first()
+    chain = chain_name(launch_slug)
+    _lock(chain)
+    last = AuditEvent.objects.filter(chain=chain).order_by("-sequence")
+    last = last.only("sequence", "hash").first()
     user = actor if getattr(actor, "pk", None) else None
     event = AuditEvent(
+        chain=chain,
         sequence=(last.sequence + 1) if last else 1,
         at=timezone.now(),
         actor=user,
@@ -68,6 +80,19 @@ def record(
     return event
 
 
+def lock_chains(launch_slugs: Iterable[str]) -> None:
+    """Take the locks of the chains of several launches at once, in name order, before recording
+    into more than one of them in a transaction: two such transactions then never deadlock."""
+    for chain in sorted({chain_name(slug) for slug in launch_slugs}):
+        _lock(chain)
+
+
+def _lock(chain: str) -> None:
+    if connection.vendor == "postgresql":  # SQLite: one writer at a time anyway
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [_LOCK_SPACE, chain])
+
+
 def _advance_head(event: AuditEvent) -> None:
     """Move the chain's head to `event`, under the chain lock.
 
@@ -75,15 +100,15 @@ def _advance_head(event: AuditEvent) -> None:
     rewritten it stays where it was, for verify() to name, however many events follow.
     """
     moved = ChainHead.objects.filter(
-        chain=PORTAL_CHAIN, sequence=event.sequence - 1, hash=event.prev_hash
+        chain=event.chain, sequence=event.sequence - 1, hash=event.prev_hash
     ).update(sequence=event.sequence, hash=event.hash)
     if moved:
         return
-    head = ChainHead.objects.filter(chain=PORTAL_CHAIN).first()
+    head = ChainHead.objects.filter(chain=event.chain).first()
     if head is None:
-        first = event if event.sequence == 1 else AuditEvent.objects.filter(sequence=1).first()
+        first = event if event.sequence == 1 else _event(event.chain, 1)
         ChainHead.objects.create(
-            chain=PORTAL_CHAIN,
+            chain=event.chain,
             sequence=event.sequence,
             hash=event.hash,
             first_hash=first.hash if first else "",
@@ -95,8 +120,14 @@ def _advance_head(event: AuditEvent) -> None:
         logger.error("audit %s is not in the events any more: run verify_audit", head)
 
 
+def _event(chain: str, sequence: int) -> AuditEvent | None:
+    return AuditEvent.objects.filter(chain=chain, sequence=sequence).first()
+
+
 def _holds(head: ChainHead) -> bool:
-    return AuditEvent.objects.filter(sequence=head.sequence, hash=head.hash).exists()
+    return AuditEvent.objects.filter(
+        chain=head.chain, sequence=head.sequence, hash=head.hash
+    ).exists()
 
 
 def _actor_name(actor) -> str:
@@ -107,46 +138,86 @@ def _actor_name(actor) -> str:
     return actor.get_full_name() or actor.get_username()
 
 
+# --- verification -------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class ChainCheck:
-    """What verify_audit reports: whether the chain holds and, if not, where and why."""
+    """What verify_audit reports of one chain: whether it holds and, if not, where and why."""
 
     ok: bool
+    chain: str = PORTAL_CHAIN
+    events: int = 0  # how many were walked
     newest: AuditEvent | None = None
     event: AuditEvent | None = None  # the first bad event, or the missing one the head records
     problem: str = ""
 
 
-def check_chain() -> ChainCheck:
-    """Recompute every link and hash, then hold the events against the chain's head row."""
+def chains() -> list[str]:
+    """Every chain that has events or a head row, the portal chain first."""
+    names = set(ChainHead.objects.values_list("chain", flat=True))
+    names |= set(AuditEvent.objects.order_by().values_list("chain", flat=True).distinct())
+    return sorted(names, key=lambda name: (name != PORTAL_CHAIN, name))
+
+
+def check_chains(chain: str | None = None) -> list[ChainCheck]:
+    """check_chain() of each chain, or of the one named."""
+    return [_check(name) for name in ([chain] if chain else chains())]
+
+
+def check_chain(chain: str | None = None) -> ChainCheck:
+    """The first chain that does not hold, or when all do the newest event's chain's check."""
+    checks = check_chains(chain)
+    broken = [check for check in checks if not check.ok]
+    if broken or not checks:
+        return broken[0] if broken else ChainCheck(ok=True, chain=chain or PORTAL_CHAIN)
+    return max(checks, key=lambda check: check.newest.pk if check.newest else 0)
+
+
+def verify(chain: str | None = None) -> AuditEvent | None:
+    """The first event that breaks a chain, or None when they hold (see check_chain())."""
+    return check_chain(chain).event
+
+
+def _check(chain: str) -> ChainCheck:
+    """Recompute every link and hash of the chain, then hold its events against its head row."""
     # The head first: the events committed with it, and any newer ones, are then in the walk.
-    head = ChainHead.objects.filter(chain=PORTAL_CHAIN).first()
-    newest, bad, problem = _walk()
+    head = ChainHead.objects.filter(chain=chain).first()
+    walk = walk_chain(chain)
+    bad, problem = walk.bad, walk.problem
     if bad is None and head is not None:
-        bad, problem = _against_head(head, newest)
-    return ChainCheck(ok=bad is None, newest=newest, event=bad, problem=problem)
+        bad, problem = _against_head(head, walk.newest)
+    return ChainCheck(ok=bad is None, chain=chain, events=walk.events, newest=walk.newest,
+                      event=bad, problem=problem)  # fmt: skip
 
 
-def verify() -> AuditEvent | None:
-    """The first event that breaks the chain, or None when it holds (see check_chain())."""
-    return check_chain().event
+@dataclass(frozen=True)
+class Walk:
+    events: int
+    newest: AuditEvent | None
+    bad: AuditEvent | None
+    problem: str
 
 
-def _walk() -> tuple[AuditEvent | None, AuditEvent | None, str]:
-    """(the newest event, the first event whose link or hash does not hold, what is wrong)."""
-    prev, expected, event = GENESIS, 1, None
-    for event in AuditEvent.objects.order_by("sequence").iterator(chunk_size=2000):
-        problem = _link_problem(event, prev, expected)
+def walk_chain(chain: str, *, after: int = 0, after_hash: str = GENESIS, upto=None) -> Walk:
+    """Walk the chain's events from `after` + 1 (which must link to `after_hash`) to its end or
+    to `upto`: the newest event, and the first whose link, hash or launch does not hold."""
+    prev, expected, count, event = after_hash, after + 1, 0, None
+    events = AuditEvent.objects.in_chain(chain).filter(sequence__gt=after)
+    if upto is not None:
+        events = events.filter(sequence__lte=upto)
+    for event in events.iterator(chunk_size=2000):
+        problem = _link_problem(event, prev, expected, first=after + 1)
         if problem:
-            return event, event, problem
-        prev, expected = event.hash, expected + 1
-    return event, None, ""
+            return Walk(count, event, event, problem)
+        prev, expected, count = event.hash, expected + 1, count + 1
+    return Walk(count, event, None, "")
 
 
-def _link_problem(event: AuditEvent, prev: str, expected: int) -> str:
+def _link_problem(event: AuditEvent, prev: str, expected: int, *, first: int = 1) -> str:
     n = event.sequence
     gap = f"#{expected} is missing" if n == expected + 1 else f"#{expected} to #{n - 1} are missing"
-    if n != expected and expected == 1:
+    if n != expected and expected == first:
         return f"the events begin at #{n}: {gap}"
     if n != expected:
         return f"event #{n} follows #{expected - 1}: {gap}"
@@ -156,16 +227,18 @@ def _link_problem(event: AuditEvent, prev: str, expected: int) -> str:
         return f"event #{n} does not link to event #{n - 1}"
     if event.hash != event_hash(prev, event_body(event)):
         return f"event #{n} was altered: its hash does not match its content"
+    if event.chain != PORTAL_CHAIN and event.launch_slug != event.chain:
+        return f"event #{n} names the launch {event.launch_slug!r}, not its chain's"
     return ""
 
 
 def _against_head(head: ChainHead, newest: AuditEvent | None) -> tuple[AuditEvent | None, str]:
     """The events, which chain from the zero hash, must still hold the event the head records."""
     recorded = f"the head records sequence {head.sequence} (hash {head.hash[:16]}...)"
-    missing = AuditEvent(sequence=head.sequence, hash=head.hash, prev_hash="")  # never saved
+    missing = AuditEvent(chain=head.chain, sequence=head.sequence, hash=head.hash, prev_hash="")
     if newest is None:
-        return missing, f"chain emptied: {recorded}, the events table is empty"
-    first = AuditEvent.objects.get(sequence=1)  # _walk() found it
+        return missing, f"chain emptied: {recorded}, the chain has no events left"
+    first = _event(head.chain, 1)  # walk_chain() found it
     if head.first_hash and first.hash != head.first_hash:
         return first, (
             f"chain restarted: {recorded}, the events end at sequence {newest.sequence} "
@@ -174,6 +247,6 @@ def _against_head(head: ChainHead, newest: AuditEvent | None) -> tuple[AuditEven
     if newest.sequence < head.sequence:
         return missing, f"events deleted: {recorded}, the events end at sequence {newest.sequence}"
     if not _holds(head):
-        event = AuditEvent.objects.get(sequence=head.sequence)
+        event = _event(head.chain, head.sequence)
         return event, f"chain rewritten: {recorded}, event #{head.sequence} has another hash"
     return None, ""

@@ -11,7 +11,7 @@ from django.core.mail import send_mail
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from apps.audit.services import record
+from apps.audit.services import lock_chains, record
 from apps.gates import rules
 from apps.gates.evidence import read_evidence, store_evidence
 from apps.gates.models import (
@@ -88,6 +88,7 @@ def record_readings(evaluations: list[Evaluation], *, actor) -> list[Measurement
         _insert(stored)
         changes = [(m, before) for m in stored if (before := _step(m.gate, m)) != m.gate.state]
         _save_states([m.gate for m in stored])
+        lock_chains(m.gate.launch.slug for m, _ in changes)  # a batch spans launches: no deadlock
         for measurement, before in changes:
             _status_changed(measurement.gate, before, measurement, actor=actor)
             if measurement.gate.state != GateStatus.PASSING:

@@ -19,6 +19,7 @@ from apps.launches.models import (
 )
 from apps.launches.spec import parse_spec
 from apps.launches.spec_yaml import dump_yaml
+from apps.rollouts.spec import export_rollout, sync_rollout
 from apps.signoffs.models import Role
 
 
@@ -71,6 +72,9 @@ def _apply(spec: dict) -> ImportResult:
     _sync_gates(launch, spec["gates"], sources, result)
     _sync_roles(launch, spec["roles"], result)
     _sync_sequence(launch, spec["sequence"], result)
+    result.added["stages"], result.removed["stages"] = sync_rollout(
+        launch=launch, data=spec["rollout"]
+    )
     PrometheusSource.objects.filter(launch=launch).exclude(key__in=sources).delete()
     return result
 
@@ -245,6 +249,8 @@ def export_launch_spec(launch: Launch) -> str:
     }
     if not document["sources"]:
         del document["sources"]
+    if rollout := export_rollout(launch):
+        document["rollout"] = rollout
     return dump_yaml(document)
 
 

@@ -18,7 +18,7 @@ from apps.launches.models import ActivityStatus, LaunchStatus
 from apps.launches.spec_yaml import load_yaml
 
 MAX_SPEC_BYTES = 1024 * 1024
-SECTIONS = ("launch", "sources", "phases", "gates", "roles", "sequence")
+SECTIONS = ("launch", "sources", "phases", "gates", "roles", "sequence", "rollout")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 _CONTROL = re.compile(r"^[A-Z]{1,3}\d{1,2}(\.\d{1,2})?$")
 
@@ -228,6 +228,56 @@ ROLE_FIELDS = {
 STEP_FIELDS = {"offset": (offset, True), "name": (text, True)}
 
 
+def percent(value: Any) -> int:
+    return whole(value, minimum=1, maximum=100)
+
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([^}]*?)\s*\}\}")
+PLACEHOLDERS = ("window", "stage_start")  # filled in by the portal (apps/rollouts/rules.py)
+
+
+def promql_template(value: Any) -> str:
+    value = text(value)
+    for name in _PLACEHOLDER.findall(value):
+        if name not in PLACEHOLDERS:
+            raise ValueError(f"unknown placeholder {{{{{name}}}}} (use {{{{window}}}} or "
+                             "{{stage_start}})")  # fmt: skip
+    return value
+
+
+# The rollout of launch day (3.4): stages, rollback triggers, analysis like Argo's AnalysisRun.
+ROLLOUT_FIELDS = {
+    "stages": (None, True),
+    "rollback_triggers": (None, False),
+    "analysis": (None, False),
+    "post_launch": (None, False),
+}
+STAGE_FIELDS = {
+    "name": (slug, True),
+    "traffic": (percent, True),
+    "duration": (duration, False),
+    "criteria": (None, True),
+}
+CRITERION_FIELDS = {
+    "name": (slug, True),
+    "query": (promql_template, True),
+    "comparator": (one_of(Comparator.values), True),
+    "threshold": (number, True),
+    "unit": (text, True),
+}
+ANALYSIS_FIELDS = {
+    "interval": (duration, False),
+    "count": (whole, False),
+    "failure_limit": (whole, False),
+    "inconclusive_limit": (whole, False),
+}
+POST_LAUNCH_FIELDS = {
+    "window": (duration, True),
+    "baseline_offset": (duration, False),
+    "checks": (None, True),
+}
+
+
 # --- validation ---------------------------------------------------------------------------------
 
 
@@ -327,6 +377,7 @@ def _validate(document: dict) -> dict:
         _check_gate(check, gate, source_keys)
     if "decision" in launch:
         _check_decision(check, launch, roles)
+    rollout = _check_rollout(check, document["rollout"]) if "rollout" in document else None
     if check.errors:
         raise SpecError(check.errors)
     return {
@@ -336,6 +387,7 @@ def _validate(document: dict) -> dict:
         "gates": gates,
         "roles": roles,
         "sequence": sequence,
+        "rollout": rollout,
     }
 
 
@@ -364,6 +416,47 @@ def _check_decision(check: _Checker, launch: dict, roles: list[dict]) -> None:
     role = (decision or {}).get("role")
     if role is not None and role not in {r.get("key") for r in roles}:
         check.errors.append(f"launch.decision.role: {role!r} is not a role of this launch")
+
+
+def _check_rollout(check: _Checker, value: Any) -> dict | None:
+    """`rollout:` with its stages (traffic rising), triggers, analysis and post-launch checks."""
+    rollout = check.mapping(value, ROLLOUT_FIELDS, "rollout")
+    if rollout is None:
+        return None
+    stages = check.items(rollout.get("stages"), STAGE_FIELDS, "rollout.stages", "name")
+    if rollout.get("stages") == []:
+        check.errors.append("rollout.stages: a rollout needs at least one stage")
+    previous = 0
+    for stage in stages:
+        path, traffic = stage["_path"], stage.get("traffic")
+        if traffic is not None and traffic <= previous:
+            check.errors.append(f"{path}.traffic: {traffic} is not above the previous {previous}")
+        previous = traffic or previous
+        if stage.get("criteria") == []:
+            check.errors.append(f"{path}.criteria: a stage needs at least one criterion")
+        stage["criteria"] = _criteria(check, stage.get("criteria"), f"{path}.criteria")
+    triggers = rollout.get("rollback_triggers")
+    rollout["rollback_triggers"] = _criteria(check, triggers, "rollout.rollback_triggers")
+    rollout["stages"] = stages
+    rollout["analysis"] = _analysis(check, rollout.get("analysis", {}))
+    if "post_launch" in rollout:
+        post = check.mapping(rollout["post_launch"], POST_LAUNCH_FIELDS, "rollout.post_launch")
+        if post is not None:
+            post["checks"] = _criteria(check, post.get("checks"), "rollout.post_launch.checks")
+        rollout["post_launch"] = post
+    return rollout
+
+
+def _criteria(check: _Checker, value: Any, path: str) -> list[dict]:
+    return check.items(value, CRITERION_FIELDS, path, "name")
+
+
+def _analysis(check: _Checker, value: Any) -> dict:
+    analysis = check.mapping(value, ANALYSIS_FIELDS, "rollout.analysis") or {}
+    interval = analysis.get("interval")
+    if interval is not None and interval.total_seconds() < 10:
+        check.errors.append("rollout.analysis.interval: must be at least 10s")
+    return analysis
 
 
 # Which optional rule fields each source takes; the others must be absent.

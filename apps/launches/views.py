@@ -116,7 +116,7 @@ def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
         "missing": [b for b in state.blockers if b.kind == "signoff"],
         "overdue": overdue_activities(launch, phases, now),
         "brief": [(role, state.signoffs.get(role.pk)) for role in roles],
-        "recent": AuditEvent.objects.filter(launch_slug=launch.slug).order_by("-sequence")[:8],
+        "recent": AuditEvent.objects.for_launch(launch.slug).reverse()[:8],
         "sequence": launch.sequence.all(),
         "attestable": allowed.attestable,
         "waivable": allowed.waivable,

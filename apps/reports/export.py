@@ -2,7 +2,10 @@
 
 Written member by member to a file object with constant memory: evidence files are copied in
 chunks, CSV rows are written as they are read, and each member is hashed while it is written.
-`manifest.json` comes last, listing every other member with its SHA-256 and size.
+`manifest.json` comes last, listing every other member with its SHA-256 and size, the launch
+digest, the audit checkpoint and the signing certificate's SHA-256; its canonical bytes are
+signed by the portal (`manifest.json.jws`, a detached JWS) and the certificate chain travels in
+`signing-certificate.pem`, so verify.py proves origin, not only consistency.
 """
 
 import csv
@@ -17,6 +20,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.audit.checkpoints import issue_checkpoint
 from apps.audit.models import AuditEvent
 from apps.audit.services import canonical_json, event_body
 from apps.gates.models import Evidence, Gate, Measurement, Waiver, format_decimal
@@ -26,9 +30,11 @@ from apps.reports.models import Packet
 from apps.reports.packet import packet_gates
 from apps.reports.services import ensure_packet, packet_path
 from apps.signoffs.models import SignOff
+from portal import signing
 from portal.csvsafe import safe_cell
 
 VERIFY_SCRIPT = Path(__file__).with_name("verify_export.py")
+MANIFEST, SIGNATURE, CERTIFICATE = "manifest.json", "manifest.json.jws", "signing-certificate.pem"
 CHUNK = 1 << 20
 
 
@@ -116,16 +122,25 @@ def export_evidence(
     if packet is None:
         packet = ensure_packet(launch=launch, actor="evidence export", now=now)
     scope = Scope(launch, since, until, tuple(categories) if categories else None)
+    # Signed before the log is written, so the log reaches it (and may run past it).
+    checkpoint = issue_checkpoint(chain=launch.slug).as_dict()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         archive = Archive(zf)
         archive.write_file("packet.pdf", packet_path(packet))
         write_tables(archive, scope, now)
-        audit = write_audit_log(archive, scope)
+        log = write_audit_log(archive, scope)
         write_evidence_files(archive, scope)
         archive.write_file("verify.py", VERIFY_SCRIPT)
-        manifest = build_manifest(archive, scope, now, audit, packet)
-        zf.writestr("manifest.json", manifest_bytes(manifest))
+        archive.write_bytes(CERTIFICATE, signing.identity().certificate_pem())
+        manifest = build_manifest(archive, scope, now, log, checkpoint, packet)
+        write_signed_manifest(zf, manifest_bytes(manifest))
     return manifest
+
+
+def write_signed_manifest(zf: zipfile.ZipFile, data: bytes) -> None:
+    """manifest.json and its detached signature, over the very bytes written."""
+    zf.writestr(MANIFEST, data)
+    zf.writestr(SIGNATURE, signing.sign(data))
 
 
 def write_tables(archive: Archive, scope: Scope, now: datetime) -> None:
@@ -350,17 +365,18 @@ def control_rows(scope: Scope, now: datetime):
 
 
 def audit_events(scope: Scope):
-    events = AuditEvent.objects.filter(launch_slug=scope.launch.slug)
-    return events.filter(scope.during("at")).order_by("sequence")
+    """The launch's events in append order: its older ones in the portal chain, then its own."""
+    return AuditEvent.objects.for_launch(scope.launch.slug).filter(scope.during("at"))
 
 
 def write_audit_log(archive: Archive, scope: Scope) -> dict:
-    """audit_log.jsonl: every hashed field of each event, with prev_hash and hash."""
+    """audit_log.jsonl: every hashed field of each event, with its chain, prev_hash and hash."""
     summary = {"events": 0, "first_sequence": None, "last_sequence": None, "last_hash": ""}
 
     def lines():
         for event in audit_events(scope).iterator(chunk_size=2000):
-            row = {**event_body(event), "prev_hash": event.prev_hash, "hash": event.hash}
+            row = {**event_body(event), "chain": event.chain, "prev_hash": event.prev_hash,
+                   "hash": event.hash}  # fmt: skip
             summary["events"] += 1
             summary["first_sequence"] = summary["first_sequence"] or event.sequence
             summary["last_sequence"], summary["last_hash"] = event.sequence, event.hash
@@ -378,38 +394,40 @@ def write_evidence_files(archive: Archive, scope: Scope) -> None:
 
 
 def build_manifest(
-    archive: Archive, scope: Scope, now: datetime, audit: dict, packet: Packet
+    archive: Archive, scope: Scope, now: datetime, log: dict, checkpoint: dict, packet: Packet
 ) -> dict:
-    head = AuditEvent.objects.order_by("-sequence").only("sequence", "hash").first()
     launch = scope.launch
-    body = {
-        "format": "launch-portal-evidence/1",
+    return {
+        "format": "launch-portal-evidence/2",
         "launch": {"slug": launch.slug, "name": launch.name, "version": launch.version},
         "generated_at": _iso(now),
         "range": {"since": _iso(scope.since), "until": _iso(scope.until)},
         "categories": list(scope.categories or []),
-        "audit": {
-            **audit,
-            "chain_head": {
-                "sequence": head.sequence if head else 0,
-                "hash": head.hash if head else "",
-            },
-        },
+        "audit": checkpoint,
+        "audit_log": log,
         "packet": {
             "sha256": packet.sha256,
             "status": packet.status,
             "built_at": _iso(packet.built_at),
             "launch_digest": packet.digest,
         },
+        "signing": {
+            "certificate": CERTIFICATE,
+            "certificate_sha256": signing.identity().fingerprint,
+            "signature": SIGNATURE,
+        },
         "files": dict(sorted(archive.files.items())),
     }
-    body["manifest_sha256"] = hashlib.sha256(canonical_json(body).encode()).hexdigest()
-    return body
 
 
 def manifest_bytes(manifest: dict) -> bytes:
-    """The exact bytes verify.py recomputes from the parsed manifest."""
+    """The canonical bytes written as manifest.json and signed (sorted keys, compact, UTF-8)."""
     return (canonical_json(manifest) + "\n").encode()
+
+
+def manifest_sha256(manifest: dict) -> str:
+    """SHA-256 of manifest.json as written: what /verify/ knows an export by, beside its ZIP's."""
+    return hashlib.sha256(manifest_bytes(manifest)).hexdigest()
 
 
 def _iso(moment: datetime | None) -> str:

@@ -19,9 +19,15 @@ from django.utils import timezone
 from apps.audit.services import record
 from apps.gates.models import Evidence
 from apps.launches.models import Launch
-from apps.reports.export import Scope, export_evidence, manifest_bytes, measurements
+from apps.reports.export import (
+    Scope,
+    export_evidence,
+    manifest_bytes,
+    manifest_sha256,
+    measurements,
+)
 from apps.reports.jobs import claim, fail, finish
-from apps.reports.models import ExportJob
+from apps.reports.models import ExportJob, IssuedExport
 from apps.reports.services import actor_name, sha256_of
 
 EXPORT_DIR = "exports"
@@ -49,10 +55,11 @@ def export_audited(
     categories=None,
     packet=None,
 ):
-    """Write the export to a temporary file (rewound) and audit `evidence.exported`.
+    """Write the export to a temporary file (rewound), record it as issued and audit
+    `evidence.exported`.
 
-    The file's SHA-256 and the manifest's self-digest are in the event, so an auditor can later
-    show the portal issued this very archive.
+    The file's SHA-256 and its manifest's are in the event and the IssuedExport row, so anyone
+    holding the archive can later ask /verify/ whether the portal issued it.
     """
     out = tempfile.TemporaryFile(suffix=".zip")  # noqa: SIM115 - the response closes it
     manifest = export_evidence(
@@ -60,18 +67,29 @@ def export_audited(
     )
     out.seek(0)
     data = export_data(manifest, sha256_of(out))
+    size = out.tell()
     out.seek(0)
     with transaction.atomic():
+        record_issued(launch=launch, data=data, size=size)
         record(actor=actor, action="evidence.exported", launch_slug=launch.slug,
                obj_type="export", obj_key=data["zip_sha256"], data=data)  # fmt: skip
     return out, data
+
+
+def record_issued(*, launch: Launch, data: dict, size: int, job=None) -> IssuedExport:
+    """The row /verify/ finds an export by; written in the `evidence.exported` transaction."""
+    return IssuedExport.objects.create(
+        launch=launch, sha256=data["zip_sha256"], manifest_sha256=data["manifest_sha256"],
+        size=size, issued_at=timezone.now(), job=job,
+    )  # fmt: skip
 
 
 def export_data(manifest: dict, zip_sha256: str) -> dict:
     """What the `evidence.exported` event says of an archive."""
     return {
         "zip_sha256": zip_sha256,
-        "manifest_sha256": manifest["manifest_sha256"],
+        "manifest_sha256": manifest_sha256(manifest),
+        "certificate_sha256": manifest["signing"]["certificate_sha256"],
         "files": len(manifest["files"]),
         "range": manifest["range"],
         "categories": manifest["categories"],
@@ -121,6 +139,7 @@ def run_export_job(*, job_id: int) -> ExportJob | None:
         relative = str(path.relative_to(settings.MEDIA_ROOT))
         size = path.stat().st_size
         if finish(ExportJob, job_id, attempt, path=relative, sha256=sha256, size=size):
+            record_issued(launch=job.launch, data=data, size=size, job=job)
             record(actor=job.requested_by or job.requested_by_name, action="evidence.exported",
                    launch_slug=job.launch.slug, obj_type="export", obj_key=sha256,
                    data=data)  # fmt: skip

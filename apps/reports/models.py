@@ -97,7 +97,7 @@ class PacketJob(Job):
 
     launch = models.ForeignKey(Launch, on_delete=models.PROTECT, related_name="packet_jobs")
     ready_event = models.PositiveBigIntegerField(
-        null=True, blank=True, unique=True, help_text="The launch.ready audit event's sequence."
+        null=True, blank=True, unique=True, help_text="The launch.ready audit event's id."
     )
     packet = models.OneToOneField(
         Packet, null=True, blank=True, on_delete=models.PROTECT, related_name="job"
@@ -135,3 +135,24 @@ class ExportJob(Job):
     @property
     def filename(self) -> str:
         return f"{self.launch.slug}-evidence-{self.pk}-{self.sha256[:12]}.zip"
+
+
+class IssuedExport(models.Model):
+    """An evidence export the portal produced, streamed or built by a job: /verify/ knows it by
+    the SHA-256 of its ZIP, or of its signed manifest.json (the same export re-zipped)."""
+
+    launch = models.ForeignKey(Launch, on_delete=models.PROTECT, related_name="issued_exports")
+    sha256 = models.CharField(max_length=64, db_index=True, help_text="The ZIP's SHA-256.")
+    manifest_sha256 = models.CharField(max_length=64, db_index=True)
+    # Unknown for exports streamed before issue 17 (filled in from their audit events).
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    issued_at = models.DateTimeField()
+    job = models.OneToOneField(
+        ExportJob, null=True, blank=True, on_delete=models.PROTECT, related_name="issued"
+    )
+
+    class Meta:
+        ordering = ["-issued_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.launch_id} export {self.sha256[:12]}"

@@ -1,7 +1,8 @@
 """The sign-off packet: what executives sign and file, rendered to PDF by WeasyPrint.
 
-`packet_context` gathers everything the print template shows; `render_packet` turns it into
-bytes. Rendering runs off-request (a Celery task or a management command).
+`packet_context` gathers everything the print template shows; `render_pdf` turns it into bytes,
+signed with the portal's key (PAdES, portal/pdfsign.py). Rendering runs off-request (a Celery
+task or a management command).
 """
 
 from collections import Counter
@@ -10,7 +11,8 @@ from datetime import datetime
 from django.template.loader import render_to_string
 from weasyprint import HTML
 
-from apps.audit.models import AuditEvent
+from apps.audit.checkpoints import issue_checkpoint
+from apps.audit.models import AuditEvent, chain_name
 from apps.gates.models import Gate, GateStatus, format_decimal
 from apps.gates.summary import dimension_summary
 from apps.launches.models import Launch
@@ -19,6 +21,8 @@ from apps.reports.fetcher import PacketFetcher
 from apps.signoffs.models import SignOff
 from apps.signoffs.readiness import readiness
 from apps.signoffs.snapshot import launch_digest
+from portal.pdfsign import sign_pdf
+from portal.signing import grouped, identity
 
 FINAL, INTERIM = "FINAL", "INTERIM"
 AUDIT_ROWS = 200  # the packet shows the newest events; the export carries all of them
@@ -71,9 +75,11 @@ def signature_rows(launch: Launch) -> list[SignOff]:
 
 def audit_trail(launch: Launch) -> tuple[list[AuditEvent], int, AuditEvent | None]:
     """The newest events of the launch (oldest first), their total, and the chain head."""
-    events = AuditEvent.objects.filter(launch_slug=launch.slug)
-    newest = list(events.order_by("-sequence")[:AUDIT_ROWS])
-    head = AuditEvent.objects.order_by("-sequence").only("sequence", "hash", "at").first()
+    events = AuditEvent.objects.for_launch(launch.slug)
+    newest = list(events.reverse()[:AUDIT_ROWS])
+    # The head of the launch's own chain: what the packet closes on, beside its checkpoint.
+    chain = AuditEvent.objects.in_chain(chain_name(launch.slug)).order_by("-sequence")
+    head = chain.only("sequence", "hash", "at", "chain").first()
     return newest[::-1], events.count(), head
 
 
@@ -110,18 +116,44 @@ def packet_context(launch: Launch, now: datetime) -> dict:
         "events": events,
         "event_count": event_count,
         "chain_head": head,
+        "checkpoint": closing_checkpoint(launch),
+        "certificate_fingerprint": grouped(identity().fingerprint),
         "text_limit": TEXT_LIMIT,
         "decisions": list(launch.decisions.all()[:5]),
     }
+
+
+def closing_checkpoint(launch: Launch) -> dict:
+    """The signed checkpoint of the launch's audit chain the packet closes on (issued now, or the
+    newest when the head has not moved): its `as_dict()`, with "sequence" and "head"."""
+    return issue_checkpoint(chain=launch.slug).as_dict()
 
 
 def render_html(context: dict) -> str:
     return render_to_string("reports/packet.html", context)
 
 
-def render_packet(launch: Launch, *, now: datetime) -> bytes:
+def render_pdf(context: dict, *, signed: bool = True) -> bytes:
+    """The packet PDF of `context`, signed by the portal (`signed=False`: the bench only)."""
+    pdf = html_to_pdf(render_html(context))
+    return sign_packet(pdf, context) if signed else pdf
+
+
+def sign_packet(pdf: bytes, context: dict) -> bytes:
+    """The portal's PAdES signature, its visible block naming the digest and the checkpoint."""
+    launch, status, checkpoint = context["launch"], context["status"], context["checkpoint"]
+    closes = f"#{checkpoint['sequence']} {checkpoint['head']}"
+    return sign_pdf(
+        pdf,
+        reason=f"Launch Portal sign-off packet ({status}) of {launch.slug} {launch.version}",
+        stamp_text=f"Launch Portal sign-off packet ({status}): {launch.slug} {launch.version}\n"
+        f"Launch digest {context['digest']}\nAudit checkpoint {closes}",
+    )
+
+
+def render_packet(launch: Launch, *, now: datetime, signed: bool = True) -> bytes:
     """The packet PDF of `launch` as of `now`; nothing is fetched while rendering."""
-    return html_to_pdf(render_html(packet_context(launch, now)))
+    return render_pdf(packet_context(launch, now), signed=signed)
 
 
 def html_to_pdf(html: str) -> bytes:

@@ -12,7 +12,8 @@ def build_packet_when_ready(sender, instance, created: bool, raw: bool = False, 
     """
     if not created or raw or instance.action != "launch.ready":
         return
-    slug, sequence = instance.launch_slug, instance.sequence
+    # Its id, not its sequence: sequences are per chain, two launches' events share them.
+    slug, event_id = instance.launch_slug, instance.pk
     transaction.on_commit(
-        lambda: request_ready_packet(launch_slug=slug, ready_event=sequence), robust=True
+        lambda: request_ready_packet(launch_slug=slug, ready_event=event_id), robust=True
     )

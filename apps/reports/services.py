@@ -15,7 +15,7 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import record
 from apps.launches.models import Launch
 from apps.reports.models import Packet
-from apps.reports.packet import html_to_pdf, packet_context, render_html
+from apps.reports.packet import packet_context, render_pdf
 from apps.signoffs.models import SignOff
 from apps.signoffs.snapshot import launch_digest
 
@@ -77,9 +77,10 @@ class Rendered:
 
 
 def render_stored(*, launch: Launch, now: datetime) -> Rendered:
-    """Render the packet as of `now` and write it to the store (no database write)."""
+    """Render and sign the packet as of `now` and write it to the store (no database write):
+    its SHA-256 is the signed file's."""
     context = packet_context(launch, now)
-    pdf = html_to_pdf(render_html(context))
+    pdf = render_pdf(context)
     sha256 = hashlib.sha256(pdf).hexdigest()
     return Rendered(launch, now, context, sha256, len(pdf), store_pdf(pdf, sha256))
 
@@ -161,10 +162,6 @@ def sha256_of(stream, chunk: int = 1 << 20) -> str:
     for block in iter(lambda: stream.read(chunk), b""):
         digest.update(block)
     return digest.hexdigest()
-
-
-def chain_head() -> AuditEvent | None:
-    return AuditEvent.objects.order_by("-sequence").only("sequence", "hash", "at").first()
 
 
 def actor_name(actor) -> str:

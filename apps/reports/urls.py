@@ -1,6 +1,7 @@
 """URL patterns of the reports app.
 
-`launch_patterns` join apps/launches/urls.py (namespace "launches"); `urlpatterns` hold /verify/.
+`launch_patterns` join apps/launches/urls.py (namespace "launches"); `urlpatterns` hold /verify/
+and the signing certificate it names, both public.
 """
 
 from django.urls import path
@@ -17,4 +18,5 @@ launch_patterns = [
 
 urlpatterns = [
     path("verify/", views.verify, name="verify"),
+    path("verify/certificate.pem", views.certificate, name="verify-certificate"),
 ]

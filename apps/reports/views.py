@@ -1,26 +1,36 @@
 """Packets, the evidence export, the SOC2 controls page and /verify/: thin doors."""
 
+import logging
+import re
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
 from apps.accounts.permissions import can_export, visible_launches
 from apps.launches.models import Launch
 from apps.launches.views import get_launch_for_user
-from apps.reports import exports
+from apps.reports import exports, verification
 from apps.reports.controls import control_map
 from apps.reports.jobs import active_packet_job, request_packet
 from apps.reports.models import ExportJob, JobStatus, Packet
-from apps.reports.services import check_packet, current_packet, packet_path, sha256_of
+from apps.reports.services import current_packet, packet_path
+from portal import signing
+from portal.http import client_ip
 
-SHA256_LENGTH = 64
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+UPLOAD_OVERHEAD = 64 * 1024  # multipart boundaries, headers and the form's other fields
 EXPORT_JOBS_SHOWN = 20
+
+verify_log = logging.getLogger("apps.reports.verify")
 
 
 @login_required
@@ -175,26 +185,84 @@ def _export_filters(data) -> tuple[dict, str]:
     return filters, ""
 
 
-@login_required
+# --- /verify/: public, no sign-in ----------------------------------------------------------------
+
+
+@csrf_exempt  # the rate and the size are checked before the body is read; then csrf_protect
 @require_http_methods(["GET", "POST"])
 def verify(request: HttpRequest) -> HttpResponse:
-    """Upload a PDF or paste its SHA-256: did the portal issue it, and is it the latest?
+    """Upload a packet PDF or an export ZIP, or paste a SHA-256: did this portal issue it, what
+    is it, for which launch, is its signature ours and valid, is a newer packet out?
 
-    The launch, dates and status are told only to someone who may see that launch.
+    Public: anyone holding a file may ask, within a rate per address; every lookup is logged.
     """
-    check, error, visible = None, "", False
     if request.method == "POST":
-        upload = request.FILES.get("file")
-        sha256 = sha256_of(upload) if upload else request.POST.get("sha256", "").strip().lower()
-        if len(sha256) != SHA256_LENGTH or any(c not in "0123456789abcdef" for c in sha256):
-            error = "Give a PDF file or a SHA-256 of 64 hexadecimal characters."
-        else:
-            check = check_packet(sha256)
-            visible = check.issued and _may_see(request, check.packet.launch)
-    context = {"check": check, "error": error, "visible": visible}
-    return render(request, "reports/verify.html", context)
+        address = client_ip(request)
+        if not verification.spend_lookup(address):
+            verify_log.info("verify lookup sha256=- outcome=rate-limited address=%s", address)
+            text = "Too many lookups from your address: try again in a few minutes."
+            return _verify_page(request, {"error": text}, status=429)
+        if (
+            int(request.META.get("CONTENT_LENGTH") or 0)
+            > settings.REPORT_MAX_BYTES + UPLOAD_OVERHEAD
+        ):
+            return _too_large(request, address)
+    return _verify_form(request)
 
 
-def _may_see(request: HttpRequest, launch: Launch) -> bool:
-    """The one rule of who sees a launch (the same as every launch page's door)."""
-    return visible_launches(request.user).filter(pk=launch.pk).exists()
+@csrf_protect
+def _verify_form(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return _verify_page(request, {})
+    address = client_ip(request)
+    upload = request.FILES.get("file")
+    if upload is not None and upload.size > settings.REPORT_MAX_BYTES:
+        return _too_large(request, address)
+    sha256 = request.POST.get("sha256", "").strip().lower()
+    if upload is None and not SHA256_HEX.fullmatch(sha256):
+        verify_log.info("verify lookup sha256=- outcome=bad-input address=%s", address)
+        text = "Give a PDF or ZIP file, or a SHA-256 of 64 hexadecimal characters."
+        return _verify_page(request, {"error": text}, status=400)
+    finding = verification.check_upload(upload) if upload else verification.look_up(sha256)
+    verify_log.info("verify lookup sha256=%s outcome=%s address=%s",
+                    finding.sha256, finding.outcome, address)  # fmt: skip
+    return _verify_page(request, {"finding": finding, "link": _launch_link(request, finding)})
+
+
+def _too_large(request: HttpRequest, address: str | None) -> HttpResponse:
+    verify_log.info("verify lookup sha256=- outcome=too-large address=%s", address)
+    text = f"The file is over {settings.REPORT_MAX_BYTES:,} bytes: paste its SHA-256 instead."
+    return _verify_page(request, {"error": text}, status=413)
+
+
+def _verify_page(request: HttpRequest, context: dict, status: int = 200) -> HttpResponse:
+    fingerprint = signing.identity().fingerprint
+    context = {
+        **context,
+        "fingerprint": signing.grouped(fingerprint),
+        "max_bytes": settings.REPORT_MAX_BYTES,
+    }
+    return render(request, "reports/verify.html", context, status=status)
+
+
+def _launch_link(request: HttpRequest, finding) -> str:
+    """The launch's packets (or export) page, for a signed-in person who may see that launch."""
+    launch = finding.launch
+    if launch is None or not request.user.is_authenticated:
+        return ""
+    if not visible_launches(request.user).filter(pk=launch.pk).exists():
+        return ""
+    if finding.kind == "export" and can_export(request.user, launch):
+        return reverse("launches:export", args=[launch.slug])
+    return reverse("launches:packets", args=[launch.slug])
+
+
+@require_GET
+def certificate(request: HttpRequest) -> HttpResponse:
+    """The portal's signing certificate chain (PEM), public: what packets and exports are
+    checked against; its SHA-256 is the fingerprint /verify/ shows."""
+    response = HttpResponse(
+        signing.identity().certificate_pem(), content_type="application/x-pem-file"
+    )
+    response["Content-Disposition"] = 'attachment; filename="launch-portal-signing-certificate.pem"'
+    return response

@@ -103,7 +103,8 @@ class WebhookDelivery(models.Model):
     subscription = models.ForeignKey(
         WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries"
     )
-    event_sequence = models.PositiveBigIntegerField(help_text="The audit event's sequence.")
+    event_chain = models.CharField(max_length=80, help_text="The audit event's chain.")
+    event_sequence = models.PositiveBigIntegerField(help_text="The audit event's sequence in it.")
     event_kind = models.CharField(max_length=40, choices=EventKind.choices)
     payload = models.JSONField()
     status = models.CharField(
@@ -125,7 +126,8 @@ class WebhookDelivery(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["subscription", "event_sequence"], name="webhook_delivery_once_per_event"
+                fields=["subscription", "event_chain", "event_sequence"],
+                name="webhook_delivery_once_per_event",
             ),
             models.CheckConstraint(
                 condition=models.Q(status__in=DeliveryStatus.values),

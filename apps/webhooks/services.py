@@ -112,6 +112,7 @@ def queue_deliveries(*, event: AuditEvent) -> list[int]:
     for subscription in subscriptions:
         delivery = WebhookDelivery(
             subscription=subscription,
+            event_chain=event.chain,
             event_sequence=event.sequence,
             event_kind=event.action,
             next_attempt_at=event.at,  # due now: the sweep finds it if its task never ran

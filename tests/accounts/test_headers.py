@@ -18,7 +18,7 @@ from django.test import Client, RequestFactory
 from apps.accounts.context_processors import csp_nonce
 from apps.accounts.middleware import ContentSecurityPolicyMiddleware
 from tests.accounts.conftest import PASSWORD
-from tests.helpers import ROOT
+from tests.helpers import ROOT, ca_issued_identity
 
 pytestmark = pytest.mark.django_db
 
@@ -189,8 +189,10 @@ def _production(tmp_path: Path, code: list[str], **extra: str) -> subprocess.Com
 
 
 def test_the_deploy_checks_pass_with_production_variables(tmp_path):
-    """Needs the security lines in portal/settings.py; fails with W004/W008/W012/W016 before."""
-    done = _production(tmp_path, ["check", "--deploy", "--fail-level", "WARNING"])
+    """Needs the security lines in portal/settings.py; fails with W004/W008/W012/W016 before.
+    Production signs with a CA-issued identity (else signing.E001 or W001)."""
+    identity = ca_issued_identity(tmp_path / "signing")
+    done = _production(tmp_path, ["check", "--deploy", "--fail-level", "WARNING"], **identity)
 
     assert done.returncode == 0, done.stderr
 

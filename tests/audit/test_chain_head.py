@@ -14,7 +14,6 @@ from django.db import DatabaseError, connection, transaction
 from apps.audit.models import AuditEvent, ChainHead
 from apps.audit.services import (
     GENESIS,
-    PORTAL_CHAIN,
     check_chain,
     event_body,
     event_hash,
@@ -57,8 +56,8 @@ def _empty_events(how: str = "replica") -> None:
             cursor.execute("DELETE FROM audit_auditevent")
 
 
-def _head() -> ChainHead:
-    return ChainHead.objects.get(chain=PORTAL_CHAIN)
+def _head(chain: str = "atlas") -> ChainHead:
+    return ChainHead.objects.get(chain=chain)
 
 
 def test_record_keeps_the_head_on_the_newest_event():
@@ -131,7 +130,8 @@ def test_a_chain_restarted_after_emptying_is_caught(how, caplog):
     with pytest.raises(CommandError, match="restart") as refused:
         call_command("verify_audit")
     assert str(refused.value) == (
-        "audit chain broken at event #1: chain restarted: the head records sequence 5 "
+        "audit chain broken at event #1 of chain atlas: chain restarted: the head records "
+        "sequence 5 "
         f"(hash {head.hash[:16]}...), the events end at sequence 3 which starts again from the "
         "zero hash"
     )
@@ -149,6 +149,7 @@ def test_a_deleted_tail_is_caught_without_a_printed_head():
     check = check_chain()
     assert not check.ok and check.event.sequence == 5 and check.newest.sequence == 3
     assert check.problem.startswith("events deleted: the head records sequence 5")
+    assert check.chain == "atlas"
     assert verify().sequence == 5  # the missing event, for callers of verify()
     # New events after the cut chain on, but never reach the head's event again.
     _events(3)
@@ -169,8 +170,9 @@ def _append_beside_record(count: int, *, restart: bool = False) -> AuditEvent:
     last = AuditEvent.objects.order_by("-sequence").first()
     for _ in range(count):
         prev = GENESIS if restart else last.hash
-        event = AuditEvent(sequence=last.sequence + 1, at=last.at, actor_name="bench",
-                           action="a.bulk", prev_hash=prev)  # fmt: skip
+        event = AuditEvent(chain=last.chain, sequence=last.sequence + 1, at=last.at,
+                           actor_name="bench", action="a.bulk", launch_slug=last.launch_slug,
+                           prev_hash=prev)  # fmt: skip
         event.hash = event_hash(event.prev_hash, event_body(event))
         event.save(force_insert=True)
         last = event
@@ -188,17 +190,20 @@ def test_events_appended_beside_record_are_caught_up_with():
 def test_an_event_that_starts_again_from_the_zero_hash_is_named():
     _events(3)
     _append_beside_record(1, restart=True)
-    with pytest.raises(CommandError, match="#4: chain restarted at event #4: it starts again from"):
+    with pytest.raises(
+        CommandError, match="#4 of chain atlas: chain restarted at event #4: it starts again"
+    ):
         call_command("verify_audit")
 
 
 def test_the_migration_gives_an_existing_chain_its_head():
-    first, *_, newest = _events(3)
+    with transaction.atomic():  # the one chain there was: the portal's
+        first, *_, newest = [record(actor="alice", action=f"a.{n}") for n in range(3)]
     with _triggers_off() as cursor:
         cursor.execute("DELETE FROM audit_chainhead")
     fill = importlib.import_module("apps.audit.migrations.0005_fill_chain_head").fill
     fill(apps, None)
-    head = _head()
+    head = _head("portal")
     assert (head.sequence, head.hash, head.first_hash) == (3, newest.hash, first.hash)
 
 

@@ -85,8 +85,13 @@ class Prod:
         return requests.get(f"{self.base}{path}", timeout=30, **kwargs)
 
     def manage(self, *args: str) -> str:
+        # No SIGNING_* given: scripts/prod made a self-signed trial pair, which commands need too
+        # (without one, the signing.E001 check stops them).
+        trial = Path(self.env["PORTAL_VAR_DIR"]) / "signing-prod"
+        env = {**self.env, "SIGNING_KEY_FILE": str(trial / "portal-key.pem"),
+               "SIGNING_CERT_FILE": str(trial / "portal-cert.pem")}  # fmt: skip
         result = subprocess.run(  # noqa: S603
-            [str(ROOT / ".venv" / "bin" / "python"), "manage.py", *args], cwd=ROOT, env=self.env,
+            [str(ROOT / ".venv" / "bin" / "python"), "manage.py", *args], cwd=ROOT, env=env,
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
@@ -210,6 +215,15 @@ def test_make_prod_serves_observes_evaluates_and_stops_cleanly(prod):
     tasks = [line for line in lines if line.get("task_name", "").startswith("gates.evaluate")]
     assert tasks and all(line["task_id"] for line in tasks)
     assert "ci-push-0001" in prod.out.read_text()
+
+    # The signing identity: a self-signed trial pair, said loudly; packets are signed with it.
+    assert "SELF-SIGNED trial certificate" in prod.err.read_text()
+    fingerprint = re.search(r"SHA-256\s+((?:[0-9A-F]{2}:){31}[0-9A-F]{2})", prod.out.read_text())
+    assert fingerprint, "scripts/prod prints the certificate's fingerprint"
+    packet = Path(prod.env["PORTAL_VAR_DIR"]) / "packet.pdf"
+    prod.manage("build_packet", SLUG, "--out", str(packet))
+    report = subprocess.run(["pdfsig", str(packet)], capture_output=True, text=True).stdout
+    assert "Signature is Valid." in report and "Total document signed" in report, report
 
     # SIGTERM: everything stops, nothing is left behind.
     assert len(prod.group()) >= 7  # script, gunicorn + 2, worker + 2, beat

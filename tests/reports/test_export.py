@@ -43,6 +43,8 @@ def test_export_holds_every_promised_file_with_its_hash(atlas, tmp_path):
     names = set(zipfile.ZipFile(tmp_path / "e.zip").namelist())
     expected = {
         "manifest.json",
+        "manifest.json.jws",
+        "signing-certificate.pem",
         "packet.pdf",
         "gates.csv",
         "measurements.csv",
@@ -55,10 +57,10 @@ def test_export_holds_every_promised_file_with_its_hash(atlas, tmp_path):
     }
     assert expected <= names
     assert any(name.startswith("evidence/") for name in names)
-    assert set(manifest["files"]) == names - {"manifest.json"}
+    assert set(manifest["files"]) == names - {"manifest.json", "manifest.json.jws"}
     assert manifest["launch"]["slug"] == atlas.slug
     head = AuditEvent.objects.order_by("-sequence").first()
-    assert manifest["audit"]["chain_head"] == {"sequence": head.sequence, "hash": head.hash}
+    assert (manifest["audit"]["sequence"], manifest["audit"]["head"]) == (head.sequence, head.hash)
 
 
 def test_verify_passes_on_a_fresh_export_folder_and_zip(atlas, tmp_path):
@@ -150,7 +152,7 @@ def test_category_and_time_filters_narrow_the_export(atlas, tmp_path):
     gates = list(csv.DictReader(io.StringIO(zf.read("gates.csv").decode())))
     assert {g["key"] for g in gates} == {"coverage"}
     assert zf.read("measurements.csv").decode().count("\n") == 1  # the header only
-    assert manifest["categories"] == ["quality"] and manifest["audit"]["events"] == 0
+    assert manifest["categories"] == ["quality"] and manifest["audit_log"]["events"] == 0
 
 
 def test_export_command_writes_a_verifiable_zip_and_audits_it(atlas, tmp_path):

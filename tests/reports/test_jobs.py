@@ -89,7 +89,7 @@ def test_the_launch_becoming_ready_builds_one_final_packet(
     assert len(callbacks) == 2  # the receiver's on_commit, then the task queued on commit
     job = PacketJob.objects.get()
     ready = AuditEvent.objects.get(action="launch.ready")
-    assert job.ready_event == ready.sequence and job.requested_by_name == "system (launch ready)"
+    assert job.ready_event == ready.pk and job.requested_by_name == "system (launch ready)"
     with django_capture_on_commit_callbacks(execute=True):
         assert update_readiness(launch_id=atlas.pk)  # still ready: no new event, no new job
     assert PacketJob.objects.count() == 1

@@ -10,7 +10,11 @@ from django.core.management.base import CommandError
 from django.core.management.commands import flush
 from django.db import connections, transaction
 
-TRUNCATE_GUARDS = ("audit_event_no_truncate", "audit_chainhead_no_truncate")
+TRUNCATE_GUARDS = (
+    "audit_event_no_truncate",
+    "audit_chainhead_no_truncate",
+    "audit_checkpoint_no_truncate",
+)
 
 
 class Command(flush.Command):
