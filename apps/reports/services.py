@@ -129,33 +129,6 @@ def packet_path(packet: Packet) -> Path:
     return Path(settings.MEDIA_ROOT) / packet.path
 
 
-@dataclass(frozen=True)
-class PacketCheck:
-    """What /verify/ tells about a SHA-256: the packet it names, and the launch's latest."""
-
-    sha256: str
-    packet: Packet | None
-    latest: Packet | None
-
-    @property
-    def issued(self) -> bool:
-        return self.packet is not None
-
-    @property
-    def is_latest(self) -> bool:
-        return (
-            self.packet is not None and self.latest is not None and self.latest.pk == self.packet.pk
-        )
-
-
-def check_packet(sha256: str) -> PacketCheck:
-    """Whether the portal issued the packet with this SHA-256, and whether it is the latest."""
-    sha256 = sha256.strip().lower()
-    packet = Packet.objects.select_related("launch").filter(sha256=sha256).first()
-    latest = Packet.objects.for_launch(packet.launch).first() if packet else None
-    return PacketCheck(sha256=sha256, packet=packet, latest=latest)
-
-
 def sha256_of(stream, chunk: int = 1 << 20) -> str:
     """SHA-256 of a file object, read in chunks."""
     digest = hashlib.sha256()
