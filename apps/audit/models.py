@@ -82,6 +82,13 @@ class CheckpointQuerySet(models.QuerySet):
     def newest_first(self) -> "CheckpointQuerySet":
         return self.order_by("-at", "-id")
 
+    def published(self, chain: str) -> "CheckpointQuerySet":
+        """What /audit/checkpoints/ shows anyone: one chain's checkpoints, newest first; the portal
+        chain's when `chain` is empty. Never every launch's at once: the list would name every
+        launch (their slugs are the chain names), and whoever holds a packet or an export knows
+        its launch's slug from it."""
+        return self.filter(chain=chain or PORTAL_CHAIN).newest_first()
+
 
 class Checkpoint(models.Model):
     """A chain's head (sequence and hash) at a time, signed with the portal's key. Append-only.

@@ -10,7 +10,7 @@ from django.utils.http import urlencode
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
-from apps.audit.models import AuditEvent, Checkpoint
+from apps.audit.models import PORTAL_CHAIN, AuditEvent, Checkpoint
 from apps.launches.views import get_launch_for_user
 from portal import signing
 
@@ -56,12 +56,10 @@ def _moment(text: str) -> datetime | None:
 @require_GET
 @cache_control(public=True, max_age=60)
 def checkpoints(request: HttpRequest) -> JsonResponse:
-    """The signed checkpoints of the audit chains, newest first, `?chain=` one chain's; with the
-    certificate that verifies them. Public: no login, and no event data."""
-    rows = Checkpoint.objects.newest_first()
+    """The signed checkpoints of one audit chain (`?chain=` a launch's slug, else the portal's),
+    newest first, with the certificate that verifies them. Public: no login, and no event data."""
     chain = request.GET.get("chain", "").strip()
-    if chain:
-        rows = rows.filter(chain=chain)
+    rows = Checkpoint.objects.published(chain)
     page = Paginator(rows, CHECKPOINTS_PER_PAGE).get_page(request.GET.get("page"))
     following = None
     if page.has_next():
@@ -69,6 +67,7 @@ def checkpoints(request: HttpRequest) -> JsonResponse:
         following = f"{request.path}?{urlencode(query)}"
     return JsonResponse({
         "format": "launch-portal-checkpoints/1",
+        "chain": chain or PORTAL_CHAIN,
         "signed": "a detached JWS (RFC 7515) over the canonical JSON (sorted keys, no spaces) of "
                   "chain, sequence, head and at",
         "certificate": _certificate(),

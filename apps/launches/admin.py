@@ -1,6 +1,8 @@
+from django import forms
 from django.contrib import admin
 
 from apps.launches.models import Activity, Launch, Phase, SequenceStep
+from apps.launches.spec import launch_slug
 
 
 class PhaseInline(admin.TabularInline):
@@ -13,12 +15,25 @@ class SequenceInline(admin.TabularInline):
     extra = 0
 
 
+class LaunchForm(forms.ModelForm):
+    def clean_slug(self) -> str:
+        try:
+            return launch_slug(self.cleaned_data["slug"])
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from error
+
+
 @admin.register(Launch)
 class LaunchAdmin(admin.ModelAdmin):
+    form = LaunchForm
     list_display = ("slug", "name", "version", "status", "target_t0", "start_date")
     list_filter = ("status",)
     search_fields = ("slug", "name", "version")
     inlines = [PhaseInline, SequenceInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A launch's slug names its audit chain, its packets and its URLs: it never changes.
+        return ("slug",) if obj else ()
 
 
 @admin.register(Phase)

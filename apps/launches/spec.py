@@ -53,6 +53,17 @@ def slug(value: Any) -> str:
     return value
 
 
+# Chain names the audit log keeps for events without a launch: a launch's chain is its slug.
+RESERVED_SLUGS = frozenset({"portal"})
+
+
+def launch_slug(value: Any) -> str:
+    value = slug(value)
+    if value in RESERVED_SLUGS:
+        raise ValueError(f"{value!r} is reserved (the audit chain of events without a launch)")
+    return value
+
+
 def boolean(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"expected true or false, got {_kind(value)}")
@@ -152,7 +163,7 @@ def days(value: Any) -> int:
 # --- the schema: field -> (converter, required) ------------------------------------------------
 
 LAUNCH_FIELDS = {
-    "slug": (slug, True),
+    "slug": (launch_slug, True),
     "name": (text, True),
     "version": (text, True),
     "target_t0": (aware_datetime, True),

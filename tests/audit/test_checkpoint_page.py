@@ -31,13 +31,23 @@ def test_anyone_gets_the_checkpoints_newest_first_with_the_certificate(client, c
     assert response.status_code == 200 and response["Content-Type"] == "application/json"
     assert "public" in response["Cache-Control"]
     body = response.json()
-    assert [c["chain"] for c in body["checkpoints"]] == ["atlas", "portal"]
-    assert body["checkpoints"][0] == checkpoints[1].as_dict()
+    assert body["chain"] == "portal"
+    assert [c["chain"] for c in body["checkpoints"]] == ["portal"]
+    assert body["checkpoints"][0] == checkpoints[0].as_dict()
     assert (body["page"], body["pages"], body["next"]) == (1, 1, None)
     certificate = x509.load_pem_x509_certificate(body["certificate"]["pem"].encode())
     assert signing.fingerprint(certificate) == body["certificate"]["sha256"]
-    for published in body["checkpoints"]:
+    launch = client.get(URL, {"chain": "atlas"}).json()
+    for published in body["checkpoints"] + launch["checkpoints"]:
         assert signing.verify(checkpoint_payload(published), published["signature"], certificate)
+
+
+def test_the_list_names_no_launch_nobody_named(client, checkpoints):
+    """Launch slugs are chain names: the public list shows a launch's chain only to whoever names
+    it (its packet or export does), so it cannot be read as a list of the portal's launches."""
+    assert "atlas" not in client.get(URL).content.decode()
+    assert "atlas" not in client.get(URL, {"page": 2}).content.decode()
+    assert client.get(URL, {"chain": "borealis"}).json()["checkpoints"] == []
 
 
 def test_the_checkpoints_hold_no_event_data(client, checkpoints):
@@ -51,8 +61,12 @@ def test_the_checkpoints_hold_no_event_data(client, checkpoints):
 def test_one_chain_and_pages(client, checkpoints, monkeypatch):
     only = client.get(URL, {"chain": "atlas"}).json()["checkpoints"]
     assert [(c["chain"], c["sequence"]) for c in only] == [("atlas", 2)]
+    record(actor="alice", action="gate.attested", launch_slug="atlas", obj_type="gate",
+           obj_key="runbooks")  # fmt: skip
+    issue_checkpoint(chain="atlas")  # a second checkpoint, of the new head
     monkeypatch.setattr(views, "CHECKPOINTS_PER_PAGE", 1)
-    first = client.get(URL).json()
-    assert (len(first["checkpoints"]), first["pages"], first["next"]) == (1, 2, f"{URL}?page=2")
-    assert client.get(first["next"]).json()["checkpoints"][0]["chain"] == "portal"
+    first = client.get(URL, {"chain": "atlas"}).json()
+    assert (len(first["checkpoints"]), first["pages"]) == (1, 2)
+    assert first["next"] == f"{URL}?chain=atlas&page=2"
+    assert client.get(first["next"]).json()["checkpoints"][0]["sequence"] == 2
     assert client.post(URL).status_code == 405
