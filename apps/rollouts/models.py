@@ -124,9 +124,16 @@ class RunStatus(models.TextChoices):
     FAILED = "failed", "Failed"  # a stage reached its failure limit
     INCONCLUSIVE = "inconclusive", "Inconclusive"  # a stage reached its inconclusive limit
     ROLLBACK = "rollback", "Rollback"  # a trigger fired, or the Go was withdrawn
+    SUPERSEDED = "superseded", "Superseded"  # the deploy tool started a new canary revision
 
 
-ENDED = (RunStatus.PASSED, RunStatus.FAILED, RunStatus.INCONCLUSIVE, RunStatus.ROLLBACK)
+ENDED = (
+    RunStatus.PASSED,
+    RunStatus.FAILED,
+    RunStatus.INCONCLUSIVE,
+    RunStatus.ROLLBACK,
+    RunStatus.SUPERSEDED,
+)
 ROLLED_BACK = (RunStatus.FAILED, RunStatus.ROLLBACK)  # the deploy tool is told to roll back
 
 
