@@ -119,6 +119,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "apps.launches.middleware.ClosedLaunchMiddleware",  # a closed launch's writes answer 409
     "portal.metrics.ReportIngestMetricsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",  # last
 ]
@@ -317,6 +318,7 @@ CELERY_BEAT_SCHEDULE = {
     "waivers-expiry-warning": {"task": "gates.warn_expiring_waivers", "schedule": 900.0},
     "signoffs-reminders": {"task": "signoffs.remind", "schedule": 900.0},
     "rollouts-tick": {"task": "rollouts.tick", "schedule": 10.0},
+    "rollouts-post-launch-tick": {"task": "rollouts.post_launch_tick", "schedule": 30.0},
 }
 # Where people reach the portal: the links of emails sent by workers (reminders, escalations,
 # sign-off news) and chat messages. Empty: links are relative (a request's email uses the origin

@@ -119,3 +119,55 @@ def test_the_outbound_client_imports_nothing_from_apps() -> None:
     ]
 
     assert not [name for name in imported if name == "apps" or name.startswith("apps.")]
+
+
+def _imported_modules(module: str, path: Path, is_package: bool) -> Iterator[tuple[int, str]]:
+    """(line, module) of each import of `path`; `from x import y` also gives x.y for a module y."""
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            yield from ((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            target = _absolute(node, module, is_package)
+            yield node.lineno, target
+            for alias in node.names:
+                if _is_module(f"{target}.{alias.name}"):
+                    yield node.lineno, f"{target}.{alias.name}"
+
+
+def views_imported_across_apps(module: str, path: Path, is_package: bool) -> Iterator[str]:
+    """Imports of another app's views modules (`apps.<app>.views`, `*_views`): a door calls the
+    rules of other apps through their public modules (apps.accounts.access gets a launch for a
+    person), never through another door. URL confs route to views: they may."""
+    app = module.split(".")[:2]
+    if module.split(".")[-1] == "urls":
+        return
+    for line, target in _imported_modules(module, path, is_package):
+        parts = target.split(".")
+        is_views = parts[-1] == "views" or parts[-1].endswith("_views")
+        if parts[0] == "apps" and len(parts) > 2 and is_views and parts[:2] != app:
+            where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
+            yield f"{where}:{line}: imports {target}"
+
+
+def test_no_app_imports_another_apps_views() -> None:
+    found = [
+        v for m in _modules() if m[0].startswith("apps.") for v in views_imported_across_apps(*m)
+    ]
+
+    assert found == [], "views imported across apps:\n" + "\n".join(found)
+
+
+def test_the_check_sees_a_views_import(tmp_path: Path) -> None:
+    made = tmp_path / "views.py"
+    made.write_text(
+        "from apps.launches.views import get_launch_for_user\n"
+        "from apps.launches import closure_views\n"
+        "from apps.gates import views\n"
+        "from apps.accounts.access import get_launch_for_user\n"
+    )
+    flagged = [
+        line.split(": ", 1)[1]
+        for line in views_imported_across_apps("apps.gates.views", made, False)
+    ]
+
+    assert flagged == ["imports apps.launches.views", "imports apps.launches.closure_views"]

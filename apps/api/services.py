@@ -9,6 +9,7 @@ from apps.audit.services import record
 
 def create_api_token(*, launch, name: str, scopes: list[str], actor) -> tuple[ApiToken, str]:
     """Create a token; return it with the raw value, which is not stored anywhere."""
+    launch.refuse_if_closed()  # a closed launch is read-only
     unknown = set(scopes) - set(Scope.values)
     if unknown or not scopes:
         raise ValueError(f"scopes must be some of {', '.join(Scope.values)}")
@@ -30,6 +31,7 @@ def create_api_token(*, launch, name: str, scopes: list[str], actor) -> tuple[Ap
 
 def revoke_api_token(*, token: ApiToken, actor) -> ApiToken:
     """Revoke a token at once (its next request is refused); revoking twice changes nothing."""
+    token.launch.refuse_if_closed()  # a closed launch is read-only
     with transaction.atomic():
         token = ApiToken.objects.select_for_update().select_related("launch").get(pk=token.pk)
         if token.revoked_at is not None:

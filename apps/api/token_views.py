@@ -7,10 +7,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from apps.accounts.access import get_launch_for_admin
 from apps.api.forms import TokenForm
-from apps.api.models import ApiToken
+from apps.api.models import ApiToken, Scope
 from apps.api.services import create_api_token, revoke_api_token
-from apps.launches.views import get_launch_for_admin
+from apps.rollouts.deploy_tools import flagger_urls
 
 
 @login_required
@@ -20,14 +21,17 @@ def token_list(request: HttpRequest, slug: str) -> HttpResponse:
     the raw token is never stored, not even in the session)."""
     launch = get_launch_for_admin(request, slug, managing="API tokens")
     form = TokenForm(request.POST or None, launch=launch)
-    raw = None
+    raw, hook_urls = None, []
     if request.method == "POST" and form.is_valid():
         try:
-            _, raw = create_api_token(launch=launch, actor=request.user, **form.cleaned_data)
+            made, raw = create_api_token(launch=launch, actor=request.user, **form.cleaned_data)
             form = TokenForm(launch=launch)
+            if Scope.ROLLOUT in made.scopes:  # Flagger's URLs carry the token: shown once too
+                origin = request.build_absolute_uri("/")
+                hook_urls = flagger_urls(launch=launch, token=raw, origin=origin)
         except IntegrityError:  # the same name, created a moment ago by another admin
             form.add_error("name", "This launch already has a token of that name.")
-    context = {"launch": launch, "form": form, "raw": raw,
+    context = {"launch": launch, "form": form, "raw": raw, "hook_urls": hook_urls,
                "tokens": list(ApiToken.objects.for_page(launch))}  # fmt: skip
     status = 400 if form.errors else 201 if raw else 200
     response = render(request, "api/tokens.html", context, status=status)

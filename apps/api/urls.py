@@ -2,6 +2,7 @@ from django.urls import path
 
 from apps.api import resources, views
 from apps.rollouts import api as rollouts
+from apps.rollouts import postlaunch_api
 
 app_name = "api"
 launch = "launches/<slug:slug>/"
@@ -27,6 +28,7 @@ urlpatterns = [
     path(f"{launch}decisions/", resources.DecisionList.as_view(), name="decisions"),
     path(f"{launch}audit/", resources.AuditEventList.as_view(), name="audit"),
     path(f"{launch}rollout/analysis/", rollouts.AnalysisView.as_view(), name="rollout-analysis"),
+    path(f"{launch}post-launch/", postlaunch_api.PostLaunchView.as_view(), name="post-launch"),
     *(
         path(f"{launch}rollout/hooks/{hook}/", view.as_view(), name=f"rollout-{hook}")
         for hook, view in rollouts.HOOK_VIEWS.items()

@@ -10,8 +10,8 @@ from django.utils.http import urlencode
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
+from apps.accounts.access import get_launch_for_user
 from apps.audit.models import PORTAL_CHAIN, AuditEvent, Checkpoint
-from apps.launches.views import get_launch_for_user
 from portal import signing
 
 PAGE_SIZE = 50

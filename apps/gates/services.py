@@ -406,6 +406,7 @@ def ingest_report(
     Applies to the named gate, or to every active report gate of the launch reading its format.
     Refused (IngestError, nothing stored) when it cannot be parsed or applies to no gate.
     """
+    launch.refuse_if_closed()  # a closed launch is read-only
     gates = _report_gates(launch, gate_key)
     try:
         parsed = parse_report(data, format or (gates[0].format if gate_key else None))
@@ -452,6 +453,7 @@ def _report_gates(launch, gate_key: str | None) -> list[Gate]:
 
 def attest(*, gate: Gate, user, comment: str, evidence: Evidence | None = None) -> Measurement:
     """A named person confirms a manual gate; it holds until the gate's max_age runs out."""
+    gate.launch.refuse_if_closed()  # a closed launch is read-only
     if gate.source != Source.MANUAL:
         raise ValueError(f"{gate.key} is a {gate.source} gate: only manual gates are attested")
     name = user.get_full_name() or user.get_username()
@@ -506,6 +508,7 @@ def request_waiver(*, gate: Gate, user, reason: str, expires_at, now=None) -> Wa
     nothing until then; a non-blocking gate's is granted by its requester at once. Refused past the
     launch's limit (waiver_max_days, and T+24h unless the launch lets waivers outlast it).
     """
+    gate.launch.refuse_if_closed()  # a closed launch is read-only
     from apps.accounts.permissions import can_waive
 
     now = now or timezone.now()
@@ -535,6 +538,7 @@ def request_waiver(*, gate: Gate, user, reason: str, expires_at, now=None) -> Wa
 
 def approve_waiver(*, waiver: Waiver, user, now=None) -> Waiver:
     """A second person approves a pending request: from now on the waiver counts."""
+    waiver.gate.launch.refuse_if_closed()  # a closed launch is read-only
     from apps.accounts.permissions import can_approve_waiver
 
     now = now or timezone.now()
@@ -553,6 +557,7 @@ def approve_waiver(*, waiver: Waiver, user, now=None) -> Waiver:
 
 def refuse_waiver(*, waiver: Waiver, user, reason: str, now=None) -> Waiver:
     """A second person refuses a pending request, with the reason."""
+    waiver.gate.launch.refuse_if_closed()  # a closed launch is read-only
     from apps.accounts.permissions import can_approve_waiver
 
     now = now or timezone.now()
@@ -587,6 +592,7 @@ def _pending(waiver: Waiver, user, may_decide) -> Waiver:
 def revoke_waiver(*, waiver: Waiver, user, reason: str, now=None) -> Waiver:
     """Withdraw a waiver (pending or active), with the reason. The gate's status, and every
     approval that relied on the waiver, follow at once."""
+    waiver.gate.launch.refuse_if_closed()  # a closed launch is read-only
     from apps.accounts.permissions import can_revoke_waiver
 
     now = now or timezone.now()
@@ -638,7 +644,8 @@ def warn_expiring_waivers(*, now=None, within=timedelta(hours=48)) -> int:
     within `within`; the conditional UPDATE makes sure a waiver is warned about once."""
     now = now or timezone.now()
     soon = Waiver.objects.active(now).filter(expires_at__lte=now + within,
-                                             expiry_warned_at__isnull=True)  # fmt: skip
+                                             expiry_warned_at__isnull=True,
+                                             gate__launch__closed_at__isnull=True)  # fmt: skip
     sent = 0
     for waiver in soon.select_related("gate__launch", "requested_by"):
         if Waiver.objects.filter(pk=waiver.pk, expiry_warned_at__isnull=True).update(

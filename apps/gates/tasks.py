@@ -44,7 +44,8 @@ def tick() -> int:
     now = timezone.now()
     queued = 0
     while True:
-        due = list(Gate.objects.due(now).values_list("id", "next_due_at", "source")[:TICK_BATCH])
+        gates = Gate.objects.due(now).filter(launch__closed_at__isnull=True)  # closed: read-only
+        due = list(gates.values_list("id", "next_due_at", "source")[:TICK_BATCH])
         won = _claim(due, now)
         claimed = [(gate_id, (due_at or now).isoformat(), source)
                    for gate_id, due_at, source in due if gate_id in won]  # fmt: skip

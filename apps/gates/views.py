@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.accounts.access import get_launch_for_user
 from apps.accounts.permissions import administers, can_approve_waiver, can_attest, can_waive
 from apps.gates.evidence import store_evidence
 from apps.gates.forms import AttestationForm, WaiverDecisionForm, WaiverForm
@@ -24,7 +25,6 @@ from apps.gates.services import (
     revoke_waiver,
     waiver_limit,
 )
-from apps.launches.views import get_launch_for_user
 from portal import jinja2
 from portal.csvsafe import csv_text
 

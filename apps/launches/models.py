@@ -8,6 +8,15 @@ from django.utils import timezone
 from apps.launches.durations import format_offset
 
 WAIVER_MAX_DAYS = 30  # the longest waiver, unless the launch spec says otherwise
+CLOSED_MESSAGE = "This launch is closed"
+
+
+class LaunchClosed(Exception):
+    """A write to a closed launch: refused (HTTP 409), nothing changed."""
+
+    def __init__(self, launch: "Launch"):
+        super().__init__(f"{CLOSED_MESSAGE}: {launch.closed_text()}")
+        self.launch = launch
 
 
 class LaunchStatus(models.TextChoices):
@@ -62,6 +71,17 @@ class Launch(models.Model):
     signers_need_mfa = models.BooleanField(
         default=False, help_text="Whether signers must confirm with an authenticator app."
     )
+    closed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a launch admin closed it: read-only since."
+    )
+    closed_by_name = models.CharField(max_length=200, blank=True)
+    closure_reason = models.TextField(
+        blank=True, help_text="Why it was closed although post-launch validation did not pass."
+    )
+    # The metrics summary report issued on closing (a signed PDF under MEDIA_ROOT, never changed).
+    summary_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    summary_path = models.CharField(max_length=300, blank=True, help_text="Relative to MEDIA_ROOT.")
+    summary_size = models.PositiveBigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -81,6 +101,25 @@ class Launch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} {self.version}"
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_at is not None
+
+    def closed_text(self) -> str:
+        """What every page of a closed launch says."""
+        return f"Closed on {self.closed_at:%Y-%m-%d} by {self.closed_by_name} — read-only"
+
+    def refuse_if_closed(self) -> None:
+        """The one rule every write to a launch goes through: a closed launch is read-only.
+
+        Reads the row (not this instance, which may predate the closure); raises LaunchClosed.
+        """
+        closed = Launch.objects.filter(pk=self.pk, closed_at__isnull=False)
+        found = closed.values_list("closed_at", "closed_by_name").first()
+        if found is not None:
+            self.closed_at, self.closed_by_name = found
+            raise LaunchClosed(self)
 
     def days_to_t0(self, now=None) -> int:
         now = now or timezone.now()
@@ -135,6 +174,19 @@ class Activity(models.Model):
     )
     completed_at = models.DateTimeField(null=True, blank=True)
     order = models.PositiveIntegerField(default=0)
+    # The schedule (apps/launches/schedule.py): spec `key`, `start_week`, `after`, `go_no_go`.
+    key = models.SlugField(max_length=80, blank=True, help_text="Unique in the launch.")
+    start_week = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The first week of work (blank: the planned week only)."
+    )
+    after = models.JSONField(
+        default=list, blank=True, help_text="Keys of the activities this one waits for."
+    )
+    go_no_go = models.BooleanField(default=False, help_text="T-0 waits for this activity.")
+    gates = models.ManyToManyField(
+        "gates.Gate", blank=True, related_name="activities",
+        help_text="The gates that are evidence for this activity (spec: `activity:` on a gate).",
+    )  # fmt: skip
 
     class Meta:
         ordering = ["phase", "order", "id"]
@@ -148,6 +200,10 @@ class Activity(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def first_week(self) -> int:
+        return self.start_week or self.planned_week
 
 
 class StepStatus(models.TextChoices):

@@ -63,6 +63,7 @@ def _apply(spec: dict) -> ImportResult:
     data = spec["launch"]
     launch, created = Launch.objects.get_or_create(slug=data["slug"], defaults=_launch_fields(data))
     if not created:
+        launch.refuse_if_closed()  # a closed launch is read-only
         for name, value in _launch_fields(data).items():
             setattr(launch, name, value)
         launch.save()
@@ -70,6 +71,7 @@ def _apply(spec: dict) -> ImportResult:
     sources = _sync_sources(launch, spec["sources"], result)
     _sync_phases(launch, spec["phases"], result)
     _sync_gates(launch, spec["gates"], sources, result)
+    _link_gates_to_activities(launch, spec["gates"])
     _sync_roles(launch, spec["roles"], result)
     _sync_sequence(launch, spec["sequence"], result)
     result.added["stages"], result.removed["stages"] = sync_rollout(
@@ -138,10 +140,15 @@ def _sync_phases(launch: Launch, items: list[dict], result: ImportResult) -> Non
 
 def _sync_activities(phase: Phase, items: list[dict], result: ImportResult) -> None:
     existing = {a.name: a for a in phase.activities.all()}
+    by_key = {a.key: a for a in existing.values() if a.key}  # a key keeps it through a rename
+    kept = set()
     for order, item in enumerate(items):
-        activity = existing.get(item["name"]) or Activity(phase=phase, name=item["name"])
+        activity = by_key.get(item["key"]) or existing.get(item["name"]) or Activity(phase=phase)
+        activity.name, activity.key = item["name"], item["key"]
         activity.owner = item.get("owner", "")
-        activity.planned_week = item["week"]
+        activity.planned_week = item["end_week"]
+        activity.start_week = item["start_week"] if item["start_week"] < item["end_week"] else None
+        activity.after, activity.go_no_go = item.get("after", []), item.get("go_no_go", False)
         activity.order = order
         status = item.get("status", activity.status or ActivityStatus.TODO)
         if status == ActivityStatus.DONE and activity.status != ActivityStatus.DONE:
@@ -149,11 +156,14 @@ def _sync_activities(phase: Phase, items: list[dict], result: ImportResult) -> N
         elif status != ActivityStatus.DONE:
             activity.completed_at = None
         activity.status = status
+        added = activity.pk is None
         activity.save()
-    names = [item["name"] for item in items]
-    removed = sorted(set(existing) - set(names))
-    phase.activities.filter(name__in=removed).delete()
-    result.added.setdefault("activities", []).extend(n for n in names if n not in existing)
+        kept.add(activity.pk)
+        if added:
+            result.added.setdefault("activities", []).append(activity.name)
+    removed = sorted(name for name, a in existing.items() if a.pk not in kept)
+    phase.activities.exclude(pk__in=kept).delete()
+    result.added.setdefault("activities", [])
     result.removed.setdefault("activities", []).extend(f"{phase.code}: {n}" for n in removed)
 
 
@@ -170,6 +180,19 @@ def _sync_gates(launch: Launch, items: list[dict], sources: dict, result: Import
     removed = sorted(k for k, g in existing.items() if k not in keys and g.retired_at is None)
     launch.gates.filter(key__in=removed).update(retired_at=timezone.now(), prometheus=None)
     result.removed["gates"] = removed
+
+
+def _link_gates_to_activities(launch: Launch, items: list[dict]) -> None:
+    """A gate's `activity:`: the gate is evidence for that activity (one link per gate)."""
+    links = Activity.gates.through.objects.filter(activity__phase__launch=launch)
+    links.delete()
+    activities = dict(Activity.objects.filter(phase__launch=launch).values_list("key", "pk"))
+    gates = dict(launch.gates.values_list("key", "pk"))
+    Activity.gates.through.objects.bulk_create(
+        Activity.gates.through(activity_id=activities[item["activity"]], gate_id=gates[item["key"]])
+        for item in items
+        if "activity" in item
+    )
 
 
 def _gate_fields(item: dict, sources: dict) -> dict:
@@ -241,7 +264,12 @@ def export_launch_spec(launch: Launch) -> str:
         "launch": _export_launch(launch),
         "sources": [_export_source(s) for s in launch.sources.order_by("key")],
         "phases": [_export_phase(p) for p in launch.phases.prefetch_related("activities")],
-        "gates": [_export_gate(g) for g in launch.gates.active().select_related("prometheus")],
+        "gates": [
+            _export_gate(g)
+            for g in launch.gates.active()
+            .select_related("prometheus")
+            .prefetch_related("activities")
+        ],
         "roles": [_export_role(r) for r in launch.roles.filter(retired_at__isnull=True)],
         "sequence": [
             {"offset": format_offset(s.offset), "name": s.name} for s in launch.sequence.all()
@@ -298,13 +326,18 @@ def _export_phase(phase: Phase) -> dict:
         "name": phase.name,
         "start_week": phase.start_week,
         "end_week": phase.end_week,
-        "activities": [
-            _without_empty(
-                {"name": a.name, "owner": a.owner, "week": a.planned_week, "status": a.status}
-            )
-            for a in phase.activities.all()
-        ],
+        "activities": [_export_activity(a) for a in phase.activities.all()],
     }
+
+
+def _export_activity(activity: Activity) -> dict:
+    out = {"key": activity.key, "name": activity.name, "owner": activity.owner}
+    if activity.first_week == activity.planned_week:
+        out["week"] = activity.planned_week
+    else:
+        out.update(start_week=activity.first_week, end_week=activity.planned_week)
+    out.update(after=activity.after, status=activity.status, go_no_go=activity.go_no_go or None)
+    return _without_empty(out)
 
 
 def _export_gate(gate: Gate) -> dict:
@@ -330,6 +363,7 @@ def _export_gate(gate: Gate) -> dict:
         "description": gate.description,
         "controls": gate.controls,
         "success_criterion": gate.success_criterion,
+        "activity": next((a.key for a in gate.activities.all()), None),
     }
     return _without_empty(out)
 
@@ -353,6 +387,7 @@ def _without_empty(data: dict) -> dict:
 
 def update_activity(*, activity: Activity, user, status: str, owner: str) -> Activity:
     """A program manager changes an activity's status or owner; audited."""
+    activity.phase.launch.refuse_if_closed()  # a closed launch is read-only
     if status not in ActivityStatus.values:
         raise ValueError(f"{status!r} is not an activity status")
     before = {"status": activity.status, "owner": activity.owner}

@@ -3,8 +3,10 @@ from django.urls import path
 from apps.api import token_views
 from apps.audit import views as audit_views
 from apps.gates import views as gate_views
-from apps.launches import views
+from apps.launches import closure_views, demo_views, views
 from apps.reports.urls import launch_patterns as report_patterns
+from apps.rollouts import postlaunch_views
+from apps.rollouts.urls import launch_patterns as rollout_patterns
 from apps.signoffs import views as signoff_views
 from apps.webhooks import views as webhook_views
 
@@ -45,4 +47,13 @@ urlpatterns = [
     ),
 ]
 
+urlpatterns += [
+    path("<slug:slug>/post-launch/", postlaunch_views.post_launch, name="post-launch"),
+    path("<slug:slug>/close/", closure_views.close, name="close"),
+    path("<slug:slug>/summary.pdf", closure_views.summary_download, name="summary"),
+]
+urlpatterns += [
+    path("<slug:slug>/demo/launch-day/", demo_views.demo_launch_day, name="demo-launch-day"),
+]
 urlpatterns += report_patterns  # packets, packet downloads, the evidence export
+urlpatterns += rollout_patterns  # the war room

@@ -13,8 +13,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from kombu import Connection
 
+from apps.accounts.access import get_launch_for_user
 from apps.accounts.permissions import (
-    administers,
     can_edit_timeline,
     permissions_for,
     visible_launches,
@@ -27,28 +27,13 @@ from apps.launches.calendar import calendar_token, launch_calendar, user_from_to
 from apps.launches.forms import ActivityForm
 from apps.launches.models import Activity, ActivityStatus, Launch
 from apps.launches.services import update_activity
-from apps.launches.timeline import gantt, is_slipped
+from apps.launches.timeline import build_plan, gantt, is_slipped, key_of
+from apps.launches.timeline import rows as timeline_rows
 from apps.signoffs.inbox import inbox_for
 from apps.signoffs.readiness import readiness, readiness_of_many
 from portal import jinja2
 
 OVERVIEW_GATES = 25  # the overview lists gates needing attention; the gates page has them all
-
-
-def get_launch_for_user(request: HttpRequest, slug: str) -> Launch:
-    """The one door to a launch: load it and check the user may see it (404 otherwise).
-
-    Staff see every launch; anyone else only the launches they hold a current assignment on.
-    """
-    return get_object_or_404(visible_launches(request.user), slug=slug)
-
-
-def get_launch_for_admin(request: HttpRequest, slug: str, *, managing: str) -> Launch:
-    """The launch, if the user sees it (404 otherwise) and administers it (403 otherwise)."""
-    launch = get_launch_for_user(request, slug)
-    if not administers(request.user, launch):
-        raise PermissionDenied(f"only the launch's admins manage its {managing}")
-    return launch
 
 
 @require_GET
@@ -128,6 +113,8 @@ def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
         "waiver_warnings": [(g, text) for g in gates if g.status == GateStatus.WAIVED
                             and (text := g.waiver_warning(now, launch.target_t0))],
     }  # fmt: skip
+    if request.headers.get("HX-Request"):  # the live part's poll (every 15 s)
+        return HttpResponse(jinja2.render("launches/_overview_live.html", **context))
     body = jinja2.render("launches/overview.html", **context)
     inbox = inbox_for(request.user, now, launch=launch)
     return render(request, "launches/overview.html", {**context, "body": body, "inbox": inbox})
@@ -144,11 +131,10 @@ def timeline(request: HttpRequest, slug: str) -> HttpResponse:
     launch = get_launch_for_user(request, slug)
     now = timezone.now()
     phases = list(launch.phases.prefetch_related("activities"))
-    current = (now.date() - launch.start_date).days / 7
-    rows = [(phase, activity, is_slipped(activity, current))
-            for phase in phases for activity in phase.activities.all()]  # fmt: skip
+    plan = build_plan(launch, phases, now.date())
     context = {
-        "launch": launch, "now": now, "gantt": gantt(launch, phases, now.date()), "rows": rows,
+        "launch": launch, "now": now, "gantt": gantt(launch, phases, now.date(), plan),
+        "rows": timeline_rows(plan), "plan": plan, "phases": phases,
         "sequence": launch.sequence.all(), "may_edit": can_edit_timeline(request.user, launch),
         "statuses": ActivityStatus.choices,
         "calendar_url": request.build_absolute_uri(
@@ -171,10 +157,9 @@ def activity_update(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         return HttpResponse(form.errors.as_text(), status=400)
     update_activity(activity=activity, user=request.user, **form.cleaned_data)
     if request.headers.get("HX-Request"):
-        now = timezone.now()
-        current = (now.date() - launch.start_date).days / 7
-        context = {"launch": launch, "phase": activity.phase, "activity": activity,
-                   "slipped": is_slipped(activity, current), "may_edit": True,
+        phases = list(launch.phases.prefetch_related("activities"))
+        plan = build_plan(launch, phases, timezone.now().date())
+        context = {"launch": launch, "row": plan.row(key_of(activity)), "may_edit": True,
                    "statuses": ActivityStatus.choices}  # fmt: skip
         return render(request, "launches/_activity_row.html", context)
     return redirect("launches:timeline", slug=slug)

@@ -25,6 +25,7 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import canonical_json, event_body
 from apps.gates.models import Evidence, Gate, Measurement, Waiver, format_decimal
 from apps.launches.models import Launch
+from apps.reports import rollout_records
 from apps.reports.controls import control_csv_rows, control_map
 from apps.reports.models import Packet
 from apps.reports.packet import packet_gates
@@ -150,6 +151,18 @@ def write_tables(archive: Archive, scope: Scope, now: datetime) -> None:
     archive.write_csv("waivers.csv", WAIVER_HEADER, waiver_rows(scope))
     archive.write_csv("decisions.csv", DECISION_HEADER, decision_rows(scope))
     archive.write_csv("controls.csv", CONTROL_HEADER, control_rows(scope, now))
+    write_launch_day(archive, scope)
+
+
+def write_launch_day(archive: Archive, scope: Scope) -> None:
+    """Rollout runs (a row per stage), readings and hook calls: every gate category's, within
+    the time range (a run by its start)."""
+    launch, records = scope.launch, rollout_records
+    runs, at = scope.during("run__started_at"), scope.during("at")
+    archive.write_csv("rollout_runs.csv", records.RUN_HEADER, records.run_rows(launch, runs))
+    archive.write_csv("rollout_readings.csv", records.READING_HEADER,
+                      records.reading_rows(launch, at))  # fmt: skip
+    archive.write_csv("rollout_hooks.csv", records.HOOK_HEADER, records.hook_rows(launch, at))
 
 
 GATE_HEADER = [

@@ -61,6 +61,7 @@ def request_packet(*, launch: Launch, user, now: datetime | None = None) -> tupl
     Returns (the job, whether it is new). Concurrent requests are decided by the partial unique
     index on the launch's active requests; the loser is given the winner's job.
     """
+    launch.refuse_if_closed()  # a closed launch is read-only
     from apps.reports import tasks  # tasks import this module
 
     now = now or timezone.now()

@@ -18,6 +18,7 @@ from apps.gates.summary import dimension_summary
 from apps.launches.models import Launch
 from apps.launches.timeline import gantt
 from apps.reports.fetcher import PacketFetcher
+from apps.reports.rollout_records import packet_runs
 from apps.signoffs.models import SignOff
 from apps.signoffs.readiness import readiness
 from apps.signoffs.snapshot import launch_digest
@@ -97,6 +98,7 @@ def packet_context(launch: Launch, now: datetime) -> dict:
         activities = list(phase.activities.all())
         phase.total, phase.done = len(activities), sum(a.status == "done" for a in activities)
     counts = Counter(gate.status for gate in gates)
+    runs, run_count = packet_runs(launch)
     return {
         "launch": launch,
         "now": now,
@@ -120,6 +122,8 @@ def packet_context(launch: Launch, now: datetime) -> dict:
         "certificate_fingerprint": grouped(identity().fingerprint),
         "text_limit": TEXT_LIMIT,
         "decisions": list(launch.decisions.all()[:5]),
+        "runs": runs,
+        "run_count": run_count,
     }
 
 

@@ -24,8 +24,10 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
+from apps.launches.models import Launch
 from apps.reports.export import MANIFEST, SIGNATURE
 from apps.reports.models import IssuedExport, Packet
+from apps.reports.summaries import KIND as SUMMARY_KIND
 from portal import signing
 
 LOOKUPS, WINDOW_SECONDS = 30, 600  # per client address
@@ -55,15 +57,18 @@ class Finding:
     newest: Packet | None = None  # the newest packet of the packet's launch
     export: IssuedExport | None = None
     by_manifest: bool = False  # an export known by its manifest.json, not its ZIP's bytes
+    summary_of: Launch | None = None  # the closed launch whose metrics summary report it is
 
     @property
     def kind(self) -> str:
+        if self.summary_of:
+            return SUMMARY_KIND
         return "packet" if self.packet else "export" if self.export else ""
 
     @property
     def launch(self):
         issued = self.packet or self.export
-        return issued.launch if issued else None
+        return issued.launch if issued else self.summary_of
 
     @property
     def superseded(self) -> bool:
@@ -76,16 +81,20 @@ class Finding:
     @property
     def outcome(self) -> str:
         """One word pair for the log: what it is, and its signature state."""
-        return f"{self.kind or 'unknown'}/{self.signature}"
+        kind = "summary" if self.summary_of else self.kind or "unknown"
+        return f"{kind}/{self.signature}"
 
 
 def look_up(sha256: str, signature: str = Signature.UNCHECKED, detail: str = "") -> Finding:
-    """The packet or export the portal issued with this SHA-256 (of a PDF, a ZIP or an export's
-    manifest.json): three queries at most."""
+    """The packet, metrics summary report or export the portal issued with this SHA-256 (of a
+    PDF, a ZIP or an export's manifest.json): four queries at most."""
     packet = Packet.objects.select_related("launch").filter(sha256=sha256).first()
     if packet is not None:
         newest = Packet.objects.for_launch(packet.launch).first()
         return Finding(sha256, signature, detail, packet=packet, newest=newest)
+    closed = Launch.objects.filter(summary_sha256=sha256).first()
+    if closed is not None:
+        return Finding(sha256, signature, detail, summary_of=closed)
     exports = IssuedExport.objects.select_related("launch").order_by("issued_at", "id")
     export = exports.filter(Q(sha256=sha256) | Q(manifest_sha256=sha256)).first()
     by_manifest = export is not None and export.sha256 != sha256

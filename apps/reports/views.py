@@ -15,9 +15,9 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
+from apps.accounts.access import get_launch_for_user
 from apps.accounts.permissions import can_export, visible_launches
 from apps.launches.models import Launch
-from apps.launches.views import get_launch_for_user
 from apps.reports import exports, verification
 from apps.reports.controls import control_map
 from apps.reports.jobs import active_packet_job, request_packet

@@ -5,7 +5,10 @@ no, and logs the body). Argo Rollouts polls the analysis document and judges it 
 `successCondition` such as `result.verdict == "pass"`.
 """
 
+from urllib.parse import urlencode
+
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.launches.models import Launch
@@ -18,13 +21,25 @@ from apps.rollouts.services import (
     rollback_answer,
     start_refusal,
     start_run,
+    supersede_run,
 )
 
 HOOKS = ("confirm-rollout", "confirm-traffic-increase", "confirm-promotion", "rollback")
 
 
+def flagger_urls(*, launch: Launch, token: str, origin: str) -> list[tuple[str, str]]:
+    """(hook, URL) of each Flagger webhook of `launch` with the token in its `?token=` form, for
+    Flagger, which sends no header: each URL is as secret as the token and dies with it."""
+    query = urlencode({"token": token})
+    return [
+        (hook, f"{origin.rstrip('/')}{reverse(f'api:rollout-{hook}', args=[launch.slug])}?{query}")
+        for hook in HOOKS
+    ]
+
+
 def answer_hook(*, launch: Launch, hook: str, body: dict, caller: str, now=None) -> Answer:
     """Answer one of Flagger's webhooks, and keep its request with the answer (a HookCall)."""
+    launch.refuse_if_closed()  # a closed launch is read-only
     now = now or timezone.now()
     if hook == "confirm-rollout":
         answer = _confirm_rollout(launch, body, caller, now)
@@ -45,6 +60,9 @@ def _confirm_rollout(launch: Launch, body: dict, caller: str, now) -> Answer:
     running = launch.rollout_runs.filter(status="running").first()
     if refusal := start_refusal(launch, now):
         return Answer(403, refusal, running)
+    checksum = body.get("checksum", "")[:100]
+    if running is not None and running.checksum and checksum and running.checksum != checksum:
+        return _new_revision(running, checksum, caller, now)
     if running is not None:
         return Answer(200, f"run {running.pk} is under way", running)
     try:
@@ -56,6 +74,20 @@ def _confirm_rollout(launch: Launch, body: dict, caller: str, now) -> Answer:
             return Answer(refused.status, refused.reason)
         return Answer(200, f"run {running.pk} is under way", running)
     return Answer(200, f"run {run.pk} started: the first traffic increase starts stage 1", run)
+
+
+def _new_revision(running, checksum: str, caller: str, now) -> Answer:
+    """Flagger restarted the analysis for a new canary revision: the run of the old one is
+    superseded and a run of the new one starts (a portal-started run has no checksum: kept)."""
+    try:
+        run = supersede_run(run=running, checksum=checksum, actor=caller, now=now)
+    except RolloutRefused as refused:
+        current = running.launch.rollout_runs.filter(status="running").first()
+        if current is not None and current.checksum == checksum:  # another call superseded it
+            return Answer(200, f"run {current.pk} is under way", current)
+        return Answer(refused.status, refused.reason, current)
+    return Answer(200, f"run {running.pk} of revision {running.checksum} is superseded; run "
+                  f"{run.pk} of revision {checksum} started", run)  # fmt: skip
 
 
 # --- Argo Rollouts' web metric ------------------------------------------------------------------

@@ -301,3 +301,117 @@ class HookCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hook} -> {self.status_code}"
+
+
+# --- after the launch: post-launch validation (8.5) ----------------------------------------------
+
+DEFAULT_POST_LAUNCH_WINDOW = timedelta(hours=24)
+
+
+class ValidationStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    PASSED = "passed", "Passed"  # every check passing at the end, failures under the limit
+    FAILED = "failed", "Failed"
+    INCONCLUSIVE = "inconclusive", "Inconclusive"  # a check unknown at the end
+
+
+class PostLaunchValidationQuerySet(models.QuerySet):
+    def due(self, now):
+        """Validations under way whose next analysis is due (the beat tick claims them)."""
+        return self.filter(status=ValidationStatus.RUNNING, next_due_at__lte=now).order_by(
+            "next_due_at"
+        )
+
+
+class PostLaunchValidation(models.Model):
+    """The post-launch window of a launch (8.5): its checks read on the rollout's interval, each
+    beside the same query `baseline_offset` earlier, judged when the window has elapsed. Keeps the
+    settings it started with, like a run."""
+
+    launch = models.ForeignKey(Launch, on_delete=models.PROTECT, related_name="validations")
+    run = models.ForeignKey(
+        RolloutRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The rollout run whose passing started it (blank: started by a launch admin).",
+    )  # fmt: skip
+    status = models.CharField(
+        max_length=20, choices=ValidationStatus.choices, default=ValidationStatus.RUNNING
+    )
+    reason = models.TextField(blank=True, help_text="Why the validation ended as it did.")
+    started_by = models.CharField(max_length=200)
+    started_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    interval = models.DurationField()
+    baseline_offset = models.DurationField()
+    failure_limit = models.PositiveSmallIntegerField()
+    inconclusive_limit = models.PositiveSmallIntegerField()
+    failures = models.PositiveIntegerField(default=0)
+    inconclusives = models.PositiveIntegerField(default=0)
+    analyses = models.PositiveIntegerField(default=0)
+    next_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    objects = PostLaunchValidationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=ValidationStatus.values),
+                name="validation_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("started_at")),
+                name="validation_window_positive",
+            ),
+            # One validation under way per launch: a run passing while an admin starts one.
+            models.UniqueConstraint(
+                fields=["launch"], condition=models.Q(status="running"),
+                name="validation_one_running",
+            ),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"post-launch validation {self.pk} of {self.launch.slug}: {self.status}"
+
+    @property
+    def window(self) -> timedelta:
+        return self.ends_at - self.started_at
+
+
+class PostLaunchReading(models.Model):
+    """One reading of a post-launch check with its baseline (the same query `baseline_offset`
+    earlier): a fact, with copies of the rule and both queries as sent."""
+
+    validation = models.ForeignKey(
+        PostLaunchValidation, on_delete=models.CASCADE, related_name="readings"
+    )
+    criterion = models.ForeignKey(
+        RolloutCriterion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    name = models.SlugField(max_length=80)
+    order = models.PositiveSmallIntegerField(default=0)
+    query = models.TextField()
+    baseline_query = models.TextField()
+    comparator = models.CharField(max_length=2, choices=Comparator.choices)
+    threshold = models.DecimalField(max_digits=24, decimal_places=6)
+    unit = models.CharField(max_length=30)
+    value = models.DecimalField(max_digits=30, decimal_places=6, null=True, blank=True)
+    baseline = models.DecimalField(max_digits=30, decimal_places=6, null=True, blank=True)
+    status = models.CharField(max_length=20, choices=GateStatus.choices)
+    reason = models.TextField(blank=True)
+    baseline_reason = models.TextField(blank=True, help_text="Why there is no baseline value.")
+    detail = models.JSONField(default=dict, blank=True)
+    baseline_detail = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField()
+    slot = models.DateTimeField(help_text="The analysis this reading belongs to.")
+
+    class Meta:
+        ordering = ["validation", "-slot", "order", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["validation", "name", "slot"], name="postlaunch_reading_one_per_slot"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.status} {self.value} (baseline {self.baseline})"

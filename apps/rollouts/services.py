@@ -14,7 +14,7 @@ from apps.audit.services import record
 from apps.gates.rules import storable
 from apps.gates.sources import SourceError, prometheus
 from apps.launches.models import Launch
-from apps.rollouts import notifications
+from apps.rollouts import notifications, postlaunch
 from apps.rollouts.models import (
     AnalysisReading,
     CriterionKind,
@@ -93,6 +93,7 @@ def start_run(*, launch: Launch, actor, driver: str = Driver.PORTAL, checksum: s
     Refused (403) without a standing Go, outside the T-0 window, or to anyone but a launch admin;
     409 when a run is already under way (one per launch, enforced by the database).
     """
+    launch.refuse_if_closed()  # a closed launch is read-only
     now = now or timezone.now()
     if driver == Driver.PORTAL and not administers(actor, launch):
         raise RolloutRefused(403, "only a launch admin starts a rollout")
@@ -127,6 +128,33 @@ def _create_run(launch: Launch, actor, driver: str, checksum: str, now) -> Rollo
     return run
 
 
+def supersede_run(*, run: RolloutRun, checksum: str, actor, now=None) -> RolloutRun:
+    """A new canary revision mid-run (Flagger's confirm-rollout with another `checksum`): end the
+    run under way as `superseded` (audited with the old and new checksum; its readings stay) and
+    start a run of the new revision (the deploy tool drives it), in one transaction.
+
+    Refused like start_run (403 without a Go in the T-0 window): then nothing changes. 409 when
+    the run is no longer under way or already of this revision (another call won the race).
+    """
+    run.launch.refuse_if_closed()  # a closed launch is read-only
+    now = now or timezone.now()
+    if refusal := start_refusal(run.launch, now):
+        raise RolloutRefused(403, refusal)
+    new = checksum[:100]
+    with transaction.atomic():
+        run = _locked(run.pk)
+        if run.status != RunStatus.RUNNING or run.checksum == new:
+            raise RolloutRefused(409, f"run {run.pk} is {run.status} (revision {run.checksum})")
+        stage = run.current_stage()
+        if stage is not None and stage.finished_at is None:
+            stage.finished_at = now
+            stage.save(update_fields=["finished_at"])
+        _end(run, RunStatus.SUPERSEDED, f"superseded by canary revision {new}", now)
+        _record(run, actor, "rollout.superseded", {"old_checksum": run.checksum,
+                "new_checksum": new, "stage": stage.name if stage else None})  # fmt: skip
+        return _create_run(run.launch, actor, Driver.DEPLOY_TOOL, new, now)
+
+
 def move_on(*, launch: Launch, actor, promotion: bool, checksum: str = "", now=None) -> Answer:
     """A deploy tool's confirm-traffic-increase (`promotion` False) or confirm-promotion.
 
@@ -135,6 +163,7 @@ def move_on(*, launch: Launch, actor, promotion: bool, checksum: str = "", now=N
     Go withdrawn meanwhile rolls the run back. Once the run of this revision (`checksum`) passed
     every stage, the answer stays yes.
     """
+    launch.refuse_if_closed()  # a closed launch is read-only
     now = now or timezone.now()
     refusal = decision_refusal(launch)
     with transaction.atomic():
@@ -199,6 +228,7 @@ def _leave(run: RolloutRun, stage: StageRun, now, actor) -> StageRun | None:
         return following
     _end(run, RunStatus.PASSED, "every stage passed", now)
     _record(run, actor, "rollout.passed", {"stages": run.stages.count()})
+    postlaunch.start_after_run(run=run, actor=actor, now=now)  # 8.5: the post-launch window opens
     return None
 
 
@@ -208,7 +238,13 @@ def _end(run: RolloutRun, status: str, reason: str, now) -> None:
 
 
 def roll_back(*, run: RolloutRun, actor, reason: str, now=None) -> RolloutRun:
-    """Mark a run under way `rollback` (the deploy tool's rollback hook then answers 200)."""
+    """Mark a run under way `rollback` (the deploy tool's rollback hook then answers 200).
+
+    A person (not a deploy tool's or the worker's name) must be a launch admin: else 403.
+    """
+    run.launch.refuse_if_closed()  # a closed launch is read-only
+    if not isinstance(actor, str) and not administers(actor, run.launch):
+        raise RolloutRefused(403, "only a launch admin rolls a run back")
     now = now or timezone.now()
     with transaction.atomic():
         run = _locked(run.pk)
@@ -231,6 +267,7 @@ def _roll_back(run: RolloutRun, actor, reason: str, now) -> None:
 def rollback_answer(*, launch: Launch, checksum: str, actor, now=None) -> Answer:
     """Flagger's rollback hook: 200 when the run of this canary revision rolled back (a trigger
     fired, a stage failed, or the Go was withdrawn: then it is rolled back now); else 409."""
+    launch.refuse_if_closed()  # a closed launch is read-only
     now = now or timezone.now()
     run = launch.rollout_runs.first()
     if run is None or run.checksum != checksum[:100]:
@@ -252,7 +289,7 @@ def analyse_run(*, run_id: int, slot=None, now=None, actor="worker") -> list[Ana
     now = now or timezone.now()
     slot = slot or now
     run = RolloutRun.objects.select_related("launch").filter(pk=run_id).first()
-    if run is None or run.status != RunStatus.RUNNING:
+    if run is None or run.status != RunStatus.RUNNING or run.launch.is_closed:
         return []
     stage = run.current_stage()
     criteria = _to_read(run, stage)

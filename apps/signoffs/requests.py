@@ -46,6 +46,7 @@ def request_signoff(*, launch: Launch, roles: list[Role], user, due_at: datetime
     role's current holders and delegates are emailed after commit, once each (RequestNotice).
     `base_url`: the portal's origin as the requester reached it, for the links.
     """
+    launch.refuse_if_closed()  # a closed launch is read-only
     now = now or timezone.now()
     _check_request(launch, roles, user, due_at, now)
     made = []
@@ -143,7 +144,8 @@ def remind(*, now=None) -> int:
     lead = timedelta(hours=settings.SIGNOFF_REMINDER_LEAD_HOURS)
     late = timedelta(hours=settings.SIGNOFF_ESCALATION_HOURS)
     sent = 0
-    due_soon = SignatureRequest.objects.open().filter(due_at__lte=now + lead)
+    due_soon = SignatureRequest.objects.open().filter(due_at__lte=now + lead,
+                                                      launch__closed_at__isnull=True)  # fmt: skip
     for request in due_soon.select_related("launch", "role"):
         sent += remind_signers(request, now)
         if now > request.due_at + late:
@@ -201,6 +203,7 @@ def _people(assignments) -> list:
 def set_reminders(*, launch: Launch, user, off: bool) -> NotificationSetting:
     """Turn `user`'s reminders for `launch` off or on (requests and invalidations still arrive);
     audited as `notifications.changed`."""
+    launch.refuse_if_closed()  # a closed launch is read-only
     with transaction.atomic():
         setting, _ = NotificationSetting.objects.update_or_create(
             user=user, launch=launch, defaults={"reminders_off": off}

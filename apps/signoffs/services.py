@@ -95,6 +95,7 @@ def sign_off(
     or waived, or a waiver the signer granted. Runs under a lock on the role, so concurrent
     submissions for one role are serialised; the database keeps one active sign-off per role.
     """
+    role.launch.refuse_if_closed()  # a closed launch is read-only
     now = now or timezone.now()
     assignment = signing_assignment(user, role, now)
     if assignment is None:
@@ -258,7 +259,8 @@ def sweep(*, now=None) -> int:
     """Invalidate approvals that time undid: stale evidence, expired waivers, lapsed conditions."""
     now = now or timezone.now()
     count = 0
-    approvals = SignOff.objects.valid_approvals().select_related("role", "launch", "user")
+    approvals = SignOff.objects.valid_approvals().filter(launch__closed_at__isnull=True)
+    approvals = approvals.select_related("role", "launch", "user")  # a closed launch is read-only
     for signoff in approvals:
         why, gate_key = _still_holds(signoff, now)
         if why:
@@ -285,6 +287,8 @@ def update_readiness(*, launch_id: int, now=None) -> bool:
     now = now or timezone.now()
     with transaction.atomic():
         launch = Launch.objects.select_for_update().get(pk=launch_id)
+        if launch.is_closed:  # read-only: its readiness is what it was when it closed
+            return launch.ready_at is not None
         ready = readiness(launch, now).ready
         if ready and launch.ready_at is None:
             Launch.objects.filter(pk=launch.pk).update(ready_at=now)
@@ -312,6 +316,7 @@ def record_decision(*, launch: Launch, user, decision: str, attendees: str, note
     unless it is an override with a reason, stored and audited as one. Never edited: each new
     decision supersedes the previous one, under a lock on the launch so the chain cannot fork.
     """
+    launch.refuse_if_closed()  # a closed launch is read-only
     now = now or timezone.now()
     assignment = check_decider(launch=launch, user=user, now=now)
     _check_decision_input(decision, attendees, override, override_reason)
@@ -377,6 +382,7 @@ def prepare_decision(*, launch: Launch, user, attendees: str, notes: str,
                      now=None) -> DecisionMeeting:  # fmt: skip
     """The program manager (or the decider) writes down the Go/No-Go meeting, who attends and
     notes, which prefill the decider's form. Audited as `decision.prepared`."""
+    launch.refuse_if_closed()  # a closed launch is read-only
     now = now or timezone.now()
     if not can_prepare_decision(user, launch):
         raise SigningRefused(403, "only the program manager or the decider prepares the meeting")
@@ -415,6 +421,7 @@ def assign_role(*, launch: Launch, user, what: AssignmentInput, actor, now=None)
     Must run inside the caller's transaction. A delegate needs a window end and a reason, and
     stands in for a current holder of the same role.
     """
+    launch.refuse_if_closed()  # a closed launch is read-only
     now = now or timezone.now()
     _check_assignment(launch, what, now)
     assignment = Assignment.objects.create(
@@ -448,6 +455,7 @@ def _check_assignment(launch: Launch, what: AssignmentInput, now) -> None:
 
 def end_assignment(*, assignment: Assignment, actor, now=None) -> None:
     """End a duty now (the row stays, as history), audited. A launch's last admin stays."""
+    assignment.launch.refuse_if_closed()  # a closed launch is read-only
     now = now or timezone.now()
     with transaction.atomic():
         if assignment.duty == Duty.ADMIN:
@@ -479,6 +487,7 @@ def add_person(*, launch: Launch, email: str, name: str, what: AssignmentInput, 
                base_url: str) -> tuple[Assignment, Invitation | None]:  # fmt: skip
     """Give the person with `email` a duty on `launch`, inviting them first when they are new
     (or have not accepted an earlier invitation: the link is sent again). One transaction."""
+    launch.refuse_if_closed()  # a closed launch is read-only
     with transaction.atomic():
         user = get_user_model().objects.filter(email__iexact=email.strip()).first()
         invitation = None

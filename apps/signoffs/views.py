@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.accounts.access import get_launch_for_user
 from apps.accounts.permissions import (
     can_decide,
     can_manage_people,
@@ -14,7 +15,6 @@ from apps.accounts.permissions import (
 )
 from apps.accounts.services import InvitationRefused
 from apps.gates.models import Gate
-from apps.launches.views import get_launch_for_user
 from apps.signoffs.changes import changes_since, signed_lookups, summary
 from apps.signoffs.forms import CONDITION_ROWS, DecisionForm, MeetingForm, PersonForm, SignForm
 from apps.signoffs.models import (
@@ -98,6 +98,8 @@ def matrix(request: HttpRequest, slug: str) -> HttpResponse:
         if can_request_signoff(request.user, launch, own) else None,
         "now": now,
     }  # fmt: skip
+    if request.headers.get("HX-Request"):  # the live part's poll (every 15 s)
+        return render(request, "signoffs/_matrix_live.html", context)
     return render(request, "signoffs/matrix.html", context)
 
 

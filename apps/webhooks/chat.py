@@ -67,11 +67,53 @@ def _decided(data: dict, role: str, actor: str) -> tuple[str, list]:
     return f"Go/No-Go: {decision}{override}", facts
 
 
+def _requested(data: dict, role: str, actor: str) -> tuple[str, list]:
+    due = (data.get("due_at") or "")[:16].replace("T", " ")
+    facts = [("Role", role), ("Due", f"{due} UTC" if due else ""),
+             ("Requested by", data.get("requested_by") or actor),
+             ("Message", data.get("message"))]  # fmt: skip
+    return f"Sign-off requested from {role}", facts
+
+
+def _run_started(data: dict, subject: str, actor: str) -> tuple[str, list]:
+    stages = " → ".join(data.get("stages") or [])
+    driver = "the deploy tool" if data.get("driver") == "deploy_tool" else "the portal"
+    facts = [("Run", data.get("run")), ("Stages", stages), ("Moved on by", driver),
+             ("Canary revision", data.get("checksum")),
+             ("Started by", data.get("started_by") or actor)]  # fmt: skip
+    return f"Rollout run {data.get('run', '')} started", facts
+
+
+def _stage_failed(data: dict, subject: str, actor: str) -> tuple[str, list]:
+    stage = data.get("stage", "")
+    facts = [("Run", data.get("run")), ("Stage", stage), ("Reason", data.get("reason"))]
+    return f"Rollout stage {stage} failed: the run rolls back", facts
+
+
+def _rolled_back(data: dict, subject: str, actor: str) -> tuple[str, list]:
+    facts = [("Run", data.get("run")), ("Stage", data.get("stage")),
+             ("Reason", data.get("reason")),
+             ("Recorded by", data.get("rolled_back_by") or actor)]  # fmt: skip
+    return f"Rollback: run {data.get('run', '')}", facts
+
+
+def _closed(data: dict, subject: str, actor: str) -> tuple[str, list]:
+    facts = [("Closed by", data.get("closed_by") or actor),
+             ("Post-launch validation", data.get("post_launch")),
+             ("Reason", data.get("reason"))]  # fmt: skip
+    return "Launch closed: it is read-only now", facts
+
+
 WORDS = {
     "gate.status_changed": _gate_changed,
     "signoff.signed": _signed,
     "signoff.invalidated": _invalidated,
     "launch.decided": _decided,
+    "signoff.requested": _requested,
+    "rollout.started": _run_started,
+    "rollout.stage_failed": _stage_failed,
+    "rollout.rollback": _rolled_back,
+    "launch.closed": _closed,
 }
 
 

@@ -16,6 +16,11 @@ class EventKind(models.TextChoices):
     SIGNOFF = "signoff.signed", "Sign-offs"
     INVALIDATION = "signoff.invalidated", "Sign-off invalidations"
     DECISION = "launch.decided", "Go/No-Go decisions"
+    SIGNOFF_REQUESTED = "signoff.requested", "Sign-off requests"
+    ROLLOUT_STARTED = "rollout.started", "Rollout runs started"
+    STAGE_FAILED = "rollout.stage_failed", "Rollout stage failures"
+    ROLLBACK = "rollout.rollback", "Rollbacks"
+    LAUNCH_CLOSED = "launch.closed", "Launch closed"
 
 
 class MessageFormat(models.TextChoices):

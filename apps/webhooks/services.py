@@ -60,6 +60,7 @@ def create_subscription(
 ) -> WebhookSubscription:
     """Subscribe `url` to `events` of `launch` in message `format`, with a new secret; audited
     as webhook.created."""
+    launch.refuse_if_closed()  # a closed launch is read-only
     check_webhook_url(url)
     unknown = set(events) - set(EventKind.values)
     if not events or unknown:
@@ -79,6 +80,7 @@ def create_subscription(
 
 def deactivate_subscription(*, subscription: WebhookSubscription, actor) -> bool:
     """Stop sending to a subscription (its pending deliveries end as failed); audited once."""
+    subscription.launch.refuse_if_closed()  # a closed launch is read-only
     with transaction.atomic():
         changed = WebhookSubscription.objects.filter(pk=subscription.pk, active=True).update(
             active=False, deactivated_at=timezone.now()
@@ -152,9 +154,22 @@ def event_data(event: AuditEvent) -> dict:
         found = signed.first() or {}
         data.update(role=event.object_key, decision=found.get("decision"),
                     signer=found.get("printed_name"))  # fmt: skip
-    elif event.action == EventKind.DECISION:
-        data.update(decided_by=event.actor_name)
+    elif event.action in ACTOR_FIELD:
+        data[ACTOR_FIELD[event.action]] = event.actor_name
+    if event.action == EventKind.SIGNOFF_REQUESTED:
+        data.update(role=event.object_key)
     return data
+
+
+# Who made the change, under a name that says what they did (a name, never an email).
+ACTOR_FIELD = {
+    EventKind.DECISION: "decided_by",
+    EventKind.SIGNOFF_REQUESTED: "requested_by",
+    EventKind.ROLLOUT_STARTED: "started_by",
+    EventKind.STAGE_FAILED: "recorded_by",
+    EventKind.ROLLBACK: "rolled_back_by",
+    EventKind.LAUNCH_CLOSED: "closed_by",
+}
 
 
 def chat_notice(event: AuditEvent, data: dict, *, launch: Launch) -> chat.Notice:
@@ -174,12 +189,24 @@ def _subject_and_page(event: AuditEvent, data: dict, launch: Launch) -> tuple[st
         key = event.object_key
         names = Gate.objects.filter(launch=launch, key=key)
         path = reverse("launches:gate", kwargs={"slug": launch.slug, "key": key})
+    elif event.action in PAGE_OF:
+        return "", reverse(PAGE_OF[event.action], kwargs={"slug": launch.slug})
     else:
         key = data.get("role") or ""
         names = Role.objects.filter(launch=launch, key=key)
         page = "launches:decision" if event.action == EventKind.DECISION else "launches:signoffs"
         path = reverse(page, kwargs={"slug": launch.slug})
     return names.values_list("name", flat=True).first() or key, path
+
+
+# Events without a gate or role: the page a reader opens (the launch's overview until the war
+# room has a name to link to).
+PAGE_OF = {
+    EventKind.ROLLOUT_STARTED: "launches:overview",
+    EventKind.STAGE_FAILED: "launches:overview",
+    EventKind.ROLLBACK: "launches:overview",
+    EventKind.LAUNCH_CLOSED: "launches:post-launch",
+}
 
 
 # --- attempts ----------------------------------------------------------------------------------

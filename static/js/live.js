@@ -13,11 +13,16 @@ document.addEventListener("visibilitychange", function () {
     });
   }
 });
-// 2. T-minus clocks: <span data-countdown="2027-01-26T16:00:00Z"></span>
+// 2. T-minus clocks: <span data-countdown="2027-01-26T16:00:00Z"></span>. With data-now (the
+//    server's time when it rendered the clock), the browser's own clock being off does not count.
 function tick() {
   var now = Date.now();
   document.querySelectorAll("[data-countdown]").forEach(function (el) {
-    var left = Math.round((Date.parse(el.dataset.countdown) - now) / 1000);
+    if (el.liveSkew === undefined) {
+      var server = el.dataset.now ? Date.parse(el.dataset.now) : NaN;
+      el.liveSkew = isNaN(server) ? 0 : server - now;
+    }
+    var left = Math.round((Date.parse(el.dataset.countdown) - now - el.liveSkew) / 1000);
     var sign = left >= 0 ? "T-" : "T+";
     left = Math.abs(left);
     var d = Math.floor(left / 86400), h = Math.floor((left % 86400) / 3600);
@@ -28,3 +33,78 @@ function tick() {
 }
 tick();
 setInterval(tick, 1000);
+// 3. A live part whose refresh fails (the server or the network is down, an error answer, a
+//    time-out, or a redirect to the sign-in page) is dimmed, and its <... data-stale-for="id">
+//    says since when what is shown is stale; the next answer that comes back clears both.
+function liveElement(event) {
+  var el = event.detail && event.detail.elt;
+  return el && el.hasAttribute && el.hasAttribute("data-live") && el.id ? el : null;
+}
+function staleMarker(el) {
+  return document.querySelector('[data-stale-for="' + el.id + '"]');
+}
+function clock(ms) {
+  return new Date(ms).toISOString().slice(11, 19) + " UTC";
+}
+function markStale(el) {
+  var current = document.getElementById(el.id) || el;
+  current.classList.add("is-stale");
+  var marker = staleMarker(el);
+  if (!marker) return;
+  if (!marker.dataset.since) {
+    var fresh = Date.parse(current.dataset.freshAt || "");
+    marker.dataset.since = String(isNaN(fresh) ? Date.now() : fresh);
+  }
+  marker.textContent = "Stale since " + clock(Number(marker.dataset.since)) +
+    ": the portal is not answering. What is shown may be out of date; retrying.";
+  marker.hidden = false;
+}
+function markFresh(el) {
+  var marker = staleMarker(el);
+  if (marker) {
+    marker.hidden = true;
+    marker.textContent = "";
+    delete marker.dataset.since;
+  }
+  var current = document.getElementById(el.id);
+  if (current) current.classList.remove("is-stale");
+}
+// Judged before the swap: after an outerHTML swap htmx tells the element's ancestors, not it.
+document.addEventListener("htmx:beforeSwap", function (event) {
+  var el = liveElement(event);
+  if (!el) return;
+  var asked = event.detail.pathInfo && event.detail.pathInfo.finalRequestPath;
+  var answered = event.detail.xhr && event.detail.xhr.responseURL;
+  if (asked && answered && new URL(answered).pathname !== new URL(asked, location.href).pathname) {
+    event.detail.shouldSwap = false; // redirected (signed out?): keep what is shown, say stale
+    event.detail.isError = true;
+  }
+  if (event.detail.isError) {
+    markStale(el);
+  } else {
+    markFresh(el);
+  }
+});
+["htmx:sendError", "htmx:timeout"].forEach(function (name) {
+  document.addEventListener(name, function (event) {
+    var el = liveElement(event);
+    if (el) markStale(el);
+  });
+});
+// 4. A <details id="..."> a person opened inside a live part stays open when the part refreshes.
+var openDetails = {};
+document.addEventListener("htmx:beforeSwap", function (event) {
+  var el = liveElement(event);
+  if (!el) return;
+  openDetails[el.id] = Array.prototype.map.call(el.querySelectorAll("details[open][id]"),
+    function (d) { return d.id; });
+});
+document.addEventListener("htmx:afterSwap", function (event) {
+  var el = liveElement(event);
+  if (!el || !openDetails[el.id]) return;
+  openDetails[el.id].forEach(function (id) {
+    var details = document.getElementById(id);
+    if (details) details.open = true;
+  });
+  delete openDetails[el.id];
+});

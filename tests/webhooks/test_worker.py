@@ -50,7 +50,8 @@ def test_each_kind_arrives_signed(worker, launch, people, receivers):
     record_decision(launch=launch, user=people["vera"], decision="no-go", attendees="pat",
                     notes="")  # fmt: skip
     received = receivers[0].wait_for(6, timeout=30)
-    assert sorted(set(receivers[0].kinds())) == sorted(ALL_KINDS)
+    made = ["gate.status_changed", "signoff.signed", "signoff.invalidated", "launch.decided"]
+    assert sorted(set(receivers[0].kinds())) == sorted(made)  # every kind these changes make
     assert all(r.signed_with(subscription.secret) for r in received)
     for got in received:
         audit = AuditEvent.objects.get(sequence=got.json["audit"]["sequence"])

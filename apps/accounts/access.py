@@ -1,0 +1,28 @@
+"""The one door every view, API view and feed uses to get a launch for a person.
+
+A launch the person may not see does not exist for them (404); one they see but do not administer
+answers 403 where a launch admin is needed. The rules themselves are in apps.accounts.permissions.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+
+from apps.accounts.permissions import administers, visible_launches
+from apps.launches.models import Launch
+
+
+def get_launch_for_user(request: HttpRequest, slug: str) -> Launch:
+    """The launch, if the user may see it (404 otherwise).
+
+    Staff see every launch; anyone else only the launches they hold a current assignment on.
+    """
+    return get_object_or_404(visible_launches(request.user), slug=slug)
+
+
+def get_launch_for_admin(request: HttpRequest, slug: str, *, managing: str) -> Launch:
+    """The launch, if the user sees it (404 otherwise) and administers it (403 otherwise)."""
+    launch = get_launch_for_user(request, slug)
+    if not administers(request.user, launch):
+        raise PermissionDenied(f"only the launch's admins manage its {managing}")
+    return launch

@@ -1,0 +1,81 @@
+"""Closing a launch (8.6): a launch admin closes it once post-launch validation is done and the
+user-acceptance and lessons-learned attestations stand. Closing issues the metrics summary report
+(a signed PDF) and makes the launch read-only: every write goes through Launch.refuse_if_closed().
+
+A validation that failed or was inconclusive (or a launch with nothing to validate) may still be
+closed, with a reason, which the report and the audit event carry.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.permissions import administers
+from apps.audit.services import record
+from apps.launches.models import Launch, LaunchStatus
+from apps.reports.summaries import KIND, issue_summary
+from apps.rollouts.postlaunch import post_launch_summary
+
+REASON_LIMIT = 2000
+
+
+class ClosureRefused(Exception):
+    """Closing is not allowed (yet); `status` is what the page or API answers."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+def closure_refusal(launch: Launch, *, reason: str = "", now=None) -> ClosureRefused | None:
+    """Why the launch may not be closed now (with `reason`), or None."""
+    summary = post_launch_summary(launch, now)
+    if summary.state in ("not_started", "running") and summary.has_checks:
+        return ClosureRefused(409, f"post-launch validation is {summary.state_text.lower()}: "
+                                   "close the launch once its window has elapsed")  # fmt: skip
+    if summary.state != "passed" and not reason.strip():
+        why = (f"post-launch validation {summary.state_text.lower()}" if summary.has_checks
+               else "the launch has no post-launch checks")  # fmt: skip
+        return ClosureRefused(400, f"{why}: say why the launch is closed all the same")
+    if len(reason) > REASON_LIMIT:
+        return ClosureRefused(400, f"the reason is over {REASON_LIMIT} characters")
+    missing = [f"{a.name} is {a.status}" for a in summary.attestations if not a.done]
+    if missing:
+        return ClosureRefused(409, f"attest first: {'; '.join(missing)}")
+    return None
+
+
+def close_launch(*, launch: Launch, actor, reason: str = "", now=None) -> Launch:
+    """Close the launch: issue its metrics summary report and make it read-only; audited
+    (`launch.closed`). Refused (ClosureRefused) to anyone but a launch admin, before post-launch
+    validation is done, without a reason when it did not pass, or without the attestations;
+    a closed launch raises LaunchClosed. The report renders (seconds) outside the transaction."""
+    now = now or timezone.now()
+    if not administers(actor, launch):
+        raise ClosureRefused(403, "only a launch admin closes the launch")
+    launch.refuse_if_closed()
+    reason = reason.strip()
+    if refused := closure_refusal(launch, reason=reason, now=now):
+        raise refused
+    name = _name(actor)
+    issued = issue_summary(launch, now=now, closed_by=name, reason=reason)
+    with transaction.atomic():
+        launch = Launch.objects.select_for_update().get(pk=launch.pk)
+        launch.refuse_if_closed()  # two admins at once: the first one closes it
+        launch.closed_at, launch.closed_by_name, launch.closure_reason = now, name, reason
+        launch.summary_sha256, launch.summary_path = issued.sha256, issued.path
+        launch.summary_size, launch.status = issued.size, LaunchStatus.CLOSED
+        launch.save(update_fields=[
+            "closed_at", "closed_by_name", "closure_reason", "status", "summary_sha256",
+            "summary_path", "summary_size", "updated_at",
+        ])  # fmt: skip
+        state = post_launch_summary(launch, now).state
+        record(actor=actor, action="launch.closed", launch_slug=launch.slug, obj_type="launch",
+               obj_key=launch.slug, data={"reason": reason, "post_launch": state,
+               "report": {"kind": KIND, "sha256": issued.sha256, "size": issued.size}})  # fmt: skip
+    return launch
+
+
+def _name(actor) -> str:
+    if isinstance(actor, str):
+        return actor
+    return actor.get_full_name() or actor.get_username()
