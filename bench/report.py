@@ -48,6 +48,7 @@ def results(details: dict, machine: dict) -> dict:
         "export_peak_rss_mb": details["export"]["peak_rss_mb"],
         "export_mb_per_s": details["export"]["mb_per_s"],
         "audit_writes": details["audit_writes"],
+        "schedule_ms": details["schedule"]["p50_ms"],  # 400 activities: critical path, forecasts
         "machine": machine,
     }
 
@@ -107,6 +108,12 @@ def summary(results: dict) -> list[str]:
             results["export_peak_rss_mb"] < 200,
         ),
         ("export 1 GB: MB/s", results["export_mb_per_s"], "", None),
+        (
+            "critical path + forecasts, 400 activities (ms)",
+            results["schedule_ms"],
+            "< 20",
+            results["schedule_ms"] < 20,
+        ),
         (
             "audited writes/s: 2 launches side by side (1 launch alone)",
             f"{writes['two_launches_per_s']} ({writes['one_launch_per_s']})",

@@ -280,6 +280,7 @@ class Bench:
             "-m", "bench.inproc", "queries", SLUG, token, self.gate
         )
         self.evaluations()
+        self.details["schedule"] = self.json_of("-m", "bench.schedule")  # issue 19: < 20 ms
         self.packet()
         self.export()
         self.details["audit_writes"] = self.json_of(

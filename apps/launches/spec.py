@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import yaml
+from django.utils.text import slugify
 
 from apps.gates.models import Comparator, Dimension, Source
 from apps.launches.durations import parse_duration
@@ -193,10 +194,17 @@ SOURCE_FIELDS = {
     "basic_auth_password_env": (env_name, False),
     "verify_tls": (boolean, False),
 }
+# An activity's time is `week: N` (one week) or `start_week`/`end_week` (inclusive, like a
+# phase's); `after` lists the keys of the activities it waits for (apps/launches/schedule.py).
 ACTIVITY_FIELDS = {
+    "key": (slug, False),
     "name": (text, True),
     "owner": (optional_text, False),
-    "week": (whole, True),
+    "week": (whole, False),
+    "start_week": (whole, False),
+    "end_week": (whole, False),
+    "after": (slug_list, False),
+    "go_no_go": (boolean, False),
     "status": (one_of(ActivityStatus.values), False),
 }
 PHASE_FIELDS = {
@@ -228,6 +236,7 @@ GATE_FIELDS = {
     "description": (optional_text, False),
     "controls": (control_list, False),
     "success_criterion": (optional_text, False),
+    "activity": (slug, False),  # the key of the activity this gate is evidence for
 }
 ROLE_FIELDS = {
     "key": (slug, True),
@@ -380,6 +389,7 @@ def _validate(document: dict) -> dict:
     sequence = check.items(document.get("sequence"), STEP_FIELDS, "sequence", "name")
     for phase in phases:
         _check_phase(check, phase)
+    _check_schedule(check, [a for p in phases for a in p["activities"]], gates)
     for source in sources:
         if "url" in source:
             _check_url(check, source["url"], f"{source['_path']}.url")
@@ -410,14 +420,107 @@ def _check_phase(check: _Checker, phase: dict) -> None:
     phase["activities"] = check.items(
         phase.get("activities"), ACTIVITY_FIELDS, f"{path}.activities", "name"
     )
+    for activity in phase["activities"]:
+        _check_activity_weeks(check, activity)
     if start is None or end is None or end < start:
         return
     for activity in phase["activities"]:
-        week = activity.get("week")
-        if week is not None and not start <= week <= end:
+        for name in ("week",) if "week" in activity else ("start_week", "end_week"):
+            week = activity.get(name)
+            if name in activity and not start <= week <= end:
+                check.errors.append(f"{activity['_path']}.{name}: {week} is outside the "
+                                    f"phase's weeks {start}-{end}")  # fmt: skip
+
+
+def _check_activity_weeks(check: _Checker, activity: dict) -> None:
+    """`week: N`, or `start_week` and `end_week`; normalised to start_week/end_week."""
+    path = activity["_path"]
+    given = {name for name in ("week", "start_week", "end_week") if name in activity}
+    if "week" in given and given != {"week"}:
+        check.errors.append(f"{path}.week: give week, or start_week and end_week, not both")
+    elif given == {"start_week"} or given == {"end_week"}:
+        missing = ({"start_week", "end_week"} - given).pop()
+        check.errors.append(f"{path}.{missing}: required with {given.pop()}")
+    elif not given and "name" in activity:
+        check.errors.append(f"{path}.week: required field is missing (or start_week and end_week)")
+    if "week" in activity:
+        activity["start_week"] = activity["end_week"] = activity["week"]
+    start, end = activity.get("start_week"), activity.get("end_week")
+    if start is not None and end is not None and end < start:
+        check.errors.append(f"{path}.end_week: {end} is before start_week {start}")
+
+
+def _check_schedule(check: _Checker, activities: list[dict], gates: list[dict]) -> None:
+    """Keys unique in the launch (derived from the name when absent), `after` naming known
+    activities without a cycle, one Go/No-Go at most, and gates' `activity` known."""
+    first: dict[str, str] = {}
+    for activity in activities:
+        key = activity.get("key")
+        if key in first:
             check.errors.append(
-                f"{activity['_path']}.week: {week} is outside the phase's weeks {start}-{end}"
+                f"{activity['_path']}.key: duplicate key {key!r} (first at {first[key]})"
             )
+        elif key is not None:
+            first[key] = activity["_path"]
+    for activity in activities:
+        if "key" not in activity and "name" in activity:
+            activity["key"] = derive_key(activity["name"], first)
+            first[activity["key"]] = activity["_path"]
+    graph = {a["key"]: a.get("after", []) for a in activities if "key" in a}
+    where = {a["key"]: a["_path"] for a in activities if "key" in a}
+    for activity in activities:
+        for index, key in enumerate(activity.get("after", [])):
+            if key not in graph:
+                check.errors.append(f"{activity['_path']}.after[{index}]: unknown activity {key!r}")
+    for key, index, cycle in find_cycles(graph):
+        check.errors.append(
+            f"{where[key]}.after[{index}]: cycle {' -> '.join(cycle)} (each waits for the next)"
+        )
+    deciding = [a["_path"] for a in activities if a.get("go_no_go")]
+    for path in deciding[1:]:
+        check.errors.append(f"{path}.go_no_go: only one activity may be the Go/No-Go "
+                            f"(already {deciding[0]})")  # fmt: skip
+    for gate in gates:
+        if "activity" in gate and gate["activity"] not in graph:
+            check.errors.append(f"{gate['_path']}.activity: unknown activity {gate['activity']!r}")
+
+
+def derive_key(name: str, taken) -> str:
+    """The key of an activity that has none: its name as a slug, numbered if already taken."""
+    base = slugify(name)[:72].strip("-") or "activity"
+    key, n = base, 2
+    while key in taken:
+        key, n = f"{base}-{n}", n + 1
+    return key
+
+
+def find_cycles(graph: dict[str, list[str]]) -> list[tuple[str, int, list[str]]]:
+    """Each dependency that closes a cycle: (activity key, index in its `after`, the cycle).
+
+    An iterative depth-first search (a long chain would overflow Python's recursion limit);
+    keys missing from the graph are skipped (reported as unknown elsewhere).
+    """
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    found = []
+    for root in graph:
+        if root in state:
+            continue
+        stack, path, state[root] = [[root, 0]], [root], 1
+        while stack:
+            node, index = stack[-1]
+            if index == len(graph[node]):
+                stack.pop(), path.pop()
+                state[node] = 2
+                continue
+            stack[-1][1] += 1
+            nxt = graph[node][index]
+            if state.get(nxt) == 1:
+                found.append((node, index, [*path[path.index(nxt) :], nxt]))
+            elif nxt in graph and nxt not in state:
+                state[nxt] = 1
+                stack.append([nxt, 0])
+                path.append(nxt)
+    return found
 
 
 def _check_decision(check: _Checker, launch: dict, roles: list[dict]) -> None:

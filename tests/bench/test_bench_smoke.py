@@ -34,6 +34,7 @@ TOP_KEYS = {
     "export_peak_rss_mb",
     "export_mb_per_s",
     "audit_writes",
+    "schedule_ms",
     "machine",
 }
 
@@ -99,5 +100,6 @@ def test_the_bench_runs_end_to_end_at_a_tiny_scale():
     assert results["packet_seconds"] > results["packet_floor_seconds"] > 0
     assert 0 < results["export_peak_rss_mb"] < 1000
     assert results["audit_writes"]["one_launch_per_s"] > 0
+    assert 0 < results["schedule_ms"] < 20
     details = json.loads((out / "details.json").read_text())
     assert details["export"]["evidence_bytes"] > 0
