@@ -155,3 +155,8 @@ def can_export(user, launch) -> bool:
     if user.is_authenticated and user.is_active and user.is_superuser:
         return True
     return current_assignments(user, launch).filter(duty__in=(Duty.AUDITOR, Duty.ADMIN)).exists()
+
+
+def can_import_launch(user) -> bool:
+    """Staff create launches from a spec in the browser; its admins update it (administers)."""
+    return user.is_authenticated and user.is_active and user.is_staff

@@ -4,6 +4,7 @@ from django.db import transaction
 
 from apps.api.models import ApiToken, Scope, hash_token
 from apps.audit.services import record
+from portal.admin import ClosedLaunchReadOnly
 
 
 class ApiTokenCreationForm(forms.ModelForm):
@@ -17,7 +18,7 @@ class ApiTokenCreationForm(forms.ModelForm):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(ClosedLaunchReadOnly, admin.ModelAdmin):
     """Tokens are created here or with `create_api_token`, shown once, listed and revoked."""
 
     list_display = ("name", "launch", "prefix", "scopes", "created_at", "last_used_at",

@@ -11,6 +11,7 @@ urlpatterns = [
     path("me/waiting/", resources.WaitingForMe.as_view(), name="waiting"),
     path(launch, resources.LaunchDetail.as_view(), name="launch"),
     path(f"{launch}readiness/", views.ReadinessView.as_view(), name="readiness"),
+    path(f"{launch}forecast/", views.ForecastView.as_view(), name="forecast"),
     path(f"{launch}reports/", views.ReportIngestView.as_view(), name="report-ingest"),
     path(f"{launch}phases/", resources.PhaseList.as_view(), name="phases"),
     path(f"{launch}activities/", resources.ActivityList.as_view(), name="activities"),

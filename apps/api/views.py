@@ -4,6 +4,7 @@ import zlib
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
@@ -17,6 +18,7 @@ from apps.api.authentication import BearerTokenAuthentication
 from apps.api.models import IngestRequest, Scope
 from apps.api.schema import FORBIDDEN, NOT_FOUND, READ_ERRORS, UNAUTHENTICATED, error_answer
 from apps.gates.services import IngestError, ingest_report
+from apps.launches.forecast import launch_forecast
 from apps.signoffs.api import readiness_document
 from apps.signoffs.models import GoNoGo
 
@@ -211,3 +213,51 @@ class ReadinessView(APIView):
     )
     def get(self, request, slug: str):
         return Response(readiness_document(launch_for(request, slug)))
+
+
+class ForecastDaySerializer(serializers.Serializer):
+    day = serializers.DateField()
+    passing = serializers.IntegerField()
+    waived = serializers.IntegerField()
+    failing = serializers.IntegerField()
+    unknown = serializers.IntegerField()
+    pending = serializers.IntegerField(help_text="Blocking gates with no evidence yet.")
+    approved = serializers.IntegerField(help_text="Required roles approved.")
+    awaited = serializers.IntegerField(help_text="Required roles not (validly) approved.")
+    done = serializers.IntegerField(help_text="passing + waived + approved.")
+
+
+class ForecastSerializer(serializers.Serializer):
+    sentence = serializers.CharField()
+    t0 = serializers.DateField()
+    total = serializers.IntegerField(help_text="Blocking gates and required roles.")
+    done = serializers.IntegerField()
+    left = serializers.IntegerField()
+    gates_left = serializers.IntegerField()
+    signoffs_left = serializers.IntegerField()
+    method = serializers.CharField()
+    rate = serializers.FloatField(allow_null=True, help_text="Done a day; null: no history yet.")
+    window_days = serializers.IntegerField()
+    ready_on = serializers.DateField(allow_null=True, help_text="Null: not at the current rate.")
+    earliest = serializers.DateField(allow_null=True)
+    latest = serializers.DateField(allow_null=True)
+    versus_t0 = serializers.CharField(allow_null=True, help_text="ready_on as T+3d, T-2d.")
+    days = ForecastDaySerializer(many=True)
+
+
+class ForecastView(APIView):
+    """GET /api/v1/launches/<slug>/forecast/: the readiness burn-up and projected ready date."""
+
+    authentication_classes = [BearerTokenAuthentication, SessionAuthentication]
+    permission_classes = [ScopedAccess]
+    renderer_classes = [JSONRenderer]
+    required_scopes = {"*": (Scope.READ,)}
+
+    @extend_schema(
+        tags=["launches"],
+        summary="When will the launch be ready at the current rate? (burn-up and projection)",
+        responses={200: OpenApiResponse(ForecastSerializer), **READ_ERRORS},
+    )
+    def get(self, request, slug: str):
+        found = launch_forecast(launch_for(request, slug), timezone.now())
+        return Response(ForecastSerializer(found.as_dict()).data)

@@ -3,15 +3,18 @@ from django.contrib import admin
 
 from apps.launches.models import Activity, Launch, Phase, SequenceStep
 from apps.launches.spec import launch_slug
+from portal.admin import ClosedLaunchReadOnly
 
 
-class PhaseInline(admin.TabularInline):
+class PhaseInline(ClosedLaunchReadOnly, admin.TabularInline):
     model = Phase
+    launch_path = ""  # an inline is given the launch itself
     extra = 0
 
 
-class SequenceInline(admin.TabularInline):
+class SequenceInline(ClosedLaunchReadOnly, admin.TabularInline):
     model = SequenceStep
+    launch_path = ""
     extra = 0
 
 
@@ -24,8 +27,9 @@ class LaunchForm(forms.ModelForm):
 
 
 @admin.register(Launch)
-class LaunchAdmin(admin.ModelAdmin):
+class LaunchAdmin(ClosedLaunchReadOnly, admin.ModelAdmin):
     form = LaunchForm
+    launch_path = ""
     list_display = ("slug", "name", "version", "status", "target_t0", "start_date")
     list_filter = ("status",)
     search_fields = ("slug", "name", "version")
@@ -37,14 +41,15 @@ class LaunchAdmin(admin.ModelAdmin):
 
 
 @admin.register(Phase)
-class PhaseAdmin(admin.ModelAdmin):
+class PhaseAdmin(ClosedLaunchReadOnly, admin.ModelAdmin):
     list_display = ("code", "name", "launch", "start_week", "end_week")
     list_filter = ("launch",)
     search_fields = ("code", "name")
 
 
 @admin.register(Activity)
-class ActivityAdmin(admin.ModelAdmin):
+class ActivityAdmin(ClosedLaunchReadOnly, admin.ModelAdmin):
+    launch_path = "phase__launch"
     list_display = ("name", "phase", "owner", "planned_week", "status", "completed_at")
     list_filter = ("status", "phase__launch", "planned_week")
     search_fields = ("name", "owner")
@@ -52,7 +57,7 @@ class ActivityAdmin(admin.ModelAdmin):
 
 
 @admin.register(SequenceStep)
-class SequenceStepAdmin(admin.ModelAdmin):
+class SequenceStepAdmin(ClosedLaunchReadOnly, admin.ModelAdmin):
     list_display = ("label", "name", "launch", "status")
     list_filter = ("launch", "status")
     search_fields = ("name",)

@@ -1,7 +1,7 @@
 """Demo data for the embedded mode: the LLM-Research-Lab launch, its people, a few readings."""
 
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -239,11 +239,25 @@ def rehearse_launch_day(*, launch: Launch, actor, now=None) -> Launch:
     with transaction.atomic():
         before = launch.target_t0
         launch.target_t0 = now
-        launch.save(update_fields=["target_t0"])
+        launch.on_call = _moved_shifts(launch.on_call or [], now - before)
+        launch.save(update_fields=["target_t0", "on_call"])
         moved = {"from": before.isoformat(), "to": now.isoformat()}
         record(actor=actor, action="demo.t0_moved", launch_slug=launch.slug, obj_type="launch",
                obj_key=launch.slug, data=moved)  # fmt: skip
     return launch
+
+
+def _moved_shifts(shifts: list[dict], by) -> list[dict]:
+    """The on-call rota moved with T-0: its shifts keep their place around launch day."""
+    moved = []
+    for shift in shifts:
+        shift = dict(shift)
+        for field in ("from", "until"):
+            if shift.get(field):
+                when = datetime.fromisoformat(shift[field]) + by
+                shift[field] = when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        moved.append(shift)
+    return moved
 
 
 def set_breach(*, launch: Launch, actor, on: bool, now=None) -> None:

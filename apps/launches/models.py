@@ -1,4 +1,5 @@
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.apps import apps
 from django.db import models
@@ -26,6 +27,30 @@ class LaunchStatus(models.TextChoices):
     NO_GO = "no-go", "No-Go"
     LAUNCHED = "launched", "Launched"
     CLOSED = "closed", "Closed"
+
+
+@dataclass(frozen=True)
+class Shift:
+    """One entry of the spec's `on_call` rota: who is reachable for what, and when."""
+
+    role: str  # Primary, Secondary, Escalation
+    name: str
+    contact: str = ""
+    starts: datetime | None = None  # None: on since ever
+    ends: datetime | None = None  # None: on for good
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Shift":
+        start, end = data.get("from"), data.get("until")
+        return cls(
+            data["role"], data["name"], data.get("contact", ""),
+            datetime.fromisoformat(start) if start else None,
+            datetime.fromisoformat(end) if end else None,
+        )  # fmt: skip
+
+    def is_on(self, now: datetime) -> bool:
+        started = self.starts is None or self.starts <= now
+        return started and (self.ends is None or now < self.ends)
 
 
 class LaunchQuerySet(models.QuerySet):
@@ -82,6 +107,10 @@ class Launch(models.Model):
     summary_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
     summary_path = models.CharField(max_length=300, blank=True, help_text="Relative to MEDIA_ROOT.")
     summary_size = models.PositiveBigIntegerField(null=True, blank=True)
+    on_call = models.JSONField(
+        default=list, blank=True,
+        help_text="The spec's on-call rota: shifts of role, name, contact, from and until (ISO).",
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -120,6 +149,13 @@ class Launch(models.Model):
         if found is not None:
             self.closed_at, self.closed_by_name = found
             raise LaunchClosed(self)
+
+    def shifts(self) -> list[Shift]:
+        return [Shift.from_json(item) for item in self.on_call]
+
+    def on_duty(self, now: datetime) -> list[Shift]:
+        """The one home of "who is on now": the rota's shifts whose from/until contain `now`."""
+        return [shift for shift in self.shifts() if shift.is_on(now)]
 
     def days_to_t0(self, now=None) -> int:
         now = now or timezone.now()

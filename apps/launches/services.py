@@ -1,5 +1,6 @@
 """Writes to launches: importing a launch spec in place, exporting it back to YAML."""
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC
 
@@ -44,8 +45,13 @@ class ImportResult:
 
 
 def import_launch_spec(*, raw: bytes | str, actor) -> ImportResult:
-    """Validate a YAML spec, then create or update its launch in one transaction."""
+    """Validate a YAML spec, then create or update its launch in one transaction.
+
+    The audit event keeps the spec's text and SHA-256: the append-only, hashed record of the
+    plan as it was applied (no model field holds it).
+    """
     spec = parse_spec(raw)
+    raw = raw.encode() if isinstance(raw, str) else raw
     with transaction.atomic():
         result = _apply(spec)
         record(
@@ -54,17 +60,24 @@ def import_launch_spec(*, raw: bytes | str, actor) -> ImportResult:
             launch_slug=result.launch.slug,
             obj_type="launch",
             obj_key=result.launch.slug,
-            data={"created": result.created, "added": result.added, "removed": result.removed},
+            data={
+                "created": result.created,
+                "added": result.added,
+                "removed": result.removed,
+                "sha256": hashlib.sha256(raw).hexdigest(),
+                "spec": raw.decode(),
+            },  # fmt: skip
         )
     return result
 
 
 def _apply(spec: dict) -> ImportResult:
     data = spec["launch"]
-    launch, created = Launch.objects.get_or_create(slug=data["slug"], defaults=_launch_fields(data))
+    fields = {**_launch_fields(data), "on_call": [_shift_json(s) for s in spec["on_call"]]}
+    launch, created = Launch.objects.get_or_create(slug=data["slug"], defaults=fields)
     if not created:
         launch.refuse_if_closed()  # a closed launch is read-only
-        for name, value in _launch_fields(data).items():
+        for name, value in fields.items():
             setattr(launch, name, value)
         launch.save()
     result = ImportResult(launch=launch, created=created)
@@ -94,6 +107,19 @@ def _launch_fields(data: dict) -> dict:
         "waivers_outlast_launch": data.get("waivers_outlast_launch", False),
         "signers_need_mfa": data.get("signers_need_mfa", False),
     }
+
+
+def _shift_json(shift: dict) -> dict:
+    """An on-call shift as stored on the launch (and exported): times in UTC, empties left out."""
+    out = {"role": shift["role"], "name": shift["name"], "contact": shift.get("contact", "")}
+    for name in ("from", "until"):
+        if name in shift:
+            out[name] = _utc_text(shift[name])
+    return _without_empty(out)
+
+
+def _utc_text(moment) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _sync_sources(launch: Launch, items: list[dict], result: ImportResult) -> dict:
@@ -277,6 +303,8 @@ def export_launch_spec(launch: Launch) -> str:
     }
     if not document["sources"]:
         del document["sources"]
+    if launch.on_call:
+        document["on_call"] = [_export_shift(item) for item in launch.on_call]
     if rollout := export_rollout(launch):
         document["rollout"] = rollout
     return dump_yaml(document)
@@ -287,7 +315,7 @@ def _export_launch(launch: Launch) -> dict:
         "slug": launch.slug,
         "name": launch.name,
         "version": launch.version,
-        "target_t0": launch.target_t0.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "target_t0": _utc_text(launch.target_t0),
         "start_date": launch.start_date.isoformat(),
         "status": launch.status,
     }
@@ -303,6 +331,12 @@ def _export_launch(launch: Launch) -> dict:
     if launch.signers_need_mfa:
         out["signers_need_mfa"] = True
     return out
+
+
+def _export_shift(item: dict) -> dict:
+    # jsonb keeps no key order: the spec's order is restored here
+    names = ("role", "name", "contact", "from", "until")
+    return {name: item[name] for name in names if name in item}
 
 
 def _export_source(source: PrometheusSource) -> dict:

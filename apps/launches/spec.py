@@ -19,7 +19,7 @@ from apps.launches.models import ActivityStatus, LaunchStatus
 from apps.launches.spec_yaml import load_yaml
 
 MAX_SPEC_BYTES = 1024 * 1024
-SECTIONS = ("launch", "sources", "phases", "gates", "roles", "sequence", "rollout")
+SECTIONS = ("launch", "sources", "phases", "gates", "roles", "sequence", "on_call", "rollout")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 _CONTROL = re.compile(r"^[A-Z]{1,3}\d{1,2}(\.\d{1,2})?$")
 
@@ -54,14 +54,17 @@ def slug(value: Any) -> str:
     return value
 
 
-# Chain names the audit log keeps for events without a launch: a launch's chain is its slug.
-RESERVED_SLUGS = frozenset({"portal"})
+# Slugs a launch may not take, and why: a launch's slug names its audit chain and its URLs.
+RESERVED_SLUGS = {
+    "portal": "the audit chain of events without a launch",
+    "import": "the page that imports a new launch, /launches/import/",
+}
 
 
 def launch_slug(value: Any) -> str:
     value = slug(value)
     if value in RESERVED_SLUGS:
-        raise ValueError(f"{value!r} is reserved (the audit chain of events without a launch)")
+        raise ValueError(f"{value!r} is reserved ({RESERVED_SLUGS[value]})")
     return value
 
 
@@ -246,6 +249,14 @@ ROLE_FIELDS = {
     "categories": (slug_list, False),
 }
 STEP_FIELDS = {"offset": (offset, True), "name": (text, True)}
+# Who is on duty (the war room): a shift without `from`/`until` is always on.
+SHIFT_FIELDS = {
+    "role": (text, True),  # Primary, Secondary, Escalation
+    "name": (text, True),
+    "contact": (optional_text, False),  # a phone number, an email address, a pager handle
+    "from": (aware_datetime, False),
+    "until": (aware_datetime, False),
+}
 
 
 def percent(value: Any) -> int:
@@ -398,6 +409,7 @@ def _validate(document: dict) -> dict:
         _check_gate(check, gate, source_keys)
     if "decision" in launch:
         _check_decision(check, launch, roles)
+    on_call = _check_on_call(check, document.get("on_call"))
     rollout = _check_rollout(check, document["rollout"]) if "rollout" in document else None
     if check.errors:
         raise SpecError(check.errors)
@@ -408,6 +420,7 @@ def _validate(document: dict) -> dict:
         "gates": gates,
         "roles": roles,
         "sequence": sequence,
+        "on_call": on_call,
         "rollout": rollout,
     }
 
@@ -530,6 +543,16 @@ def _check_decision(check: _Checker, launch: dict, roles: list[dict]) -> None:
     role = (decision or {}).get("role")
     if role is not None and role not in {r.get("key") for r in roles}:
         check.errors.append(f"launch.decision.role: {role!r} is not a role of this launch")
+
+
+def _check_on_call(check: _Checker, value: Any) -> list[dict]:
+    """`on_call:` shifts; a shift's `until` comes after its `from`. A person may hold several."""
+    shifts = check.items(value, SHIFT_FIELDS, "on_call", "")
+    for shift in shifts:
+        start, end = shift.get("from"), shift.get("until")
+        if start is not None and end is not None and end <= start:
+            check.errors.append(f"{shift['_path']}.until: {end.isoformat()} is not after from")
+    return shifts
 
 
 def _check_rollout(check: _Checker, value: Any) -> dict | None:

@@ -38,8 +38,13 @@ class _Dumper(yaml.SafeDumper):
     pass
 
 
+FOLD_AT = 100  # the export's line width: longer one-line strings are folded (">") to fit
+
+
 def _str(dumper, value: str):
-    style = "|" if "\n" in value else None
+    # Literal for multi-line text, folded for long lines: both keep the exact value (PyYAML
+    # falls back to quoting where a block scalar could not, e.g. trailing spaces).
+    style = "|" if "\n" in value else ">" if len(value) > FOLD_AT else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
@@ -47,13 +52,14 @@ _Dumper.add_representer(str, _str)
 
 
 def dump_yaml(data) -> str:
+    """Block-style YAML in the data's own key order: diff-friendly and the same on every run."""
     return yaml.dump(
         data,
         Dumper=_Dumper,
         sort_keys=False,
         allow_unicode=True,
-        width=100,
-        default_flow_style=None,
+        width=FOLD_AT,
+        default_flow_style=False,
     )
 
 

@@ -3,7 +3,7 @@ from django.urls import path
 from apps.api import token_views
 from apps.audit import views as audit_views
 from apps.gates import views as gate_views
-from apps.launches import closure_views, demo_views, views
+from apps.launches import closure_views, demo_views, spec_views, views
 from apps.reports.urls import launch_patterns as report_patterns
 from apps.rollouts import postlaunch_views
 from apps.rollouts.urls import launch_patterns as rollout_patterns
@@ -13,6 +13,7 @@ from apps.webhooks import views as webhook_views
 app_name = "launches"
 urlpatterns = [
     path("", views.launch_list, name="list"),
+    path("import/", spec_views.spec_import, name="import"),  # before <slug>/: "import" is one
     path("<slug:slug>/", views.launch_overview, name="overview"),
     path("<slug:slug>/gates/", gate_views.gate_list, name="gates"),
     path("<slug:slug>/gates/<slug:key>/", gate_views.gate_detail, name="gate"),
@@ -54,6 +55,10 @@ urlpatterns += [
 ]
 urlpatterns += [
     path("<slug:slug>/demo/launch-day/", demo_views.demo_launch_day, name="demo-launch-day"),
+]
+urlpatterns += [
+    path("<slug:slug>/spec/", spec_views.spec_edit, name="spec"),
+    path("<slug:slug>/spec.yaml", spec_views.spec_download, name="spec-download"),
 ]
 urlpatterns += report_patterns  # packets, packet downloads, the evidence export
 urlpatterns += rollout_patterns  # the war room

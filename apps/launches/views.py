@@ -24,6 +24,8 @@ from apps.gates.models import Gate, GateStatus, Waiver
 from apps.gates.summary import dimension_summary, owners_of
 from apps.launches import demo_metrics
 from apps.launches.calendar import calendar_token, launch_calendar, user_from_token
+from apps.launches.forecast import chart as burnup_chart
+from apps.launches.forecast import launch_forecast
 from apps.launches.forms import ActivityForm
 from apps.launches.models import Activity, ActivityStatus, Launch
 from apps.launches.services import update_activity
@@ -115,9 +117,17 @@ def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
     }  # fmt: skip
     if request.headers.get("HX-Request"):  # the live part's poll (every 15 s)
         return HttpResponse(jinja2.render("launches/_overview_live.html", **context))
+    context.update(readiness_forecast(launch, now, gates=gates, roles=roles))
     body = jinja2.render("launches/overview.html", **context)
     inbox = inbox_for(request.user, now, launch=launch)
     return render(request, "launches/overview.html", {**context, "body": body, "inbox": inbox})
+
+
+def readiness_forecast(launch, now, *, gates=None, roles=None) -> dict:
+    """The forecast and its burn-up's geometry, as templates/jinja2/launches/_forecast.html
+    reads them."""
+    found = launch_forecast(launch, now, gates=gates, roles=roles)
+    return {"forecast": found, "burnup": burnup_chart(found)}
 
 
 def overdue_activities(launch, phases, now) -> list:
@@ -137,6 +147,8 @@ def timeline(request: HttpRequest, slug: str) -> HttpResponse:
         "rows": timeline_rows(plan), "plan": plan, "phases": phases,
         "sequence": launch.sequence.all(), "may_edit": can_edit_timeline(request.user, launch),
         "statuses": ActivityStatus.choices,
+        "forecast_part": jinja2.render("launches/_forecast.html",
+                                       **readiness_forecast(launch, now)),
         "calendar_url": request.build_absolute_uri(
             reverse("calendar", args=[calendar_token(request.user)])
         ),

@@ -15,6 +15,7 @@ from apps.audit.checkpoints import issue_checkpoint
 from apps.audit.models import AuditEvent, chain_name
 from apps.gates.models import Gate, GateStatus, format_decimal
 from apps.gates.summary import dimension_summary
+from apps.launches.forecast import launch_forecast
 from apps.launches.models import Launch
 from apps.launches.timeline import gantt
 from apps.reports.fetcher import PacketFetcher
@@ -124,6 +125,7 @@ def packet_context(launch: Launch, now: datetime) -> dict:
         "decisions": list(launch.decisions.all()[:5]),
         "runs": runs,
         "run_count": run_count,
+        "forecast": launch_forecast(launch, now, gates=gates, roles=roles),
     }
 
 

@@ -14,7 +14,7 @@ from apps.accounts.permissions import administers
 from apps.audit.models import AuditEvent
 from apps.gates.history import sparkline
 from apps.gates.models import format_decimal
-from apps.launches.models import Launch
+from apps.launches.models import Launch, Shift
 from apps.rollouts.models import (
     WINDOW_CLOSES,
     WINDOW_OPENS,
@@ -230,7 +230,7 @@ LAUNCH_DAY_DUTIES = {
 def on_duty(launch: Launch, now: datetime) -> list[OnDuty]:
     """Who acts on launch day, from the launch's assignments in force now (one query): the
     holders of the decision role (whose No-Go rolls a run back), the launch admins, the program
-    managers. The spec names no on-call rota of its own (its 5.4 only describes one)."""
+    managers. Shown after the spec's on-call shifts (Launch.on_duty), under "Also"."""
     wanted = Q(duty__in=list(LAUNCH_DAY_DUTIES))
     if launch.decision_role:
         wanted |= Q(duty=Duty.SIGNER, role__key=launch.decision_role)
@@ -313,7 +313,8 @@ class WarRoom:
     run: RunView | None = None
     criteria: list[Row] = field(default_factory=list)
     triggers: list[Row] = field(default_factory=list)
-    on_duty: list[OnDuty] = field(default_factory=list)
+    on_call: list[Shift] = field(default_factory=list)  # the spec's shifts on now
+    on_duty: list[OnDuty] = field(default_factory=list)  # from the assignments ("Also")
     events: list[Event] = field(default_factory=list)
     may_act: bool = False  # a launch admin: the buttons are shown
     start_refusal: str = ""  # why a start would be refused now (shown beside the button)
@@ -332,7 +333,8 @@ def war_room(launch: Launch, user, now: datetime | None = None) -> WarRoom:
     room = WarRoom(
         launch=launch, now=now, clock=t_clock(launch.target_t0, now),
         window=window_state(launch.target_t0, now), decision=standing(launch), rollout=rollout,
-        run=view, criteria=criteria, triggers=triggers, on_duty=on_duty(launch, now),
+        run=view, criteria=criteria, triggers=triggers, on_call=launch.on_duty(now),
+        on_duty=on_duty(launch, now),
         events=newest_events(launch), may_act=administers(user, launch),
     )  # fmt: skip
     if rollout is not None and view is None:

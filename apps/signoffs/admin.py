@@ -3,17 +3,18 @@ from django.db import transaction
 
 from apps.audit.services import record
 from apps.signoffs.models import Assignment, Role
+from portal.admin import ClosedLaunchReadOnly
 
 
 @admin.register(Role)
-class RoleAdmin(admin.ModelAdmin):
+class RoleAdmin(ClosedLaunchReadOnly, admin.ModelAdmin):
     list_display = ("key", "name", "launch", "scope", "required", "retired_at")
     list_filter = ("launch", "required")
     search_fields = ("key", "name", "scope")
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(admin.ModelAdmin):
+class AssignmentAdmin(ClosedLaunchReadOnly, admin.ModelAdmin):
     list_display = ("user", "launch", "duty", "role", "delegate_of", "valid_from", "valid_until",
                     "revoked_at")  # fmt: skip
     list_filter = ("launch", "duty", "role")

@@ -164,7 +164,8 @@ def test_queries_per_page_do_not_grow_with_gates_or_measurements(client, pm):
     record_reading(gate=template, reading=Reading(value=Decimal(90)), actor="test")
     after = {url: _count(client, url) for url in PAGES}
     assert after == before
-    assert max(after.values()) <= 15, after
+    # 17: the overview's readiness forecast reads its history in 2 (apps/launches/forecast.py)
+    assert max(after.values()) <= 17, after
 
 
 def test_an_outsider_sees_none_of_the_pages(client, demo):

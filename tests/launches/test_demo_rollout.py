@@ -143,6 +143,15 @@ def test_rehearsing_opens_the_window_but_the_go_is_still_the_deciders(demo):
                         notes="", override=True, override_reason="I am admin")  # fmt: skip
 
 
+def test_rehearsing_moves_the_on_call_rota_with_t0(demo):
+    on_before = {(s.role, s.name) for s in demo.on_duty(demo.target_t0)}
+    assert any(s.starts for s in demo.shifts())  # the seed's rota has timed shifts
+    rehearse_launch_day(launch=demo, actor=person("admin"))
+    demo.refresh_from_db()
+    assert {(s.role, s.name) for s in demo.on_duty(demo.target_t0)} == on_before
+    assert {(s.role, s.name) for s in demo.on_duty(timezone.now())} == on_before
+
+
 def test_without_rehearsing_the_demo_t0_window_is_closed(demo):
     go(demo)
     with pytest.raises(RolloutRefused, match="the T-0 window is"):  # T-0 is weeks away

@@ -21,6 +21,9 @@ def test_a_spec_cannot_take_the_portal_chain(spec):
     with pytest.raises(SpecError):
         import_launch_spec(raw=to_yaml(spec), actor="alice")
     assert not Launch.objects.filter(slug="portal").exists()
+    spec["launch"]["slug"] = "import"
+    with pytest.raises(SpecError, match="/launches/import/"):
+        parse_spec(to_yaml(spec))
 
 
 def test_the_admin_cannot_add_it_or_rename_a_launch(admin_client, spec):
