@@ -171,3 +171,61 @@ def test_the_check_sees_a_views_import(tmp_path: Path) -> None:
     ]
 
     assert flagged == ["imports apps.launches.views", "imports apps.launches.closure_views"]
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Each module under PACKAGES and the modules of PACKAGES it imports (function-level too)."""
+    graph: dict[str, set[str]] = {}
+    for module, path, is_package in _modules():
+        graph[module] = {
+            target
+            for _, target in _imported_modules(module, path, is_package)
+            if target.split(".")[0] in PACKAGES and _is_module(target) and target != module
+        }
+    return graph
+
+
+def cycles_in(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles of `graph`: its strongly connected components of two or more modules
+    (Tarjan's algorithm), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for following in graph.get(node, ()):
+            if following not in index:
+                visit(following)
+                low[node] = min(low[node], low[following])
+            elif following in on_stack:
+                low[node] = min(low[node], index[following])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_cycle_between_modules() -> None:
+    assert cycles_in(import_graph()) == []
+
+
+def test_the_check_sees_a_cycle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+
+    assert cycles_in(graph) == [["a", "b", "c"]]

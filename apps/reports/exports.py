@@ -19,6 +19,7 @@ from django.utils import timezone
 from apps.audit.services import record
 from apps.gates.models import Evidence
 from apps.launches.models import Launch
+from apps.reports.dispatch import BUILD_EXPORT, build_later
 from apps.reports.export import (
     Scope,
     export_evidence,
@@ -102,8 +103,6 @@ def export_data(manifest: dict, zip_sha256: str) -> dict:
 
 def request_export(*, launch: Launch, user, since=None, until=None, categories=None) -> ExportJob:
     """Queue an export for `user` (the caller checked can_export); audited as requested."""
-    from apps.reports import tasks  # tasks import this module
-
     filters = {
         "since": since.isoformat() if since else None,
         "until": until.isoformat() if until else None,
@@ -115,7 +114,7 @@ def request_export(*, launch: Launch, user, since=None, until=None, categories=N
                                        requested_at=timezone.now())  # fmt: skip
         record(actor=user, action="evidence.export_requested", launch_slug=launch.slug,
                obj_type="export_job", obj_key=job.pk, data=filters)  # fmt: skip
-        tasks.build_export.delay_on_commit(job.pk)
+        build_later(BUILD_EXPORT, job.pk)
     return job
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from apps.audit.services import record
 from apps.launches.models import Launch
+from apps.reports.dispatch import BUILD_PACKET, build_later
 from apps.reports.models import ACTIVE, MAX_ATTEMPTS, JobStatus, Packet, PacketJob
 from apps.reports.services import actor_name, render_stored, save_packet
 
@@ -62,8 +63,6 @@ def request_packet(*, launch: Launch, user, now: datetime | None = None) -> tupl
     index on the launch's active requests; the loser is given the winner's job.
     """
     launch.refuse_if_closed()  # a closed launch is read-only
-    from apps.reports import tasks  # tasks import this module
-
     now = now or timezone.now()
     with transaction.atomic():
         _abandon_lost(launch, now)
@@ -79,7 +78,7 @@ def request_packet(*, launch: Launch, user, now: datetime | None = None) -> tupl
             return active_packet_job(launch, now), False
         record(actor=user, action="packet.requested", launch_slug=launch.slug,
                obj_type="packet_job", obj_key=job.pk)  # fmt: skip
-        tasks.build_packet.delay_on_commit(job.pk)
+        build_later(BUILD_PACKET, job.pk)
     return job, True
 
 
@@ -91,8 +90,6 @@ def _abandon_lost(launch: Launch, now: datetime) -> None:
 
 def request_ready_packet(*, launch_slug: str, ready_event: int) -> PacketJob | None:
     """Queue the packet of a launch that just became ready: once per `launch.ready` event."""
-    from apps.reports import tasks
-
     launch = Launch.objects.filter(slug=launch_slug).first()
     if launch is None:
         return None
@@ -106,7 +103,7 @@ def request_ready_packet(*, launch_slug: str, ready_event: int) -> PacketJob | N
             record(actor="system", action="packet.requested", launch_slug=launch.slug,
                    obj_type="packet_job", obj_key=job.pk,
                    data={"ready_event": ready_event})  # fmt: skip
-            tasks.build_packet.delay_on_commit(job.pk)
+            build_later(BUILD_PACKET, job.pk)
     return job
 
 
