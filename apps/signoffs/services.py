@@ -136,27 +136,44 @@ def _check_input(decision: str, comment: str, conditions: list, now) -> None:
             raise SigningRefused(400, "each condition needs a due time in the future")
 
 
-def _check_approvable(snapshot, user) -> None:
+@dataclass(frozen=True)
+class ApprovalBar:
+    """One reason an approval of a snapshot is refused: the HTTP status and sentence of the
+    refusal at submission, and the shorter sentence the sign page says before choosing."""
+
+    status: int
+    reason: str
+    summary: str
+
+
+def approval_bars(snapshot, produced: list) -> list[ApprovalBar]:
+    """The one rule of who may approve a scope now: its blocking gates pass, and the signer
+    produced none of its current evidence (`produced`: snapshot.produced_by(user))."""
+    bars = []
     bad = snapshot.not_good()
     if bad:
         listed = ", ".join(f"{g.gate.key} ({g.status}: {g.reason})" for g in bad)
-        raise SigningRefused(409, f"cannot approve while blocking gates are not passing: {listed}")
-    mine = snapshot.produced_by(user)
-    if mine:
-        raise SigningRefused(403, conflict_message(mine))
+        keys = ", ".join(g.gate.key for g in bad)
+        bars.append(ApprovalBar(
+            409, f"cannot approve while blocking gates are not passing: {listed}",
+            f"{len(bad)} blocking gate{'s' if len(bad) > 1 else ''} not passing: {keys}",
+        ))  # fmt: skip
+    if produced:
+        message = conflict_message(produced)
+        bars.append(ApprovalBar(403, message, message))
+    return bars
+
+
+def _check_approvable(snapshot, user) -> None:
+    bars = approval_bars(snapshot, snapshot.produced_by(user))
+    if bars:
+        raise SigningRefused(bars[0].status, bars[0].reason)
 
 
 def approval_refusals(snapshot, produced: list) -> list[str]:
-    """Why an approval of this snapshot would be refused now (what _check_approvable says at
-    submission), for the sign page to say before the signer chooses; empty when it would not."""
-    reasons = []
-    bad = snapshot.not_good()
-    if bad:
-        keys = ", ".join(g.gate.key for g in bad)
-        reasons.append(f"{len(bad)} blocking gate{'s' if len(bad) > 1 else ''} not passing: {keys}")
-    if produced:
-        reasons.append(conflict_message(produced))
-    return reasons
+    """Why an approval of this snapshot would be refused now, for the sign page to say before
+    the signer chooses; empty when it would not."""
+    return [bar.summary for bar in approval_bars(snapshot, produced)]
 
 
 def conflict_message(produced: list) -> str:
