@@ -105,8 +105,10 @@ class Forecast:
             return f"Not ready at the current rate ({why}: {per_day}); {left}."
         band = ""
         if self.earliest and self.earliest != self.latest:
-            until = f"{self.latest:%Y-%m-%d}" if self.latest else "no date at the slowest rate"
-            band = f", between {self.earliest:%Y-%m-%d} and {until}"
+            if self.latest:
+                band = f", between {self.earliest:%Y-%m-%d} and {self.latest:%Y-%m-%d}"
+            else:
+                band = f", at the earliest {self.earliest:%Y-%m-%d} (at the slowest rate, never)"
         when = f"{self.ready_on:%a %Y-%m-%d} ({self.versus_t0(self.ready_on)})"
         return f"At the current rate ({per_day}), ready around {when}{band}; {left}."
 

@@ -51,7 +51,7 @@ def test_the_timeline_shows_the_schedule_and_the_slip_that_moves_t0(demo, live_s
     expect(page.locator("p.forecast-t0")).to_contain_text("Compliance verification (5.4")
     expect(page.locator("p.forecast-t0")).to_contain_text("moves T-0 by 2 days")
     page.screenshot(path="/tmp/plan-1366.png", full_page=True)
-    page.locator("figure.chart").screenshot(path="/tmp/plan-gantt-1366.png")
+    page.locator("figure.gantt-chart").screenshot(path="/tmp/plan-gantt-1366.png")
 
     # The program manager marks it done in the table: T-0 is back on plan.
     row = page.locator(f"#activity-{Activity.objects.get(key='compliance-verification').pk}")
@@ -76,7 +76,7 @@ def test_on_a_phone_the_chart_scrolls_in_its_box_and_the_page_does_not(demo, liv
     page.wait_for_load_state("networkidle")
     box = page.evaluate(OVERFLOW_JS, 390)
     assert box["scrollWidth"] <= 391, box
-    figure = page.locator("figure.chart")
+    figure = page.locator("figure.gantt-chart")
     sizes = figure.evaluate("(el) => [el.scrollWidth, el.clientWidth]")
     assert sizes[0] > sizes[1]  # the Gantt keeps a readable width and scrolls inside its box
     page.screenshot(path="/tmp/plan-390.png", full_page=True)

@@ -88,7 +88,7 @@ def test_the_band_comes_from_the_spread_of_daily_rates():
     assert [d.done for d in fc.days] == [0, 0, 2, 2, 4]
     assert fc.rate == 1 and fc.ready_on == day(6)
     assert fc.earliest == day(3) and fc.latest is None
-    assert "between" in fc.sentence() and "no date at the slowest rate" in fc.sentence()
+    assert "at the earliest" in fc.sentence() and "(at the slowest rate, never)" in fc.sentence()
 
 
 def test_ready_now_says_so_and_the_chart_draws_every_day():
