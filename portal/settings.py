@@ -270,6 +270,40 @@ WHITENOISE_AUTOREFRESH = DEBUG
 WHITENOISE_SKIP_COMPRESS_EXTENSIONS = [*Compressor.SKIP_COMPRESS_EXTENSIONS, "map"]
 MEDIA_ROOT = Path(env_str("EVIDENCE_ROOT", str(VAR_DIR / "evidence")))
 
+
+def kept_files_storage() -> dict:
+    """Where evidence, packets and exports are kept (portal/storage.py): a local folder, or S3."""
+    backend = env_str("STORAGE_BACKEND", "local")
+    if backend == "local":  # under MEDIA_ROOT, at the same relative paths as the rows hold
+        return {"BACKEND": "portal.storage.LocalStorage"}
+    if backend != "s3":
+        raise ImproperlyConfigured(f"STORAGE_BACKEND: {backend!r} is not one of local, s3")
+    if not env_str("S3_BUCKET"):
+        raise ImproperlyConfigured("S3_BUCKET: required when STORAGE_BACKEND=s3")
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("S3_BUCKET"),
+            "location": env_str("S3_PREFIX").strip("/"),
+            "region_name": env_str("S3_REGION") or None,
+            "endpoint_url": env_url("S3_ENDPOINT_URL", "", schemes=("http", "https")) or None,
+            # Unset: boto3's own chain (AWS_* variables, an instance or pod role).
+            "access_key": env_str("S3_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("S3_SECRET_ACCESS_KEY") or None,
+            # Names carry the SHA-256 and portal/storage.py checks before writing: a racing
+            # duplicate writes the same bytes, where False would store a renamed second copy.
+            "file_overwrite": True,
+            "default_acl": None,
+            # A download is spooled to a temporary file past this, never held whole in memory.
+            "max_memory_size": 8 * 1024 * 1024,
+        },
+    }
+
+
+# Three names, one place for now: rows hold paths relative to one root ("packets/...",
+# "exports/...", evidence at the top), so each kind can later get its own bucket or retention.
+STORAGES.update({kind: kept_files_storage() for kind in ("evidence", "packets", "exports")})
+
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)

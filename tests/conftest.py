@@ -4,8 +4,9 @@ import pytest
 
 from tests.helpers import ALLOWED_SOURCE, MINIMAL_SPEC
 
-# The Chromium fixtures (browser, new_page, page, screenshot): one Playwright for the session.
-pytest_plugins = ("tests.browser",)
+# The Chromium fixtures (browser, new_page, page, screenshot): one Playwright for the session;
+# moto_server and s3_bucket: a local S3 API for the stored files (tests/s3.py).
+pytest_plugins = ("tests.browser", "tests.s3")
 
 
 @pytest.fixture

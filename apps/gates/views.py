@@ -1,5 +1,3 @@
-from pathlib import Path
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -25,7 +23,7 @@ from apps.gates.services import (
     revoke_waiver,
     waiver_limit,
 )
-from portal import jinja2
+from portal import jinja2, storage
 from portal.csvsafe import csv_text
 
 
@@ -221,7 +219,7 @@ def evidence_download(request: HttpRequest, slug: str, sha256: str) -> FileRespo
     held = Evidence.objects.filter(measurements__gate__launch=launch).distinct()
     evidence = get_object_or_404(held, sha256=sha256)
     response = FileResponse(
-        open(Path(settings.MEDIA_ROOT) / evidence.path, "rb"),  # noqa: SIM115 - FileResponse closes it
+        storage.open_stored(storage.EVIDENCE, evidence.path),
         as_attachment=True,
         filename=evidence.name or f"{sha256}.bin",
         content_type="application/octet-stream",

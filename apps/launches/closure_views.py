@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.access import get_launch_for_user
 from apps.launches.closure import ClosureRefused, close_launch
-from apps.reports.summaries import report_path, summary_filename
+from apps.reports.summaries import open_report, summary_filename
 
 
 @login_required
@@ -36,6 +36,6 @@ def summary_download(request: HttpRequest, slug: str) -> FileResponse:
     launch = get_launch_for_user(request, slug)
     if not launch.summary_sha256:
         raise Http404("no metrics summary report: the launch is not closed")
-    report = report_path(launch).open("rb")
+    report = open_report(launch)
     name = summary_filename(launch)
     return FileResponse(report, as_attachment=True, filename=name, content_type="application/pdf")

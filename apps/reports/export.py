@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -29,9 +28,9 @@ from apps.reports import rollout_records
 from apps.reports.controls import control_csv_rows, control_map
 from apps.reports.models import Packet
 from apps.reports.packet import packet_gates
-from apps.reports.services import ensure_packet, packet_path
+from apps.reports.services import ensure_packet
 from apps.signoffs.models import SignOff
-from portal import signing
+from portal import signing, storage
 from portal.csvsafe import safe_cell
 
 VERIFY_SCRIPT = Path(__file__).with_name("verify_export.py")
@@ -85,6 +84,10 @@ class Archive:
         with open(path, "rb") as source:
             self.write_stream(name, iter(lambda: source.read(CHUNK), b""))
 
+    def write_stored(self, name: str, kind: str, stored_name: str) -> None:
+        """A member copied in chunks from a file in one of the portal's storages."""
+        self.write_stream(name, storage.chunks(kind, stored_name))
+
     def write_csv(self, name: str, header: list[str], rows) -> None:
         """Every cell through safe_cell (CSV injection, RELIABILITY case 19)."""
         self.write_stream(name, _csv_chunks(header, rows))
@@ -127,7 +130,7 @@ def export_evidence(
     checkpoint = issue_checkpoint(chain=launch.slug).as_dict()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         archive = Archive(zf)
-        archive.write_file("packet.pdf", packet_path(packet))
+        archive.write_stored("packet.pdf", storage.PACKETS, packet.path)
         write_tables(archive, scope, now)
         log = write_audit_log(archive, scope)
         write_evidence_files(archive, scope)
@@ -403,7 +406,7 @@ def write_evidence_files(archive: Archive, scope: Scope) -> None:
     """Raw evidence of the exported measurements, under evidence/<sha256>."""
     shas = measurements(scope).exclude(evidence=None).values("evidence_id")
     for evidence in Evidence.objects.filter(sha256__in=shas).order_by("sha256").iterator():
-        archive.write_file(f"evidence/{evidence.sha256}", Path(settings.MEDIA_ROOT) / evidence.path)
+        archive.write_stored(f"evidence/{evidence.sha256}", storage.EVIDENCE, evidence.path)
 
 
 def build_manifest(

@@ -2,16 +2,15 @@
 
 Small exports are written to a temporary file and streamed to the browser. An export whose raw
 evidence is larger than EXPORT_INLINE_MAX_BYTES (default 256 MiB) is built by a Celery task
-into MEDIA_ROOT/exports/ instead, with a download link when it is ready: a request never spends
+into the `exports` storage instead, with a download link when it is ready: a request never spends
 minutes compressing gigabytes.
 """
 
-import os
 import tempfile
 from datetime import datetime
-from pathlib import Path
 
 from django.conf import settings
+from django.core.files import File
 from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
@@ -30,6 +29,7 @@ from apps.reports.export import (
 from apps.reports.jobs import claim, fail, finish
 from apps.reports.models import ExportJob, IssuedExport
 from apps.reports.services import actor_name, sha256_of
+from portal import storage
 
 EXPORT_DIR = "exports"
 INLINE_MAX_BYTES = 256 * 1024 * 1024
@@ -119,57 +119,49 @@ def request_export(*, launch: Launch, user, since=None, until=None, categories=N
 
 
 def run_export_job(*, job_id: int) -> ExportJob | None:
-    """Write the job's ZIP under MEDIA_ROOT/exports/ with constant memory; audit it once.
+    """Write the job's ZIP to the `exports` storage with constant memory; audit it once.
 
-    The archive is written to a temporary file next to its final place and renamed when whole;
-    a redelivered task for a done job does nothing.
+    The archive is written to a local temporary file and stored in chunks when whole; a
+    redelivered task for a done job does nothing.
     """
     attempt = claim(ExportJob, job_id, timezone.now())
     if attempt is None:
         return None
     job = ExportJob.objects.select_related("launch", "requested_by").get(pk=job_id)
     try:
-        path, sha256, manifest = _write_archive(job, attempt)
+        name, sha256, size, manifest = _write_archive(job)
     except Exception as exc:
         fail(ExportJob, job_id, attempt, exc)
         raise
     data = {**export_data(manifest, sha256), "job": job.pk}
     with transaction.atomic():
-        relative = str(path.relative_to(settings.MEDIA_ROOT))
-        size = path.stat().st_size
-        if finish(ExportJob, job_id, attempt, path=relative, sha256=sha256, size=size):
+        if finish(ExportJob, job_id, attempt, path=name, sha256=sha256, size=size):
             record_issued(launch=job.launch, data=data, size=size, job=job)
             record(actor=job.requested_by or job.requested_by_name, action="evidence.exported",
                    launch_slug=job.launch.slug, obj_type="export", obj_key=sha256,
                    data=data)  # fmt: skip
             job.refresh_from_db()
             return job
-    path.unlink(missing_ok=True)  # a later attempt took the job over
+    storage.delete_unclaimed(storage.EXPORTS, name)  # a later attempt took the job over
     return None
 
 
-def _write_archive(job: ExportJob, attempt: int) -> tuple[Path, str, dict]:
-    folder = Path(settings.MEDIA_ROOT) / EXPORT_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    temp = folder / f"job-{job.pk}-{attempt}-{os.getpid()}.tmp"
+def _write_archive(job: ExportJob) -> tuple[str, str, int, dict]:
+    """(stored name, SHA-256, size, manifest) of the job's ZIP, built in a temporary file."""
     filters = job.filters or {}
-    try:
-        with open(temp, "w+b") as out:
-            manifest = export_evidence(
-                job.launch,
-                out,
-                since=_moment(filters.get("since")),
-                until=_moment(filters.get("until")),
-                categories=filters.get("categories") or None,
-            )
-            out.seek(0)
-            sha256 = sha256_of(out)
-        final = folder / f"{job.pk}-{sha256}.zip"
-        temp.chmod(0o444)
-        temp.replace(final)
-    finally:
-        temp.unlink(missing_ok=True)
-    return final, sha256, manifest
+    with tempfile.TemporaryFile(suffix=".zip") as out:
+        manifest = export_evidence(
+            job.launch,
+            out,
+            since=_moment(filters.get("since")),
+            until=_moment(filters.get("until")),
+            categories=filters.get("categories") or None,
+        )
+        out.seek(0)
+        sha256 = sha256_of(out)
+        size = out.tell()
+        name = storage.save_once(storage.EXPORTS, f"{EXPORT_DIR}/{job.pk}-{sha256}.zip", File(out))
+    return name, sha256, size, manifest
 
 
 def _moment(text: str | None) -> datetime | None:
@@ -183,5 +175,6 @@ def record_download(*, job: ExportJob, user) -> None:
                obj_type="export", obj_key=job.sha256, data={"job": job.pk})  # fmt: skip
 
 
-def export_path(job: ExportJob) -> Path:
-    return Path(settings.MEDIA_ROOT) / job.path
+def open_export(job: ExportJob):
+    """A built export's ZIP opened for reading (MissingFile if its storage lost it)."""
+    return storage.open_stored(storage.EXPORTS, job.path)

@@ -1,12 +1,9 @@
 """Packets: render, store immutably by SHA-256, audit; and look one up for /verify/."""
 
 import hashlib
-import os
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -18,6 +15,7 @@ from apps.reports.models import Packet
 from apps.reports.packet import packet_context, render_pdf
 from apps.signoffs.models import SignOff
 from apps.signoffs.snapshot import launch_digest
+from portal import storage
 
 PACKET_DIR = "packets"
 
@@ -113,20 +111,13 @@ def save_packet(rendered: Rendered, *, actor, requested_at: datetime | None = No
 
 
 def store_pdf(pdf: bytes, sha256: str) -> str:
-    """Write the bytes once under MEDIA_ROOT/packets/ (temp file + rename), read-only."""
-    relative = f"{PACKET_DIR}/{sha256[:2]}/{sha256}.pdf"
-    path = Path(settings.MEDIA_ROOT) / relative
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_suffix(f".{os.getpid()}.tmp")
-        temp.write_bytes(pdf)
-        temp.chmod(0o444)
-        temp.replace(path)
-    return relative
+    """Store the bytes once under packets/ in the `packets` storage; return their name."""
+    return storage.save_once(storage.PACKETS, f"{PACKET_DIR}/{sha256[:2]}/{sha256}.pdf", pdf)
 
 
-def packet_path(packet: Packet) -> Path:
-    return Path(settings.MEDIA_ROOT) / packet.path
+def open_packet(packet: Packet):
+    """The packet's PDF opened for reading (MissingFile if its storage lost it)."""
+    return storage.open_stored(storage.PACKETS, packet.path)
 
 
 def sha256_of(stream, chunk: int = 1 << 20) -> str:

@@ -7,9 +7,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
-from django.conf import settings
 from django.db.models import Avg, Count, Max, Min, Q
 from django.template.loader import render_to_string
 
@@ -19,6 +17,7 @@ from apps.reports.packet import closing_checkpoint, html_to_pdf, packet_gates, s
 from apps.reports.services import store_pdf
 from apps.rollouts.models import AnalysisReading, RolloutRun
 from apps.rollouts.postlaunch import ATTESTATION_CATEGORY, post_launch_summary
+from portal import storage
 from portal.pdfsign import sign_pdf
 from portal.signing import grouped, identity
 
@@ -173,5 +172,6 @@ def summary_filename(launch: Launch) -> str:
     return f"{launch.slug}-metrics-summary-{launch.summary_sha256[:12]}.pdf"
 
 
-def report_path(launch: Launch) -> Path:
-    return Path(settings.MEDIA_ROOT) / launch.summary_path
+def open_report(launch: Launch):
+    """The stored summary report opened for reading (MissingFile if its storage lost it)."""
+    return storage.open_stored(storage.PACKETS, launch.summary_path)

@@ -22,7 +22,7 @@ from apps.reports import exports, verification
 from apps.reports.controls import control_map
 from apps.reports.jobs import active_packet_job, request_packet
 from apps.reports.models import ExportJob, JobStatus, Packet
-from apps.reports.services import current_packet, packet_path
+from apps.reports.services import current_packet, open_packet
 from portal import signing
 from portal.http import client_ip
 
@@ -65,7 +65,7 @@ def packet_download(request: HttpRequest, slug: str, sha256: str) -> FileRespons
         Packet.objects.select_related("launch"), launch=launch, sha256=sha256
     )
     return FileResponse(
-        packet_path(packet).open("rb"),
+        open_packet(packet),
         as_attachment=True,
         filename=packet.filename,
         content_type="application/pdf",
@@ -157,7 +157,7 @@ def export_download(request: HttpRequest, slug: str, pk: int) -> FileResponse:
     )
     exports.record_download(job=job, user=request.user)
     response = FileResponse(
-        exports.export_path(job).open("rb"),
+        exports.open_export(job),
         as_attachment=True,
         filename=job.filename,
         content_type="application/zip",

@@ -25,7 +25,7 @@ from apps.launches.middleware import ALLOWED_WHEN_CLOSED
 from apps.launches.models import Activity, Launch, LaunchClosed
 from apps.launches.services import import_launch_spec, update_activity
 from apps.reports.jobs import request_packet
-from apps.reports.summaries import report_path
+from apps.reports.summaries import open_report
 from apps.rollouts import tasks as rollout_tasks
 from apps.rollouts.postlaunch import analyse_validation, start_validation
 from apps.rollouts.services import analyse_run, start_run
@@ -141,7 +141,8 @@ def test_ada_closes_after_a_passed_validation_and_the_report_is_signed_and_known
     assert (event.actor_name, event.data["post_launch"]) == ("Ada", "passed")
     assert event.data["report"]["kind"] == "metrics summary report"
 
-    pdf = report_path(closed).read_bytes()
+    with open_report(closed) as stored:
+        pdf = stored.read()
     assert (
         hashlib.sha256(pdf).hexdigest() == closed.summary_sha256 == event.data["report"]["sha256"]
     )

@@ -31,7 +31,7 @@ from pyhanko.sign.timestamps import DummyTimeStamper
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
-from apps.reports.services import build_packet, packet_path, render_stored
+from apps.reports.services import build_packet, open_packet, render_stored
 from portal import signing
 from portal.checks import check_signing_identity
 from tests.helpers import ROOT, ca_issued_identity, certificate_for, write_identity
@@ -77,7 +77,8 @@ def test_a_built_packet_is_signed_and_its_hash_covers_the_signed_file(atlas, tmp
     if final:
         approve_all(atlas)
     packet = build_packet(launch=atlas, actor="test")
-    stored = packet_path(packet).read_bytes()
+    with open_packet(packet) as opened:
+        stored = opened.read()
 
     assert packet.status == ("FINAL" if final else "INTERIM")
     assert hashlib.sha256(stored).hexdigest() == packet.sha256

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.launches.models import Launch
-from apps.reports.services import build_packet, packet_path
+from apps.reports.services import build_packet, open_packet
 
 
 class Command(BaseCommand):
@@ -18,5 +18,6 @@ class Command(BaseCommand):
         if launch is None:
             raise CommandError(f"no launch {slug!r}")
         packet = build_packet(launch=launch, actor="build_packet command")
-        Path(out).write_bytes(packet_path(packet).read_bytes())
+        with open_packet(packet) as stored:
+            Path(out).write_bytes(stored.read())
         self.stdout.write(f"{packet.status} packet {packet.sha256} ({packet.size} bytes) -> {out}")
