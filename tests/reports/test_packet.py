@@ -86,3 +86,14 @@ def test_the_summary_lists_the_success_criteria_with_their_measured_values(atlas
 def test_a_spec_marking_no_success_criterion_says_so(atlas):
     text = pdf_text(render_packet(atlas, now=timezone.now()))
     assert "The launch spec marks no gate as a success criterion." in text
+
+
+def test_the_summary_carries_the_readiness_forecast(atlas):
+    from apps.launches.forecast import launch_forecast
+
+    now = timezone.now()
+    expected = " ".join(launch_forecast(atlas, now).sentence().split())
+    pages = pdf_pages(render_packet(atlas, now=now))
+    summary = next(p for p in pages if "Executive summary" in p and "Definition of Done" in p)
+    summary = " ".join(summary.split())
+    assert f"Readiness forecast: {expected}" in summary
