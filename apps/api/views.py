@@ -198,13 +198,17 @@ class ReadinessSerializer(serializers.Serializer):
     evaluated_at = serializers.DateTimeField()
 
 
-class ReadinessView(APIView):
-    """GET /api/v1/launches/<slug>/readiness/: 200 whether ready or not; the body says which."""
+class LaunchReadView(APIView):
+    """A GET about one launch: a `read` token of the launch, or a session that sees it."""
 
     authentication_classes = [BearerTokenAuthentication, SessionAuthentication]
     permission_classes = [ScopedAccess]
     renderer_classes = [JSONRenderer]
     required_scopes = {"*": (Scope.READ,)}
+
+
+class ReadinessView(LaunchReadView):
+    """GET /api/v1/launches/<slug>/readiness/: 200 whether ready or not; the body says which."""
 
     @extend_schema(
         tags=["launches"],
@@ -245,13 +249,8 @@ class ForecastSerializer(serializers.Serializer):
     days = ForecastDaySerializer(many=True)
 
 
-class ForecastView(APIView):
+class ForecastView(LaunchReadView):
     """GET /api/v1/launches/<slug>/forecast/: the readiness burn-up and projected ready date."""
-
-    authentication_classes = [BearerTokenAuthentication, SessionAuthentication]
-    permission_classes = [ScopedAccess]
-    renderer_classes = [JSONRenderer]
-    required_scopes = {"*": (Scope.READ,)}
 
     @extend_schema(
         tags=["launches"],
