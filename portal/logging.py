@@ -29,6 +29,23 @@ class ContextFilter(logging.Filter):
         return True
 
 
+class QuietDemoSource(logging.Filter):
+    """Drop the access lines of the worker's own queries to the demo metrics source.
+
+    Under `make run` the worker asks the web's /demo/prometheus/ every few seconds; their lines
+    (portal.access and runserver's django.server) would push the banner out of the terminal.
+    A failing query (status 400 and up) is still logged.
+    """
+
+    PATH = "/demo/prometheus/"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name not in ("portal.access", "django.server") or record.levelno > logging.INFO:
+            return True
+        status = getattr(record, "status", None) or getattr(record, "status_code", None) or 0
+        return not (self.PATH in record.getMessage() and int(status) < 400)
+
+
 class TextFormatter(logging.Formatter):
     """`time LEVEL logger [request abc]: message` for people reading a terminal."""
 
@@ -59,13 +76,16 @@ def logging_config(*, json: bool, level: str) -> dict:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"context": {"()": "portal.logging.ContextFilter"}},
+        "filters": {
+            "context": {"()": "portal.logging.ContextFilter"},
+            "quiet_demo_source": {"()": "portal.logging.QuietDemoSource"},
+        },
         "formatters": formatters,
         "handlers": {
             "console": {
                 "class": "logging.StreamHandler",
                 "formatter": "json" if json else "text",
-                "filters": ["context"],
+                "filters": ["context", "quiet_demo_source"],
             }
         },
         "root": {"handlers": ["console"], "level": level},

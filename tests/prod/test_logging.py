@@ -12,7 +12,7 @@ import pytest
 from celery import Celery
 from django.contrib.auth import get_user_model
 
-from portal.logging import ContextFilter, logging_config
+from portal.logging import ContextFilter, QuietDemoSource, logging_config
 from tests.celery_worker import Worker, broker_url, wait_for
 from tests.helpers import ROOT
 
@@ -146,3 +146,23 @@ def test_a_worker_logs_json_lines_with_the_task_id(tmp_path):
     assert any(line["message"].endswith(" ready.") for line in lines)
     done = [line for line in lines if "succeeded" in line["message"]]
     assert done and done[0]["task_id"] == result.id and done[0]["task_name"] == "gates.tick"
+
+
+@pytest.mark.parametrize("logger", ["portal.access", "django.server"])
+def test_the_demo_sources_own_queries_are_not_logged_unless_they_fail(logger):
+    """`make run`'s terminal keeps its banner: the worker's demo metrics queries are quiet."""
+    quiet = QuietDemoSource()
+
+    def record(path: str, status: int, level=logging.INFO) -> logging.LogRecord:
+        line = logging.LogRecord(logger, level, __file__, 1, "GET %s %s", (path, status), None)
+        line.status = line.status_code = status
+        return line
+
+    assert not quiet.filter(record("/demo/prometheus/api/v1/query", 200))
+    assert quiet.filter(record("/demo/prometheus/api/v1/query", 500, logging.ERROR))
+    assert quiet.filter(record("/demo/prometheus/api/v1/query", 400))
+    assert quiet.filter(record("/launches/", 200))
+    other = logging.LogRecord(
+        "apps.gates", logging.INFO, __file__, 1, "/demo/prometheus/", (), None
+    )
+    assert quiet.filter(other)
