@@ -5,8 +5,10 @@
   (PROMETHEUS_MULTIPROC_DIR, set by docker/gunicorn.conf.py).
 - Report ingest sizes: a histogram observed here, in the web process that took the upload.
 - Everything the Celery workers do (evaluations and their outcomes, source errors, evaluation
-  durations, status changes) and sign-offs are read from the database at scrape time, so no state
-  is shared between processes or hosts; the queue depth is read from the broker.
+  durations, status changes), sign-offs and gate states are read from the database: at most once
+  per METRICS_DB_INTERVAL seconds across all web replicas, as a snapshot kept in the shared cache
+  (database_snapshot); its time is launch_portal_metrics_computed_timestamp_seconds. The queue
+  depth is read from the broker at each scrape.
 
 Only loopback and private addresses (METRICS_ALLOWED_NETWORKS) reaching the portal directly, or a
 caller with `Authorization: Bearer $METRICS_TOKEN`, may read it.
@@ -19,9 +21,11 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import DatabaseError
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
@@ -144,8 +148,79 @@ STATUS_CHANGES = AppendOnlyTotals(
 )
 
 
-def _evaluation_families(now) -> list:
-    totals = MEASUREMENTS.totals(now)
+@dataclass(frozen=True)
+class Snapshot:
+    """What the database-derived families show, as read at `at` (Unix time, seconds)."""
+
+    at: float
+    measurements: dict[tuple, Counter]
+    status_changes: dict[tuple, Counter]
+    signoffs: dict[str, int]
+    gates: dict[str, int]
+
+
+SNAPSHOT_KEY = "metrics:database-snapshot"
+COMPUTING_KEY = "metrics:database-snapshot:computing"
+# The claim to compute lapses after this, should its holder die mid-read.
+COMPUTING_TIMEOUT = 60
+# A replica with no snapshot at all waits this long for the one another replica is reading.
+FIRST_WAIT = 10.0
+
+
+def read_database(now) -> Snapshot:
+    """Read every database-derived figure now: a constant number of queries."""
+    signed = SignOff.objects.order_by().values_list("decision").annotate(n=Count("pk"))
+    states = Gate.objects.active().order_by().values_list("state").annotate(n=Count("pk"))
+    return Snapshot(
+        at=time.time(),
+        measurements=MEASUREMENTS.totals(now),
+        status_changes=STATUS_CHANGES.totals(now),
+        signoffs=dict(signed),
+        gates=dict(states),
+    )
+
+
+def database_snapshot() -> Snapshot:
+    """The shared snapshot, read again from the database once it is METRICS_DB_INTERVAL old.
+
+    Of replicas scraping at once, the one whose cache.add() takes COMPUTING_KEY reads the
+    database; the others serve the snapshot they have (its computed-at time says how old), or,
+    with none yet, wait for the new one. An interval of 0 reads the database on every scrape.
+    """
+    interval = settings.METRICS_DB_INTERVAL
+    if interval <= 0:
+        return read_database(timezone.now())
+    try:
+        kept = cache.get(SNAPSHOT_KEY)
+    except DatabaseError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Redis down: this replica reads the database
+        log.warning("metrics: the cache did not answer: %s", exc)
+        return read_database(timezone.now())
+    if kept is not None and time.time() - kept.at < interval:
+        return kept
+    if cache.add(COMPUTING_KEY, os.getpid(), timeout=COMPUTING_TIMEOUT):
+        try:
+            fresh = read_database(timezone.now())
+            cache.set(SNAPSHOT_KEY, fresh, timeout=None)
+        finally:
+            cache.delete(COMPUTING_KEY)
+        return fresh
+    return kept if kept is not None else _wait_for_snapshot()
+
+
+def _wait_for_snapshot() -> Snapshot:
+    deadline = time.monotonic() + FIRST_WAIT
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        kept = cache.get(SNAPSHOT_KEY)
+        if kept is not None:
+            return kept
+    log.warning("metrics: no snapshot from the replica reading the database; reading it here")
+    return read_database(timezone.now())
+
+
+def _evaluation_families(totals: dict[tuple, Counter]) -> list:
     evaluations = CounterMetricFamily(
         "launch_portal_gate_evaluations",
         "Gate evaluations (measurements stored), by the status given and the gate's source.",
@@ -174,27 +249,30 @@ def _evaluation_families(now) -> list:
     return [evaluations, errors, duration]
 
 
-def _state_families(now) -> list:
-    changes = STATUS_CHANGES.totals(now)
+def _state_families(snapshot: Snapshot) -> list:
     status_changes = CounterMetricFamily(
         "launch_portal_gate_status_changes",
         "Changes of a gate's guarded status, by the status it changed to.",
         labels=["to"],
     )
-    signed = dict(SignOff.objects.order_by().values_list("decision").annotate(n=Count("pk")))
     signoffs = CounterMetricFamily(
         "launch_portal_signoffs", "Sign-offs recorded, by decision.", labels=["decision"]
     )
-    states = dict(Gate.objects.active().order_by().values_list("state").annotate(n=Count("pk")))
     gates = GaugeMetricFamily(
         "launch_portal_gates", "Active gates by their guarded status.", labels=["state"]
     )
     for status in GateStatus.values:
-        status_changes.add_metric([status], changes.get((status,), Counter())["n"])
-        gates.add_metric([status], states.get(status, 0))
+        changes = snapshot.status_changes.get((status,), Counter())["n"]
+        status_changes.add_metric([status], changes)
+        gates.add_metric([status], snapshot.gates.get(status, 0))
     for decision in Decision.values:
-        signoffs.add_metric([decision], signed.get(decision, 0))
-    return [status_changes, signoffs, gates]
+        signoffs.add_metric([decision], snapshot.signoffs.get(decision, 0))
+    computed = GaugeMetricFamily(
+        "launch_portal_metrics_computed_timestamp_seconds",
+        "When the database-derived figures were read (once per METRICS_DB_INTERVAL, shared).",
+        value=snapshot.at,
+    )
+    return [status_changes, signoffs, gates, computed]
 
 
 def queue_depth(queue: str) -> int:
@@ -211,7 +289,7 @@ def queue_depth(queue: str) -> int:
 
 
 class PortalCollector:
-    """The portal's own figures, read at scrape time (a constant number of queries)."""
+    """The portal's own figures: the database snapshot (database_snapshot) and the broker."""
 
     def collect(self) -> Iterator:
         started = time.perf_counter()
@@ -220,9 +298,9 @@ class PortalCollector:
             "Whether the scrape could read this source (database, broker).",
             labels=["source"],
         )
-        now = timezone.now()
         try:
-            families = _evaluation_families(now) + _state_families(now)
+            snapshot = database_snapshot()
+            families = _evaluation_families(snapshot.measurements) + _state_families(snapshot)
             up.add_metric(["database"], 1)
         except DatabaseError as exc:
             log.warning("metrics: the database did not answer: %s", exc)

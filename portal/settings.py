@@ -73,6 +73,7 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"  # read from the cache
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 
@@ -272,37 +273,73 @@ MEDIA_ROOT = Path(env_str("EVIDENCE_ROOT", str(VAR_DIR / "evidence")))
 
 
 def kept_files_storage() -> dict:
-    """Where evidence, packets and exports are kept (portal/storage.py): a local folder, or S3."""
+    """Where evidence, packets and exports are kept (portal/storage.py): a local folder, or S3.
+
+    EVIDENCE_OBJECT_LOCK_DAYS (a whole number of days, unset: off) writes each new object under
+    S3 Object Lock retention in EVIDENCE_OBJECT_LOCK_MODE (COMPLIANCE, the default, or GOVERNANCE);
+    the bucket must have Object Lock enabled. A local folder cannot keep files from deletion, so
+    retention there is refused rather than silently ignored.
+    """
     backend = env_str("STORAGE_BACKEND", "local")
     if backend == "local":  # under MEDIA_ROOT, at the same relative paths as the rows hold
+        if env_str("EVIDENCE_OBJECT_LOCK_DAYS"):
+            raise ImproperlyConfigured("EVIDENCE_OBJECT_LOCK_DAYS: needs STORAGE_BACKEND=s3")
         return {"BACKEND": "portal.storage.LocalStorage"}
     if backend != "s3":
         raise ImproperlyConfigured(f"STORAGE_BACKEND: {backend!r} is not one of local, s3")
     if not env_str("S3_BUCKET"):
         raise ImproperlyConfigured("S3_BUCKET: required when STORAGE_BACKEND=s3")
+    days = env_int("EVIDENCE_OBJECT_LOCK_DAYS", 0, minimum=1)  # 0 only as the unset default
+    if not days:
+        return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": _s3_options()}
+    mode = env_str("EVIDENCE_OBJECT_LOCK_MODE", "COMPLIANCE")
+    if mode not in ("COMPLIANCE", "GOVERNANCE"):
+        raise ImproperlyConfigured(
+            f"EVIDENCE_OBJECT_LOCK_MODE: {mode!r} is not one of COMPLIANCE, GOVERNANCE"
+        )
+    options = {**_s3_options(), "retain_days": days, "retain_mode": mode}
+    return {"BACKEND": "portal.storage.RetainedS3Storage", "OPTIONS": options}
+
+
+def _s3_options() -> dict:
     return {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": env_str("S3_BUCKET"),
-            "location": env_str("S3_PREFIX").strip("/"),
-            "region_name": env_str("S3_REGION") or None,
-            "endpoint_url": env_url("S3_ENDPOINT_URL", "", schemes=("http", "https")) or None,
-            # Unset: boto3's own chain (AWS_* variables, an instance or pod role).
-            "access_key": env_str("S3_ACCESS_KEY_ID") or None,
-            "secret_key": env_str("S3_SECRET_ACCESS_KEY") or None,
-            # Names carry the SHA-256 and portal/storage.py checks before writing: a racing
-            # duplicate writes the same bytes, where False would store a renamed second copy.
-            "file_overwrite": True,
-            "default_acl": None,
-            # A download is spooled to a temporary file past this, never held whole in memory.
-            "max_memory_size": 8 * 1024 * 1024,
-        },
+        "bucket_name": env_str("S3_BUCKET"),
+        "location": env_str("S3_PREFIX").strip("/"),
+        "region_name": env_str("S3_REGION") or None,
+        "endpoint_url": env_url("S3_ENDPOINT_URL", "", schemes=("http", "https")) or None,
+        # Unset: boto3's own chain (AWS_* variables, an instance or pod role).
+        "access_key": env_str("S3_ACCESS_KEY_ID") or None,
+        "secret_key": env_str("S3_SECRET_ACCESS_KEY") or None,
+        # Names carry the SHA-256 and portal/storage.py checks before writing: a racing
+        # duplicate writes the same bytes, where False would store a renamed second copy.
+        "file_overwrite": True,
+        "default_acl": None,
+        # Presigned download URLs: SigV4 (botocore would sign them with the deprecated SigV2).
+        "signature_version": "s3v4",
+        # A download is spooled to a temporary file past this, never held whole in memory.
+        "max_memory_size": 8 * 1024 * 1024,
     }
+
+
+def kept_files_downloads() -> str:
+    """How a kept file leaves (portal.storage.download_response): `stream` through Django (the
+    default), or `presigned`, a redirect to an S3 URL valid PRESIGNED_URL_SECONDS (default 300),
+    issued after the same permission check. A local folder has no such URLs: refused."""
+    downloads = env_str("DOWNLOADS", "stream")
+    if downloads not in ("stream", "presigned"):
+        raise ImproperlyConfigured(f"DOWNLOADS: {downloads!r} is not one of stream, presigned")
+    if downloads == "presigned" and env_str("STORAGE_BACKEND", "local") != "s3":
+        raise ImproperlyConfigured("DOWNLOADS: presigned needs STORAGE_BACKEND=s3")
+    return downloads
 
 
 # Three names, one place for now: rows hold paths relative to one root ("packets/...",
 # "exports/...", evidence at the top), so each kind can later get its own bucket or retention.
-STORAGES.update({kind: kept_files_storage() for kind in ("evidence", "packets", "exports")})
+STORAGES.update({k: kept_files_storage() for k in ("evidence", "packets", "exports", "specs")})
+DOWNLOADS = kept_files_downloads()
+PRESIGNED_URL_SECONDS = env_int("PRESIGNED_URL_SECONDS", 300, minimum=1)
+if PRESIGNED_URL_SECONDS > 7 * 24 * 3600:  # the longest S3 accepts for a SigV4 URL
+    raise ImproperlyConfigured("PRESIGNED_URL_SECONDS: S3 allows at most 604800 (7 days)")
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
@@ -345,12 +382,23 @@ CELERY_TASK_ANNOTATIONS = {
     "reports.build_packet": {"soft_time_limit": 240, "time_limit": 300},
     "reports.build_export": {"soft_time_limit": 1740, "time_limit": 1800},
 }
+# Only when beat last ran each entry: this host's own, never read by another host.
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Beat may run on two hosts at once: a duplicate tick does no duplicate work, because every
+# scheduled task claims its work in the database (a conditional UPDATE, or a unique row whose
+# insert only one process wins) before it does it. tests/test_beat_twice.py runs each one twice.
 CELERY_BEAT_SCHEDULE = {
+    # Claim: each due gate's next_due_at moved on by one UPDATE ... FOR UPDATE SKIP LOCKED; a
+    # redelivered slot is measured once (Measurement's unique gate and slot).
     "gates-tick": {"task": "gates.tick", "schedule": env_int("GATE_TICK_SECONDS", 10, minimum=1)},
+    # Claim: an approval is invalidated (audited, emailed) by the UPDATE that finds it valid.
     "signoffs-sweep": {"task": "signoffs.sweep", "schedule": 30.0},
+    # Claim: expiry_warned_at set by a conditional UPDATE before the email.
     "waivers-expiry-warning": {"task": "gates.warn_expiring_waivers", "schedule": 900.0},
+    # Claim: a RequestNotice row (unique per request, person, kind and day) before each email;
+    # escalated_at set by a conditional UPDATE.
     "signoffs-reminders": {"task": "signoffs.remind", "schedule": 900.0},
+    # Claim: each due run's (validation's) next_due_at moved on by a conditional UPDATE.
     "rollouts-tick": {"task": "rollouts.tick", "schedule": 10.0},
     "rollouts-post-launch-tick": {"task": "rollouts.post_launch_tick", "schedule": 30.0},
 }
@@ -382,6 +430,7 @@ SIGNING_TSA_URL = env_url("SIGNING_TSA_URL", "", schemes=("http", "https"))
 SIGNING_ACCEPT_SELF_SIGNED = env_bool("SIGNING_ACCEPT_SELF_SIGNED", False)
 SILENCED_SYSTEM_CHECKS = ["signing.W001"] if SIGNING_ACCEPT_SELF_SIGNED else []
 AUDIT_CHECKPOINT_MINUTES = env_int("AUDIT_CHECKPOINT_MINUTES", 15, minimum=1)
+# Idempotent: one checkpoint per chain and head (a unique row; the loser reads the winner's).
 CELERY_BEAT_SCHEDULE["audit-checkpoint"] = {
     "task": "audit.checkpoint",
     "schedule": 60.0 * AUDIT_CHECKPOINT_MINUTES,
@@ -456,6 +505,10 @@ METRICS_ALLOWED_NETWORKS = _networks(
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
     raise ImproperlyConfigured("METRICS_TOKEN: must be at least 32 characters long")
+# The database-derived families are read at most once per this many seconds across all web
+# replicas, through the shared cache (portal/metrics.py database_snapshot). Without CACHE_URL
+# (one embedded process, the database cache) each scrape reads the database: 0.
+METRICS_DB_INTERVAL = env_int("METRICS_DB_INTERVAL", 15 if env_str("CACHE_URL") else 0, minimum=0)
 # Request latency buckets (seconds) around the pages' 50-100 ms targets.
 PROMETHEUS_LATENCY_BUCKETS = (
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, float("inf")
@@ -490,4 +543,5 @@ def _webhook_retry_delays() -> list[int]:
 WEBHOOK_RETRY_DELAYS = _webhook_retry_delays()
 # Beat queues again any pending delivery this many seconds overdue (its task lost with a process).
 WEBHOOK_SWEEP_GRACE = env_int("WEBHOOK_SWEEP_GRACE", 300, minimum=60)
+# Claim: a lost attempt's next_attempt_at moved to now by a conditional UPDATE: queued once.
 CELERY_BEAT_SCHEDULE["webhooks-sweep"] = {"task": "webhooks.sweep", "schedule": 60.0}

@@ -44,6 +44,16 @@ def _signing_identity(tmp_path_factory):
     signing.identity.cache_clear()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _kept_files_in_a_temporary_folder(tmp_path_factory):
+    """Files kept by tests that do not choose a folder (every imported spec's text, for one)
+    go to a temporary folder, not the checkout's var/evidence."""
+    from django.test import override_settings
+
+    with override_settings(MEDIA_ROOT=str(tmp_path_factory.mktemp("media"))):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _source_allowlist(settings):
     settings.SOURCE_ALLOWED_HOSTS = [ALLOWED_SOURCE]

@@ -30,16 +30,32 @@ def moto_server():
 @pytest.fixture
 def s3_bucket(moto_server, monkeypatch, settings):
     """A fresh bucket, and the portal's kept files stored in it (STORAGE_BACKEND=s3)."""
+    return kept_in_bucket(moto_server, monkeypatch, settings)
+
+
+@pytest.fixture
+def locked_bucket(moto_server, monkeypatch, settings):
+    """A fresh bucket with Object Lock, the kept files stored in it under 30 days of retention."""
+    monkeypatch.setenv("EVIDENCE_OBJECT_LOCK_DAYS", "30")
+    return kept_in_bucket(moto_server, monkeypatch, settings, ObjectLockEnabledForBucket=True)
+
+
+def kept_in_bucket(endpoint: str, monkeypatch, settings, **create):
+    """(boto3 client, bucket name) of a new bucket that settings.STORAGES now keep files in."""
     from portal.settings import kept_files_storage
 
     name = f"portal-{uuid.uuid4().hex[:12]}"
     env = {"STORAGE_BACKEND": "s3", "S3_BUCKET": name, "S3_PREFIX": "portal/",
-           "S3_REGION": "us-east-1", "S3_ENDPOINT_URL": moto_server, **CREDENTIALS}  # fmt: skip
+           "S3_REGION": "us-east-1", "S3_ENDPOINT_URL": endpoint, **CREDENTIALS}  # fmt: skip
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    client = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
-    client.create_bucket(Bucket=name)
-    kept = {kind: kept_files_storage() for kind in ("evidence", "packets", "exports")}
+    client = s3_client(endpoint)
+    client.create_bucket(Bucket=name, **create)
+    kept = {kind: kept_files_storage() for kind in ("evidence", "packets", "exports", "specs")}
     settings.STORAGES = {**settings.STORAGES, **kept}
     return client, name
+
+
+def s3_client(endpoint: str):
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.audit.services import record
+from apps.gates import rows
 from apps.gates.models import DEFAULT_INTERVAL, Gate, PrometheusSource, Source
 from apps.launches.durations import format_duration, format_offset
 from apps.launches.models import (
@@ -22,6 +23,7 @@ from apps.launches.spec import parse_spec
 from apps.launches.spec_yaml import dump_yaml
 from apps.rollouts.spec import export_rollout, sync_rollout
 from apps.signoffs.models import Role
+from portal import storage
 
 
 @dataclass
@@ -52,6 +54,7 @@ def import_launch_spec(*, raw: bytes | str, actor) -> ImportResult:
     """
     spec = parse_spec(raw)
     raw = raw.encode() if isinstance(raw, str) else raw
+    store_spec_text(raw)  # once: a caller that stored it before its transaction is not redone
     with transaction.atomic():
         result = _apply(spec)
         record(
@@ -71,6 +74,22 @@ def import_launch_spec(*, raw: bytes | str, actor) -> ImportResult:
     return result
 
 
+def spec_name(sha256: str) -> str:
+    """Where the spec text whose audit event carries `sha256` is kept in the `specs` storage."""
+    return f"specs/{sha256[:2]}/{sha256}.yaml"
+
+
+def store_spec_text(raw: bytes) -> str:
+    """Keep the text once, content-addressed, beside the audit event that holds it and its hash.
+
+    The event stays the record (its hash chain covers the text); the file is the copy kept with
+    the other files, under Object Lock in production. Stored before the import, like evidence: a
+    refused import leaves a harmless orphan, never an event naming a missing file.
+    """
+    name = spec_name(hashlib.sha256(raw).hexdigest())
+    return storage.save_once(storage.SPECS, name, raw)
+
+
 def _apply(spec: dict) -> ImportResult:
     data = spec["launch"]
     fields = {**_launch_fields(data), "on_call": [_shift_json(s) for s in spec["on_call"]]}
@@ -84,6 +103,7 @@ def _apply(spec: dict) -> ImportResult:
     sources = _sync_sources(launch, spec["sources"], result)
     _sync_phases(launch, spec["phases"], result)
     _sync_gates(launch, spec["gates"], sources, result)
+    rows.bump(launch.pk)  # a gate's row shows its name, rule and spec reference
     _link_gates_to_activities(launch, spec["gates"])
     _sync_roles(launch, spec["roles"], result)
     _sync_sequence(launch, spec["sequence"], result)

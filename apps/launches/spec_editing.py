@@ -3,6 +3,7 @@
 The preview writes nothing. It hands the page the spec text's SHA-256 and the SHA-256 of the
 launch's current export; applying refuses another text, or a launch that changed in between, and
 then goes through import_launch_spec() (the one import path, which audits the text and its hash).
+The applied text is also kept as a file in the `specs` storage, named by that hash.
 """
 
 import hashlib
@@ -11,7 +12,12 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from apps.launches.models import Launch
-from apps.launches.services import ImportResult, export_launch_spec, import_launch_spec
+from apps.launches.services import (
+    ImportResult,
+    export_launch_spec,
+    import_launch_spec,
+    store_spec_text,
+)
 from apps.launches.spec import SpecError, parse_spec
 from apps.launches.spec_changes import SpecChanges, diff_specs
 from apps.signoffs.models import Duty
@@ -81,6 +87,7 @@ def apply_spec(*, raw: str, sha256: str, base_sha256: str, launch: Launch | None
     text = spec_text(raw)
     if sha256_of(text) != sha256:
         raise SpecStale("this is not the spec that was previewed: preview it again")
+    store_spec_text(text.encode())  # outside the transaction: it may be a network write
     with transaction.atomic():
         _check_base(launch, base_sha256)
         result = import_launch_spec(raw=text, actor=actor)

@@ -255,10 +255,14 @@ def invalidate_conflicts(*, gate, user, what: str, now, actor) -> list[SignOff]:
     return approvals
 
 
-def _invalidate(signoff: SignOff, *, why: str, gate_key: str, now, actor) -> None:
-    SignOff.objects.filter(pk=signoff.pk).update(
+def _invalidate(signoff: SignOff, *, why: str, gate_key: str, now, actor) -> bool:
+    """Invalidate once: a conditional UPDATE, so of two sweeps (beat on two hosts) only the one
+    that changed the row audits and notifies. False when it was already invalidated."""
+    still_valid = SignOff.objects.filter(pk=signoff.pk, invalidated_at__isnull=True)
+    if not still_valid.update(
         invalidated_at=now, invalidated_reason=why, invalidated_gate=gate_key
-    )
+    ):
+        return False
     record(
         actor=actor, action="signoff.invalidated", launch_slug=signoff.launch.slug,
         obj_type="role", obj_key=signoff.role.key,
@@ -266,6 +270,7 @@ def _invalidate(signoff: SignOff, *, why: str, gate_key: str, now, actor) -> Non
     )  # fmt: skip
     transaction.on_commit(lambda: _notify_invalidated(signoff.pk))
     transaction.on_commit(lambda: update_readiness(launch_id=signoff.launch_id))
+    return True
 
 
 def _notify_invalidated(signoff_id: int) -> None:
@@ -282,8 +287,8 @@ def sweep(*, now=None) -> int:
         why, gate_key = _still_holds(signoff, now)
         if why:
             with transaction.atomic():
-                _invalidate(signoff, why=why, gate_key=gate_key, now=now, actor="system")
-            count += 1
+                won = _invalidate(signoff, why=why, gate_key=gate_key, now=now, actor="system")
+            count += won
     return count
 
 

@@ -26,11 +26,17 @@ def test_the_image_collects_static_files_as_they_are_served():
 def test_compose_runs_the_processes_and_prometheus_scrapes_the_portal():
     compose = yaml.safe_load((DOCKER / "compose.yaml").read_text())
     services = compose["services"]
-    assert {"postgres", "redis", "migrate", "web", "worker", "beat", "prometheus"} <= set(services)
+    wanted = {"postgres", "redis", "migrate", "web-a", "web-b", "proxy", "worker", "beat",
+              "prometheus"}  # fmt: skip
+    assert wanted <= set(services)
     assert "celery -A portal worker" in services["worker"]["command"]
     assert "celery -A portal beat" in services["beat"]["command"]
-    assert services["web"]["ports"] == ["127.0.0.1:8000:8000"]  # not public without a proxy
-    assert ",web," in services["web"]["environment"]["ALLOWED_HOSTS"]
+    # Only the proxy in front of the two replicas has a port, and not a public one.
+    assert services["proxy"]["ports"] == ["127.0.0.1:8000:8000"]
+    assert [name for name, service in services.items() if "ports" in service and
+            name not in ("proxy", "prometheus")] == []  # fmt: skip
+    for replica in ("web-a", "web-b"):
+        assert f",{replica}," in services[replica]["environment"]["ALLOWED_HOSTS"]
     scrape = yaml.safe_load((DOCKER / "prometheus.yml").read_text())["scrape_configs"][0]
     assert scrape["metrics_path"] == "/metrics"
-    assert scrape["static_configs"][0]["targets"] == ["web:8000"]
+    assert scrape["static_configs"][0]["targets"] == ["web-a:8000", "web-b:8000"]
