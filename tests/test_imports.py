@@ -229,3 +229,30 @@ def test_the_check_sees_a_cycle() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
 
     assert cycles_in(graph) == [["a", "b", "c"]]
+
+
+def singular_plural_siblings(root: Path) -> list[str]:
+    """Sibling modules or packages whose names differ only by a trailing s (`export.py` beside
+    `exports.py`): two homes whose names do not say which holds what."""
+    found = []
+    for folder in sorted(p for p in root.rglob("*") if p.is_dir() and p.name != "__pycache__"):
+        modules = {p.stem for p in folder.glob("*.py")}
+        modules |= {p.name for p in folder.iterdir() if (p / "__init__.py").is_file()}
+        found += [
+            f"{folder.relative_to(root)}: {n}, {n}s" for n in sorted(modules) if n + "s" in modules
+        ]
+    return found
+
+
+def test_no_module_sits_beside_its_own_plural() -> None:
+    found = [pair for package in PACKAGES for pair in singular_plural_siblings(ROOT / package)]
+
+    assert found == [], "modules named alike:\n" + "\n".join(found)
+
+
+def test_the_check_sees_a_module_beside_its_plural(tmp_path: Path) -> None:
+    (tmp_path / "reports" / "exports").mkdir(parents=True)
+    for name in ("export.py", "exports/__init__.py", "job.py", "views.py"):
+        (tmp_path / "reports" / name).write_text("")
+
+    assert singular_plural_siblings(tmp_path) == ["reports: export, exports"]

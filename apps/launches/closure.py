@@ -12,7 +12,7 @@ from django.utils import timezone
 from apps.accounts.permissions import administers
 from apps.audit.services import record
 from apps.launches.models import Launch, LaunchStatus
-from apps.reports.summaries import KIND, issue_summary
+from apps.reports.packets.summary_report import KIND, issue_summary
 from apps.rollouts.postlaunch import post_launch_summary
 
 REASON_LIMIT = 2000

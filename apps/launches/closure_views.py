@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.access import get_launch_for_user
 from apps.launches.closure import ClosureRefused, close_launch
-from apps.reports.summaries import open_report, summary_filename
+from apps.reports.packets.summary_report import open_report, summary_filename
 
 
 @login_required

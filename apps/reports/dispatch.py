@@ -1,7 +1,8 @@
 """Ask a worker to build a packet or an export, once the caller's transaction commits.
 
-The tasks (apps.reports.tasks) are doors onto apps.reports.jobs and apps.reports.exports; those
-name the task they queue instead of importing the module that imports them, so no import cycle.
+The tasks (apps.reports.tasks) are doors onto apps.reports.packets.jobs and
+apps.reports.exports.jobs; those name the task they queue instead of importing the module that
+imports them, so no import cycle.
 """
 
 from celery import current_app

@@ -1,7 +1,19 @@
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
+from django.db.models import F
+from django.utils import timezone
 
 from apps.launches.models import Launch
+
+
+def actor_name(actor) -> str:
+    """What `requested_by_name` keeps: a user's full name (or username), or the name given for a
+    command or the system."""
+    if isinstance(actor, str):
+        return actor
+    return actor.get_full_name() or actor.get_username()
 
 
 class PacketStatus(models.TextChoices):
@@ -62,8 +74,13 @@ MAX_ATTEMPTS = 3  # a render killed by the hard time limit every time must not l
 
 
 class Job(models.Model):
-    """What every background job of the reports app records: who asked, and its attempts
-    (claimed, finished and failed by apps/reports/jobs.py)."""
+    """What every background job of the reports app records: who asked, and its attempts.
+
+    A task is redelivered (acks_late, reject_on_worker_lost) when its worker dies mid-run. The
+    row makes that safe: a conditional UPDATE claims a queued or running job for one more attempt
+    (`claim`), and only the attempt that still holds the claim may mark it done and write its
+    audit event (`finish`) or failed (`fail`); a done or failed job is left alone.
+    """
 
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -86,6 +103,35 @@ class Job(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE
+
+    @classmethod
+    def claim(cls, job_id: int, now: datetime) -> int | None:
+        """Take a queued or running job for one more attempt; its number, or None (not ours).
+
+        The UPDATE's row count says who won: two deliveries of one task never both hold a job.
+        """
+        jobs = cls.objects.filter(pk=job_id, status__in=ACTIVE)
+        won = jobs.filter(attempts__lt=MAX_ATTEMPTS).update(
+            status=JobStatus.RUNNING, attempts=F("attempts") + 1, started_at=now
+        )
+        if not won:
+            jobs.update(status=JobStatus.FAILED, finished_at=now,
+                        error=f"given up after {MAX_ATTEMPTS} attempts")  # fmt: skip
+            return None
+        return cls.objects.values_list("attempts", flat=True).get(pk=job_id)
+
+    @classmethod
+    def finish(cls, job_id: int, attempt: int, **fields) -> bool:
+        """Mark the job done if this attempt still holds it; call inside the audit's transaction."""
+        holding = cls.objects.filter(pk=job_id, status=JobStatus.RUNNING, attempts=attempt)
+        return bool(holding.update(status=JobStatus.DONE, finished_at=timezone.now(), **fields))
+
+    @classmethod
+    def fail(cls, job_id: int, attempt: int, exc: BaseException) -> None:
+        """Mark the job failed with `exc` if this attempt still holds it."""
+        holding = cls.objects.filter(pk=job_id, status=JobStatus.RUNNING, attempts=attempt)
+        holding.update(status=JobStatus.FAILED, finished_at=timezone.now(),
+                       error=f"{type(exc).__name__}: {exc}"[:2000])  # fmt: skip
 
 
 class PacketJob(Job):

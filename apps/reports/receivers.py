@@ -2,7 +2,7 @@
 
 from django.db import transaction
 
-from apps.reports.jobs import request_ready_packet
+from apps.reports.packets.jobs import request_ready_packet
 
 
 def build_packet_when_ready(sender, instance, created: bool, raw: bool = False, **kwargs) -> None:

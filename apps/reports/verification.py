@@ -25,9 +25,9 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
 from apps.launches.models import Launch
-from apps.reports.export import MANIFEST, SIGNATURE
+from apps.reports.exports.archive import MANIFEST, SIGNATURE
 from apps.reports.models import IssuedExport, Packet
-from apps.reports.summaries import KIND as SUMMARY_KIND
+from apps.reports.packets.summary_report import KIND as SUMMARY_KIND
 from portal import signing
 
 LOOKUPS, WINDOW_SECONDS = 30, 600  # per client address

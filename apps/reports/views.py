@@ -18,12 +18,19 @@ from django.views.decorators.http import require_GET, require_http_methods
 from apps.accounts.access import get_launch_for_user
 from apps.accounts.permissions import can_export, visible_launches
 from apps.launches.models import Launch
-from apps.reports import exports, verification
-from apps.reports.controls import control_map
-from apps.reports.jobs import active_packet_job, request_packet
+from apps.reports import verification
+from apps.reports.exports.controls import control_map
+from apps.reports.exports.jobs import (
+    evidence_size,
+    export_audited,
+    inline_max_bytes,
+    record_download,
+    request_export,
+)
 from apps.reports.models import ExportJob, JobStatus, Packet
-from apps.reports.services import current_packet, open_packet
-from portal import signing
+from apps.reports.packets.jobs import active_packet_job, request_packet
+from apps.reports.packets.store import current_packet
+from portal import signing, storage
 from portal.http import client_ip
 
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -59,16 +66,13 @@ def packet_list(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def packet_download(request: HttpRequest, slug: str, sha256: str) -> FileResponse:
+def packet_download(request: HttpRequest, slug: str, sha256: str) -> HttpResponse:
     launch = get_launch_for_user(request, slug)
     packet = get_object_or_404(
         Packet.objects.select_related("launch"), launch=launch, sha256=sha256
     )
-    return FileResponse(
-        open_packet(packet),
-        as_attachment=True,
-        filename=packet.filename,
-        content_type="application/pdf",
+    return storage.download_response(
+        storage.PACKETS, packet.path, filename=packet.filename, content_type="application/pdf"
     )
 
 
@@ -105,24 +109,24 @@ def evidence_export(request: HttpRequest, slug: str) -> HttpResponse:
         return _export_rows(request, launch, list(jobs))
     filters, error = _export_filters(request.POST if request.method == "POST" else {})
     if request.method == "POST" and not error:
-        files, size = exports.evidence_size(launch, **filters)
+        files, size = evidence_size(launch, **filters)
         # A request never renders a packet: without a current one, a task builds both.
         packet = current_packet(launch)
-        small = size <= exports.inline_max_bytes()
+        small = size <= inline_max_bytes()
         if request.POST.get("action") == "download" and small and packet is not None:
             return _stream_export(request, launch, filters, packet)
-        exports.request_export(launch=launch, user=request.user, **filters)
+        request_export(launch=launch, user=request.user, **filters)
         text = f"The export ({files} evidence files, {size:,} bytes) is built in the background"
         if packet is None:
             text += " with a fresh sign-off packet (none is current)"
         messages.info(request, f"{text}: its link appears below when ready.")
         return redirect("launches:export", slug=launch.slug)
-    files, size = exports.evidence_size(launch)
+    files, size = evidence_size(launch)
     context = {
         **_jobs_context(launch, list(jobs)), "error": error, "form": request.POST,
         "chosen": request.POST.getlist("category"),
         "categories": launch.gates.categories(),
-        "evidence_files": files, "evidence_size": size, "inline_max": exports.inline_max_bytes(),
+        "evidence_files": files, "evidence_size": size, "inline_max": inline_max_bytes(),
     }  # fmt: skip
     return render(request, "reports/export.html", context, status=400 if error else 200)
 
@@ -136,9 +140,7 @@ def _jobs_context(launch: Launch, jobs: list) -> dict:
 
 
 def _stream_export(request: HttpRequest, launch: Launch, filters: dict, packet) -> FileResponse:
-    archive, data = exports.export_audited(
-        launch=launch, actor=request.user, packet=packet, **filters
-    )
+    archive, data = export_audited(launch=launch, actor=request.user, packet=packet, **filters)
     name = f"{launch.slug}-evidence-{timezone.now():%Y%m%dT%H%M%SZ}.zip"
     response = FileResponse(
         archive, as_attachment=True, filename=name, content_type="application/zip"
@@ -149,18 +151,15 @@ def _stream_export(request: HttpRequest, launch: Launch, filters: dict, packet) 
 
 @login_required
 @require_GET
-def export_download(request: HttpRequest, slug: str, pk: int) -> FileResponse:
+def export_download(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """A built export's ZIP (auditors and admins); each download is audited."""
     launch = _exporting_launch(request, slug)
     job = get_object_or_404(
         ExportJob.objects.select_related("launch"), launch=launch, pk=pk, status=JobStatus.DONE
     )
-    exports.record_download(job=job, user=request.user)
-    response = FileResponse(
-        exports.open_export(job),
-        as_attachment=True,
-        filename=job.filename,
-        content_type="application/zip",
+    record_download(job=job, user=request.user)
+    response = storage.download_response(
+        storage.EXPORTS, job.path, filename=job.filename, content_type="application/zip"
     )
     response["X-Export-SHA256"] = job.sha256
     return response

@@ -24,8 +24,8 @@ from apps.launches.closure import ClosureRefused, close_launch
 from apps.launches.middleware import ALLOWED_WHEN_CLOSED
 from apps.launches.models import Activity, Launch, LaunchClosed
 from apps.launches.services import import_launch_spec, update_activity
-from apps.reports.jobs import request_packet
-from apps.reports.summaries import open_report
+from apps.reports.packets.jobs import request_packet
+from apps.reports.packets.summary_report import open_report
 from apps.rollouts import tasks as rollout_tasks
 from apps.rollouts.postlaunch import analyse_validation, start_validation
 from apps.rollouts.services import analyse_run, start_run

@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 
 from apps.gates.models import Gate
-from apps.reports.controls import control_map, criterion_order
-from apps.reports.services import build_packet
+from apps.reports.exports.controls import control_map, criterion_order
+from apps.reports.packets.store import build_packet
 from tests.reports.conftest import approve_all
 
 pytestmark = pytest.mark.django_db

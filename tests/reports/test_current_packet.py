@@ -6,9 +6,9 @@ import zipfile
 import pytest
 
 from apps.audit.models import AuditEvent
-from apps.reports.export import export_evidence
+from apps.reports.exports.archive import export_evidence
 from apps.reports.models import Packet
-from apps.reports.services import build_packet, current_packet
+from apps.reports.packets.store import build_packet, current_packet
 from tests.reports.conftest import approve_all
 from tests.signoffs.conftest import read
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.gates.models import Gate, Waiver
-from apps.reports.export import export_evidence
+from apps.reports.exports.archive import export_evidence
 from tests.reports.conftest import approve_all
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 
 from apps.gates.models import Gate, Waiver
-from apps.reports.fetcher import PacketFetcher, RefusedURL
-from apps.reports.packet import html_to_pdf, render_packet
+from apps.reports.packets.fetcher import PacketFetcher, RefusedURL
+from apps.reports.packets.render import html_to_pdf, render_packet
 from tests.reports.conftest import approve_all
 from tests.reports.pdftext import pdf_text
 

@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from apps.audit.models import AuditEvent
 from apps.reports import tasks
-from apps.reports.jobs import request_packet, run_packet_job
 from apps.reports.models import ExportJob, JobStatus, Packet, PacketJob
+from apps.reports.packets.jobs import request_packet, run_packet_job
 from apps.signoffs.services import update_readiness
 from tests.reports.conftest import approve_all
 

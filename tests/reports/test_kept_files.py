@@ -4,23 +4,27 @@ folder (the embedded default) or an S3 bucket (moto's server), read back through
 import hashlib
 
 import pytest
+import requests
+from django.conf import settings
 from django.urls import reverse
 
 from apps.gates.models import Evidence
 from apps.reports import tasks
-from apps.reports.exports import request_export
+from apps.reports.exports.jobs import request_export
 from apps.reports.models import JobStatus
-from apps.reports.services import build_packet
+from apps.reports.packets.store import build_packet
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(params=["local", "s3"], autouse=True)
-def backend(request):
-    """Each story twice; autouse, so the storage is chosen before any fixture stores a file."""
-    if request.param == "s3":
+@pytest.fixture(params=["local", "s3", "s3-presigned"], autouse=True)
+def backend(request, settings):
+    """Each story three times (S3 once with downloads by presigned URL); autouse, so the
+    storage is chosen before any fixture stores a file."""
+    if request.param != "local":
         request.getfixturevalue("s3_bucket")
-    return request.param
+    settings.DOWNLOADS = "presigned" if request.param == "s3-presigned" else "stream"
+    return request.param.removesuffix("-presigned")
 
 
 @pytest.fixture
@@ -35,7 +39,13 @@ def stored(backend, atlas, auditor):
 
 
 def download(client, url: str) -> bytes:
+    """The bytes a browser saves: streamed, or fetched from the bucket the portal redirects to."""
     response = client.get(url)
+    if settings.DOWNLOADS == "presigned":
+        assert response.status_code == 302, response
+        fetched = requests.get(response["Location"], timeout=10)
+        assert fetched.status_code == 200, fetched
+        return fetched.content
     assert response.status_code == 200, response
     return b"".join(response.streaming_content)
 

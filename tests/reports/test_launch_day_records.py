@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from apps.api.services import create_api_token
 from apps.launches.services import import_launch_spec
-from apps.reports.packet import render_packet
-from apps.reports.rollout_records import packet_runs
+from apps.reports.packets.launch_day import packet_runs
+from apps.reports.packets.render import render_packet
 from apps.rollouts.services import analyse_run, roll_back, start_run
 from tests.helpers import to_yaml
 from tests.reports.pdftext import pdf_text

@@ -5,7 +5,7 @@ import time
 import pytest
 from django.utils import timezone
 
-from apps.reports.packet import launch_digest, render_packet
+from apps.reports.packets.render import launch_digest, render_packet
 from tests.reports.conftest import approve_all
 from tests.reports.pdftext import pdf_pages, pdf_text
 

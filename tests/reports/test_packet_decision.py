@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from apps.reports.packet import packet_context, render_html
+from apps.reports.packets.render import packet_context, render_html
 from apps.signoffs.models import Assignment, Duty
 from apps.signoffs.services import record_decision
 

@@ -6,9 +6,9 @@ console error, statuses in words), with a screenshot of each under var/screensho
 
 import pytest
 
-from apps.reports.exports import request_export, run_export_job
-from apps.reports.jobs import request_packet
-from apps.reports.services import build_packet
+from apps.reports.exports.jobs import request_export, run_export_job
+from apps.reports.packets.jobs import request_packet
+from apps.reports.packets.store import build_packet
 from tests.e2e.test_screenshots import Watch, check_page, log_in, open_page
 
 pytestmark = pytest.mark.django_db(transaction=True)

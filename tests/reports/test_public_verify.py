@@ -17,8 +17,8 @@ from django.urls import reverse
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from apps.reports import verification
-from apps.reports.exports import export_audited
-from apps.reports.services import build_packet
+from apps.reports.exports.jobs import export_audited
+from apps.reports.packets.store import build_packet
 from portal import signing
 
 pytestmark = pytest.mark.django_db
@@ -90,7 +90,7 @@ def test_a_pdf_signed_with_another_certificate_is_not_ours(client, atlas, monkey
     """mallory renders a packet-like PDF and signs it with her own self-signed certificate."""
     from django.utils import timezone
 
-    from apps.reports.packet import render_packet
+    from apps.reports.packets.render import render_packet
     from portal import pdfsign
 
     pdf = render_packet(atlas, now=timezone.now(), signed=False)

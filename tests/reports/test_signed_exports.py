@@ -25,8 +25,8 @@ from cryptography.x509.oid import NameOID
 from apps.audit.checkpoints import checkpoint_payload
 from apps.gates.models import Gate
 from apps.gates.services import Reading, record_reading
-from apps.reports.export import export_evidence
-from apps.reports.exports import export_audited, request_export, run_export_job
+from apps.reports.exports.archive import export_evidence
+from apps.reports.exports.jobs import export_audited, request_export, run_export_job
 from apps.reports.models import IssuedExport
 from portal import signing
 

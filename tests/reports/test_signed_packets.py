@@ -31,7 +31,7 @@ from pyhanko.sign.timestamps import DummyTimeStamper
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
-from apps.reports.services import build_packet, open_packet, render_stored
+from apps.reports.packets.store import build_packet, open_packet, render_stored
 from portal import signing
 from portal.checks import check_signing_identity
 from tests.helpers import ROOT, ca_issued_identity, certificate_for, write_identity

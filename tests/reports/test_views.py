@@ -11,7 +11,7 @@ from django.urls import reverse
 from apps.audit.models import AuditEvent
 from apps.reports import tasks
 from apps.reports.models import ExportJob, Packet, PacketJob
-from apps.reports.services import build_packet
+from apps.reports.packets.store import build_packet
 from tests.signoffs.conftest import read
 
 pytestmark = pytest.mark.django_db
@@ -120,8 +120,8 @@ def test_a_stored_packet_is_read_only_and_audited(atlas, signer, media):
 def test_the_packets_and_export_pages_take_a_fixed_number_of_queries(
     client, atlas, auditor, django_assert_num_queries
 ):
-    from apps.reports.exports import request_export
-    from apps.reports.jobs import request_packet
+    from apps.reports.exports.jobs import request_export
+    from apps.reports.packets.jobs import request_packet
 
     for _ in range(3):
         build_packet(launch=atlas, actor=auditor)

@@ -8,8 +8,8 @@ import pytest
 
 from apps.audit.models import AuditEvent
 from apps.gates.models import Gate
-from apps.reports.jobs import request_packet
 from apps.reports.models import JobStatus, Packet, PacketJob
+from apps.reports.packets.jobs import request_packet
 from apps.signoffs.models import Duty
 from tests.celery_worker import Worker, wait_for
 from tests.reports.conftest import user_with

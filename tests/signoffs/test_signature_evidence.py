@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from apps.api.services import create_api_token
 from apps.audit.models import AuditEvent
-from apps.reports.export import export_evidence
-from apps.reports.packet import render_packet
+from apps.reports.exports.archive import export_evidence
+from apps.reports.packets.render import render_packet
 from apps.signoffs.models import SignOff
 from portal.http import client_ip
 from tests.reports.pdftext import pdf_text

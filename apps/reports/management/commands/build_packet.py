@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.launches.models import Launch
-from apps.reports.services import build_packet, open_packet
+from apps.reports.packets.store import build_packet, open_packet
 
 
 class Command(BaseCommand):

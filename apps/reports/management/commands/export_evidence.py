@@ -4,7 +4,7 @@ from datetime import datetime
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.launches.models import Launch
-from apps.reports.exports import export_audited
+from apps.reports.exports.jobs import export_audited
 
 
 def _moment(text: str | None) -> datetime | None:

@@ -1,52 +1,24 @@
-"""Background jobs of the reports app: claimed once, finished once, under task redelivery.
+"""Packet jobs: a packet asked for by a person, or by a launch becoming ready, built by a task.
 
-A task is redelivered (acks_late, reject_on_worker_lost) when its worker dies mid-run. The job
-row makes that safe: a conditional UPDATE claims a queued or running job for one more attempt,
-and only the attempt that still holds the claim may mark it done and write its audit event; a
-done or failed job is left alone.
+Claimed, finished and failed through the Job model (apps/reports/models.py), so a redelivered
+task builds one packet at most; the task is queued by name (apps/reports/dispatch.py).
 """
 
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Model
 from django.utils import timezone
 
 from apps.audit.services import record
 from apps.launches.models import Launch
 from apps.reports.dispatch import BUILD_PACKET, build_later
-from apps.reports.models import ACTIVE, MAX_ATTEMPTS, JobStatus, Packet, PacketJob
-from apps.reports.services import actor_name, render_stored, save_packet
+from apps.reports.models import ACTIVE, JobStatus, Packet, PacketJob, actor_name
+from apps.reports.packets.store import render_stored, save_packet
 
 # Longer than every attempt's hard time limit together: a job still active after this is lost
 # (its message purged, its worker gone) and no longer blocks a new request.
 STALE_AFTER = timedelta(minutes=30)
 READY_REQUESTER = "system (launch ready)"
-
-
-def claim(model: type[Model], job_id: int, now: datetime) -> int | None:
-    """Take a queued or running job for one more attempt; its number, or None (not ours)."""
-    jobs = model.objects.filter(pk=job_id, status__in=ACTIVE)
-    won = jobs.filter(attempts__lt=MAX_ATTEMPTS).update(
-        status=JobStatus.RUNNING, attempts=F("attempts") + 1, started_at=now
-    )
-    if not won:
-        jobs.update(status=JobStatus.FAILED, finished_at=now,
-                    error=f"given up after {MAX_ATTEMPTS} attempts")  # fmt: skip
-        return None
-    return model.objects.values_list("attempts", flat=True).get(pk=job_id)
-
-
-def finish(model: type[Model], job_id: int, attempt: int, **fields) -> bool:
-    """Mark the job done if this attempt still holds it (call inside the audit's transaction)."""
-    holding = model.objects.filter(pk=job_id, status=JobStatus.RUNNING, attempts=attempt)
-    return bool(holding.update(status=JobStatus.DONE, finished_at=timezone.now(), **fields))
-
-
-def fail(model: type[Model], job_id: int, attempt: int, exc: BaseException) -> None:
-    holding = model.objects.filter(pk=job_id, status=JobStatus.RUNNING, attempts=attempt)
-    holding.update(status=JobStatus.FAILED, finished_at=timezone.now(),
-                   error=f"{type(exc).__name__}: {exc}"[:2000])  # fmt: skip
 
 
 def active_packet_job(launch: Launch, now: datetime | None = None) -> PacketJob | None:
@@ -113,17 +85,17 @@ def run_packet_job(*, job_id: int) -> Packet | None:
     Rendering runs outside any transaction; a redelivered task re-claims a job its killed
     predecessor left running, and does nothing for a done or failed job.
     """
-    attempt = claim(PacketJob, job_id, timezone.now())
+    attempt = PacketJob.claim(job_id, timezone.now())
     if attempt is None:
         return None
     job = PacketJob.objects.select_related("launch", "requested_by").get(pk=job_id)
     try:
         rendered = render_stored(launch=job.launch, now=timezone.now())
     except Exception as exc:
-        fail(PacketJob, job_id, attempt, exc)
+        PacketJob.fail(job_id, attempt, exc)
         raise
     with transaction.atomic():
-        if not finish(PacketJob, job_id, attempt):
+        if not PacketJob.finish(job_id, attempt):
             return None  # a later attempt took the job over; the stored PDF is unreferenced
         actor = job.requested_by or job.requested_by_name
         packet = save_packet(rendered, actor=actor, requested_at=job.requested_at)

@@ -1,4 +1,5 @@
-"""Packets: render, store immutably by SHA-256, audit; and look one up for /verify/."""
+"""Packets kept: rendered, stored once by SHA-256 in the `packets` storage and audited; the
+current packet of a launch, and a stored packet opened for reading."""
 
 import hashlib
 from dataclasses import dataclass
@@ -11,8 +12,8 @@ from django.utils import timezone
 from apps.audit.models import AuditEvent
 from apps.audit.services import record
 from apps.launches.models import Launch
-from apps.reports.models import Packet
-from apps.reports.packet import packet_context, render_pdf
+from apps.reports.models import Packet, actor_name
+from apps.reports.packets.render import packet_context, render_pdf
 from apps.signoffs.models import SignOff
 from apps.signoffs.snapshot import launch_digest
 from portal import storage
@@ -118,18 +119,3 @@ def store_pdf(pdf: bytes, sha256: str) -> str:
 def open_packet(packet: Packet):
     """The packet's PDF opened for reading (MissingFile if its storage lost it)."""
     return storage.open_stored(storage.PACKETS, packet.path)
-
-
-def sha256_of(stream, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file object, read in chunks."""
-    digest = hashlib.sha256()
-    for block in iter(lambda: stream.read(chunk), b""):
-        digest.update(block)
-    return digest.hexdigest()
-
-
-def actor_name(actor) -> str:
-    """A user's full name (or username), or the name given for a command or the system."""
-    if isinstance(actor, str):
-        return actor
-    return actor.get_full_name() or actor.get_username()

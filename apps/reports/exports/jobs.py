@@ -6,6 +6,7 @@ into the `exports` storage instead, with a download link when it is ready: a req
 minutes compressing gigabytes.
 """
 
+import hashlib
 import tempfile
 from datetime import datetime
 
@@ -19,16 +20,14 @@ from apps.audit.services import record
 from apps.gates.models import Evidence
 from apps.launches.models import Launch
 from apps.reports.dispatch import BUILD_EXPORT, build_later
-from apps.reports.export import (
+from apps.reports.exports.archive import (
     Scope,
     export_evidence,
     manifest_bytes,
     manifest_sha256,
     measurements,
 )
-from apps.reports.jobs import claim, fail, finish
-from apps.reports.models import ExportJob, IssuedExport
-from apps.reports.services import actor_name, sha256_of
+from apps.reports.models import ExportJob, IssuedExport, actor_name
 from portal import storage
 
 EXPORT_DIR = "exports"
@@ -124,18 +123,18 @@ def run_export_job(*, job_id: int) -> ExportJob | None:
     The archive is written to a local temporary file and stored in chunks when whole; a
     redelivered task for a done job does nothing.
     """
-    attempt = claim(ExportJob, job_id, timezone.now())
+    attempt = ExportJob.claim(job_id, timezone.now())
     if attempt is None:
         return None
     job = ExportJob.objects.select_related("launch", "requested_by").get(pk=job_id)
     try:
         name, sha256, size, manifest = _write_archive(job)
     except Exception as exc:
-        fail(ExportJob, job_id, attempt, exc)
+        ExportJob.fail(job_id, attempt, exc)
         raise
     data = {**export_data(manifest, sha256), "job": job.pk}
     with transaction.atomic():
-        if finish(ExportJob, job_id, attempt, path=name, sha256=sha256, size=size):
+        if ExportJob.finish(job_id, attempt, path=name, sha256=sha256, size=size):
             record_issued(launch=job.launch, data=data, size=size, job=job)
             record(actor=job.requested_by or job.requested_by_name, action="evidence.exported",
                    launch_slug=job.launch.slug, obj_type="export", obj_key=sha256,
@@ -162,6 +161,14 @@ def _write_archive(job: ExportJob) -> tuple[str, str, int, dict]:
         size = out.tell()
         name = storage.save_once(storage.EXPORTS, f"{EXPORT_DIR}/{job.pk}-{sha256}.zip", File(out))
     return name, sha256, size, manifest
+
+
+def sha256_of(stream, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file object, read in chunks."""
+    digest = hashlib.sha256()
+    for block in iter(lambda: stream.read(chunk), b""):
+        digest.update(block)
+    return digest.hexdigest()
 
 
 def _moment(text: str | None) -> datetime | None:

@@ -13,7 +13,7 @@ from django.db.models import Count
 
 from apps.gates.models import Gate, GateStatus, Measurement
 from apps.launches.models import Launch
-from apps.reports.packet import packet_gates
+from apps.reports.packets.render import packet_gates
 from apps.signoffs.models import Role, SignOff
 
 # Short titles of the 2017 Trust Services Criteria the portal's launches name; others show bare.

@@ -24,16 +24,17 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import canonical_json, event_body
 from apps.gates.models import Evidence, Gate, Measurement, Waiver, format_decimal
 from apps.launches.models import Launch
-from apps.reports import rollout_records
-from apps.reports.controls import control_csv_rows, control_map
+from apps.reports.exports import rollout_csv
+from apps.reports.exports.controls import control_csv_rows, control_map
 from apps.reports.models import Packet
-from apps.reports.packet import packet_gates
-from apps.reports.services import ensure_packet
+from apps.reports.packets.render import packet_gates
+from apps.reports.packets.store import ensure_packet
 from apps.signoffs.models import SignOff
 from portal import signing, storage
 from portal.csvsafe import safe_cell
 
-VERIFY_SCRIPT = Path(__file__).with_name("verify_export.py")
+# Copied into every export as verify.py: a standalone script that imports nothing of the portal.
+VERIFY_SCRIPT = Path(__file__).with_name("verify_script.py")
 MANIFEST, SIGNATURE, CERTIFICATE = "manifest.json", "manifest.json.jws", "signing-certificate.pem"
 CHUNK = 1 << 20
 
@@ -160,7 +161,7 @@ def write_tables(archive: Archive, scope: Scope, now: datetime) -> None:
 def write_launch_day(archive: Archive, scope: Scope) -> None:
     """Rollout runs (a row per stage), readings and hook calls: every gate category's, within
     the time range (a run by its start)."""
-    launch, records = scope.launch, rollout_records
+    launch, records = scope.launch, rollout_csv
     runs, at = scope.during("run__started_at"), scope.during("at")
     archive.write_csv("rollout_runs.csv", records.RUN_HEADER, records.run_rows(launch, runs))
     archive.write_csv("rollout_readings.csv", records.READING_HEADER,

@@ -13,8 +13,13 @@ from django.template.loader import render_to_string
 
 from apps.gates.models import Measurement, Source, format_decimal
 from apps.launches.models import Launch
-from apps.reports.packet import closing_checkpoint, html_to_pdf, packet_gates, signature_rows
-from apps.reports.services import store_pdf
+from apps.reports.packets.render import (
+    closing_checkpoint,
+    html_to_pdf,
+    packet_gates,
+    signature_rows,
+)
+from apps.reports.packets.store import store_pdf
 from apps.rollouts.models import AnalysisReading, RolloutRun
 from apps.rollouts.postlaunch import ATTESTATION_CATEGORY, post_launch_summary
 from portal import storage

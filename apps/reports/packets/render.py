@@ -18,8 +18,8 @@ from apps.gates.summary import dimension_summary
 from apps.launches.forecast import launch_forecast
 from apps.launches.models import Launch
 from apps.launches.timeline import gantt
-from apps.reports.fetcher import PacketFetcher
-from apps.reports.rollout_records import packet_runs
+from apps.reports.packets.fetcher import PacketFetcher
+from apps.reports.packets.launch_day import packet_runs
 from apps.signoffs.models import SignOff
 from apps.signoffs.readiness import readiness
 from apps.signoffs.snapshot import launch_digest
