@@ -1,12 +1,8 @@
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Context, Decimal
 
 from django.conf import settings
-from django.db import connections, models
-from django.db.models import CharField, JSONField, OuterRef, Subquery
-from django.db.models.expressions import RawSQL
-from django.db.models.functions import Cast, JSONObject
-from django.db.models.query import ModelIterable
+from django.db import models
 from django.utils import timezone
 
 from apps.launches.models import Launch
@@ -86,63 +82,8 @@ class PrometheusSource(models.Model):
         return out
 
 
-def _first_row(queryset, fields):
-    return Subquery(queryset.values(row=fields)[:1], output_field=JSONField())
-
-
-# The same two subqueries written out for PostgreSQL: Django spends about 2 ms building and
-# compiling the ORM ones on every page that lists gates; these cost nothing to compile.
-# tests/gates/test_dashboard_query.py checks that both give the same gates.
-_NEWEST_MEASUREMENT = """(
-    SELECT jsonb_build_object('id', m.id, 'evidence', m.evidence_id, 'value', m.value::text,
-                              'reason', m.reason)
-    FROM gates_measurement m WHERE m.gate_id = gates_gate.id
-    ORDER BY m.evaluated_at DESC, m.id DESC LIMIT 1)"""
-_ACTIVE_WAIVER = """(
-    SELECT jsonb_build_object('id', w.id, 'granted_by', w.granted_by_id,
-                              'requested_by', w.requested_by_id,
-                              'expires_at', w.expires_at, 'reason', w.reason)
-    FROM gates_waiver w WHERE w.gate_id = gates_gate.id AND w.granted_at IS NOT NULL
-        AND w.revoked_at IS NULL AND w.expires_at > %s
-    ORDER BY w.expires_at DESC LIMIT 1)"""
-
-
 SIX_PLACES = Decimal("0.000001")  # Measurement.value's scale, as the column reads back
 VALUE_CONTEXT = Context(prec=40)  # the default 28 digits cannot quantize a 30-digit value
-
-
-class GateIterable(ModelIterable):
-    """Gates whose newest measurement and active waiver came as one JSON object each: sets the
-    attributes the pages and services read (None when there is none)."""
-
-    def __iter__(self):
-        for gate in super().__iter__():
-            if "latest_json" in gate.__dict__:
-                row = gate.__dict__.pop("latest_json") or {}
-                value = row.get("value")
-                gate.latest_id = row.get("id")
-                gate.latest_evidence = row.get("evidence")
-                gate.latest_value = (
-                    None
-                    if value is None
-                    else Decimal(value).quantize(SIX_PLACES, context=VALUE_CONTEXT)
-                )
-                gate.latest_reason = row.get("reason")
-            if "waiver_json" in gate.__dict__:
-                row = gate.__dict__.pop("waiver_json") or {}
-                expires = row.get("expires_at")
-                gate.waiver_id = row.get("id")
-                gate.waiver_granted_by = row.get("granted_by")
-                gate.waiver_requested_by = row.get("requested_by")
-                gate.waiver_expires_at = _aware(expires) if expires else None
-                gate.waiver_reason = row.get("reason")
-            yield gate
-
-
-def _aware(text: str) -> datetime:
-    """A timestamp of a JSON object: PostgreSQL writes its offset, SQLite writes UTC without."""
-    value = datetime.fromisoformat(text)
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class GateQuerySet(models.QuerySet):
@@ -154,47 +95,26 @@ class GateQuerySet(models.QuerySet):
         """The distinct categories of the active gates, in order (the pages' category filters)."""
         return self.active().order_by("category").values_list("category", flat=True).distinct()
 
-    def with_latest_measurement(self):
-        """Annotate each gate with its newest measurement's id, evidence, value and reason
-        (latest_id, latest_evidence, latest_value, latest_reason), in the same query."""
-        if self._postgresql():
-            newest = RawSQL(_NEWEST_MEASUREMENT, (), JSONField())  # noqa: S611 - a constant
-            return self._unpacking(latest_json=newest)
-        newest = Measurement.objects.filter(gate=OuterRef("pk")).order_by("-evaluated_at", "-id")
-        fields = JSONObject(id="id", evidence="evidence_id", value=Cast("value", CharField()),
-                            reason="reason")  # fmt: skip
-        return self._unpacking(latest_json=_first_row(newest, fields))
+    def for_dashboard(self, now):
+        """The active gates of a page, in spec order, each with the waiver covering it as of
+        `now` (one join); the newest measurement is kept on the gate itself."""
+        return self.active().with_active_waiver(now).order_by("order", "key")
 
     def with_active_waiver(self, now):
-        """Annotate each gate with its longest active waiver's id, approver, requester, expiry and
-        reason (waiver_id, waiver_granted_by, waiver_requested_by, waiver_expires_at,
-        waiver_reason)."""
-        if self._postgresql():
-            active = RawSQL(_ACTIVE_WAIVER, (now,), JSONField())  # noqa: S611 - bound parameter
-            return self._unpacking(waiver_json=active)
-        waivers = Waiver.objects.active(now).filter(gate=OuterRef("pk"))
-        fields = JSONObject(id="id", granted_by="granted_by_id", requested_by="requested_by_id",
-                            expires_at="expires_at", reason="reason")  # fmt: skip
-        return self._unpacking(waiver_json=_first_row(waivers, fields))
+        """Join each gate's covering waiver, and remember `now` as the moment the waiver_*
+        attributes show it at (an expired covering waiver shows as none)."""
+        moment = models.Value(now, output_field=models.DateTimeField())
+        return self.select_related("covering_waiver").annotate(waiver_shown_at=moment)
 
-    def _postgresql(self) -> bool:
-        # The written-out subqueries name the outer table (gates_gate): fine for a query of
-        # gates, as these annotations are used; not inside another query's subquery.
-        return connections[self.db].vendor == "postgresql"
-
-    def _unpacking(self, **annotations):
-        # One correlated subquery per annotated row, not one per field: a page of 120 gates
-        # asked eight subqueries a gate (960) and spent a third of its time there.
-        queryset = self.annotate(**annotations)
-        if issubclass(queryset._iterable_class, ModelIterable):
-            queryset._iterable_class = GateIterable
-        return queryset
-
-    def for_dashboard(self, now):
-        """The active gates of a page, in spec order, with newest measurement and waiver."""
-        return (
-            self.active().with_latest_measurement().with_active_waiver(now).order_by("order", "key")
+    def may_block(self, now):
+        """Blocking active gates that current_status(now) may not judge passing: a gate passing
+        on fresh evidence is passing whatever else holds, so readiness need not load it."""
+        fresh = models.ExpressionWrapper(
+            models.Value(now) - models.F("max_age"), output_field=models.DateTimeField()
         )
+        passing = models.Q(state=GateStatus.PASSING, last_measured_at__isnull=False,
+                           last_evidence_at__gte=fresh)  # fmt: skip
+        return self.active().filter(blocking=True).exclude(passing)
 
     def due(self, now):
         """Polled gates whose next evaluation is due (never evaluated ones first)."""
@@ -256,6 +176,28 @@ class Gate(models.Model):
     pull_etag = models.CharField(max_length=200, blank=True)
     pull_last_modified = models.CharField(max_length=100, blank=True)
 
+    # The newest measurement (NEWEST_FIRST), kept in the transaction that writes measurements,
+    # so that pages read it at no cost. Not indexed: it changes on every evaluation, and an
+    # index would cost every gate UPDATE its HOT path.
+    latest_measurement = models.ForeignKey(
+        "Measurement", null=True, blank=True, editable=False, db_index=False,
+        on_delete=models.SET_NULL, related_name="+",
+    )  # fmt: skip
+    latest_evaluated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    latest_value = models.DecimalField(
+        max_digits=30, decimal_places=6, null=True, blank=True, editable=False
+    )
+    latest_reason = models.TextField(blank=True, editable=False)
+    latest_evidence = models.CharField(
+        max_length=64, blank=True, editable=False, help_text="The newest measurement's SHA-256."
+    )
+    # The granted, unrevoked waiver that runs longest (Waiver.objects.covering()), kept by the
+    # services that grant and revoke waivers; it covers the gate while it has not expired.
+    covering_waiver = models.ForeignKey(
+        "Waiver", null=True, blank=True, editable=False, db_index=False,
+        on_delete=models.SET_NULL, related_name="+",
+    )  # fmt: skip
+
     objects = GateQuerySet.as_manager()
 
     class Meta:
@@ -292,12 +234,24 @@ class Gate(models.Model):
         """Whether workers fetch this gate's evidence (others are pushed or attested)."""
         return self.source == Source.PROMETHEUS or bool(self.pull_url)
 
-    def current_status(self, now=None, *, waiver: "Waiver | None" = None) -> tuple[str, str]:
-        """(status, reason) as of `now`: stale evidence is unknown; a waiver covers non-passing.
+    @property
+    def latest_id(self) -> int | None:
+        return self.latest_measurement_id
 
-        `waiver` is the active waiver when the caller has it; otherwise the annotation of
-        with_active_waiver() is used, or one query.
-        """
+    def keep_if_newest(self, measurement: "Measurement") -> None:
+        """Keep `measurement` as the newest (in memory) unless the kept one is newer: a late
+        report, evaluated before the kept one, does not replace it."""
+        if self.latest_measurement_id is not None and measurement.newness < (
+            self.latest_evaluated_at,
+            self.latest_measurement_id,
+        ):
+            return
+        self.latest_measurement_id = measurement.pk
+        self.latest_evaluated_at, self.latest_value = measurement.evaluated_at, measurement.value
+        self.latest_reason, self.latest_evidence = measurement.reason, measurement.evidence_id or ""
+
+    def current_status(self, now=None) -> tuple[str, str]:
+        """(status, reason) as of `now`: stale evidence is unknown; a waiver covers non-passing."""
         now = now or timezone.now()
         if self.last_measured_at is None:
             status, reason = GateStatus.PENDING, "never measured"
@@ -310,58 +264,54 @@ class Gate(models.Model):
             status, reason = self.state, self.state_reason
         if status == GateStatus.PASSING:
             return status, reason
-        expires, why = self._active_waiver(now, waiver)
-        if expires is not None:
-            return GateStatus.WAIVED, f"waived until {expires:%Y-%m-%d %H:%M} UTC: {why}"
+        waiver = self.waiver_at(now)  # expiry counts at once, even a moment after a page's join
+        if waiver is not None:
+            expires = waiver.expires_at
+            return GateStatus.WAIVED, f"waived until {expires:%Y-%m-%d %H:%M} UTC: {waiver.reason}"
         return status, reason
 
     def waiver_warning(self, now, target_t0=None) -> str:
         """Why someone relying on this gate's active waiver should look twice: it ends before
-        T-0, or within 48 hours. Empty otherwise (reads with_active_waiver()'s annotation)."""
+        T-0, or within 48 hours. Empty otherwise."""
         if self.current_status(now)[0] != GateStatus.WAIVED:
             return ""
-        expires = self._active_waiver(now, None)[0]
+        expires = self.waiver_at(now).expires_at
         if expires < (target_t0 or self.launch.target_t0):
             return f"its waiver ends {expires:%Y-%m-%d %H:%M} UTC, before T-0"
         if expires <= now + timedelta(hours=48):
             return f"its waiver ends within 48 hours ({expires:%Y-%m-%d %H:%M} UTC)"
         return ""
 
-    def _active_waiver(self, now, waiver) -> tuple:
-        if waiver is not None:
-            return waiver.expires_at, waiver.reason
-        if hasattr(self, "waiver_expires_at"):
-            expires, why = self.waiver_expires_at, self.waiver_reason
-        else:
-            found = self.waivers.active(now).first()
-            expires, why = (found.expires_at, found.reason) if found else (None, "")
-        # An annotation made a moment ago may already be past: expiry counts at once.
-        return (expires, why) if expires is not None and expires > now else (None, "")
+    def waiver_at(self, now) -> "Waiver | None":
+        """The waiver covering this gate at `now`: the kept covering waiver (joined by
+        with_active_waiver(), or one query) unless it has expired."""
+        waiver = self.covering_waiver
+        return waiver if waiver is not None and waiver.expires_at > now else None
+
+    # The active waiver as pages, packets and exports show it: as of for_dashboard()'s `now`
+    # (or now, on a gate loaded otherwise).
+
+    @property
+    def waiver_id(self) -> int | None:
+        waiver = self._shown_waiver()
+        return waiver.pk if waiver else None
+
+    @property
+    def waiver_expires_at(self):
+        waiver = self._shown_waiver()
+        return waiver.expires_at if waiver else None
+
+    @property
+    def waiver_reason(self) -> str:
+        waiver = self._shown_waiver()
+        return waiver.reason if waiver else ""
+
+    def _shown_waiver(self) -> "Waiver | None":
+        return self.waiver_at(getattr(self, "waiver_shown_at", None) or timezone.now())
 
 
-class GateRow:
-    """What Gate.current_status() reads, from a values_list() row: for a page that judges many
-    gates and shows none of them (the launches list judges every launch's), without building
-    the models. The status is Gate's own method, so the two cannot disagree."""
-
-    FIELDS = ("launch_id", "key", "state", "state_reason", "last_measured_at",
-              "last_evidence_at", "max_age")  # fmt: skip
-    __slots__ = (*FIELDS, "waiver_expires_at", "waiver_reason")
-
-    current_status = Gate.current_status
-    _active_waiver = Gate._active_waiver
-
-    def __init__(self, *values, waiver: dict | None = None):
-        for name, value in zip(self.FIELDS, values, strict=True):
-            setattr(self, name, value)
-        self.waiver_expires_at = _aware(waiver["expires_at"]) if waiver else None
-        self.waiver_reason = waiver["reason"] if waiver else ""
-
-    @classmethod
-    def rows(cls, gates, now) -> list["GateRow"]:
-        """The gates of a queryset, each with its active waiver (one query)."""
-        found = gates.with_active_waiver(now).values_list(*cls.FIELDS, "waiver_json")
-        return [cls(*values, waiver=waiver) for *values, waiver in found]
+# What "the newest measurement" means, everywhere (Measurement.newness is its key).
+NEWEST_FIRST = ("-evaluated_at", "-id")
 
 
 class Measurement(models.Model):
@@ -382,7 +332,7 @@ class Measurement(models.Model):
     )
 
     class Meta:
-        ordering = ["-evaluated_at", "-id"]
+        ordering = list(NEWEST_FIRST)
         indexes = [models.Index(fields=["gate", "-evaluated_at"], name="measurement_gate_newest")]
         constraints = [
             models.CheckConstraint(
@@ -394,6 +344,11 @@ class Measurement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.gate_id} {self.status} {self.value}"
+
+    @property
+    def newness(self) -> tuple:
+        """The key of NEWEST_FIRST: of two measurements, the greater is the newer."""
+        return (self.evaluated_at, self.pk)
 
 
 class Evidence(models.Model):
@@ -431,11 +386,16 @@ class StatusChange(models.Model):
 
 
 class WaiverQuerySet(models.QuerySet):
+    def covering(self):
+        """Approved, not revoked (nor refused, which excludes approved), the longest first: the
+        first of a gate's covers it until it expires (Gate.covering_waiver keeps it)."""
+        return self.filter(granted_at__isnull=False, revoked_at__isnull=True).order_by(
+            "-expires_at", "-id"
+        )
+
     def active(self, now):
         """Waivers that count at `now`: approved, not revoked and not yet expired."""
-        return self.filter(
-            granted_at__isnull=False, revoked_at__isnull=True, expires_at__gt=now
-        ).order_by("-expires_at")
+        return self.covering().filter(expires_at__gt=now)
 
     def pending(self):
         """Requests waiting for a second person: neither approved, refused nor withdrawn."""

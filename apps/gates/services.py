@@ -9,10 +9,11 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import DatabaseError, connection, transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
 from apps.audit.services import lock_chains, record
-from apps.gates import rules
+from apps.gates import rows, rules
 from apps.gates.evidence import read_evidence, store_evidence
 from apps.gates.models import (
     Evidence,
@@ -88,6 +89,8 @@ def record_readings(evaluations: list[Evaluation], *, actor) -> list[Measurement
         _insert(stored)
         changes = [(m, before) for m in stored if (before := _step(m.gate, m)) != m.gate.state]
         _save_states([m.gate for m in stored])
+        for launch_id in {m.gate.launch_id for m in stored}:
+            rows.bump(launch_id)  # each gate's row shows its newest reading
         lock_chains(m.gate.launch.slug for m, _ in changes)  # a batch spans launches: no deadlock
         for measurement, before in changes:
             _status_changed(measurement.gate, before, measurement, actor=actor)
@@ -152,19 +155,26 @@ _SAVE_STATES = """
 UPDATE {table} AS g SET state = v.state, state_reason = v.state_reason,
     streak_status = v.streak_status, streak_count = v.streak_count,
     last_measured_at = v.last_measured_at, last_evidence_at = v.last_evidence_at,
-    state_since = v.state_since
+    state_since = v.state_since, latest_measurement_id = v.latest_measurement_id,
+    latest_evaluated_at = v.latest_evaluated_at, latest_value = v.latest_value,
+    latest_reason = v.latest_reason, latest_evidence = v.latest_evidence
 FROM unnest(%s::bigint[], %s::varchar[], %s::text[], %s::varchar[], %s::integer[],
-            %s::timestamptz[], %s::timestamptz[], %s::timestamptz[])
+            %s::timestamptz[], %s::timestamptz[], %s::timestamptz[], %s::bigint[],
+            %s::timestamptz[], %s::numeric[], %s::text[], %s::varchar[])
     AS v(id, state, state_reason, streak_status, streak_count, last_measured_at,
-         last_evidence_at, state_since)
+         last_evidence_at, state_since, latest_measurement_id, latest_evaluated_at,
+         latest_value, latest_reason, latest_evidence)
 WHERE g.id = v.id
 """
 STATE_FIELDS = ("id", "state", "state_reason", "streak_status", "streak_count",
-                "last_measured_at", "last_evidence_at", "state_since")  # fmt: skip
+                "last_measured_at", "last_evidence_at", "state_since", "latest_measurement_id",
+                "latest_evaluated_at", "latest_value", "latest_reason",
+                "latest_evidence")  # fmt: skip
 
 
 def _save_states(gates: list[Gate]) -> None:
-    """Write the state fields record_readings() advanced (the rows are locked)."""
+    """Write the state fields record_readings() advanced, and the newest measurement it kept
+    (the rows are locked)."""
     if not gates:
         return
     if connection.vendor != "postgresql":  # the embedded SQLite of `make run`
@@ -213,9 +223,10 @@ def _judged(gate: Gate, reading: Reading) -> rules.Verdict:
 
 
 def _step(gate: Gate, measurement: Measurement) -> str:
-    """Advance the gate's guarded state by one measurement (in memory); returns the state
-    before."""
+    """Advance the gate's guarded state by one stored measurement, and keep it as the newest
+    unless a newer one is kept (in memory); returns the state before."""
     before = gate.state
+    gate.keep_if_newest(measurement)
     state = rules.advance(
         rules.State(gate.state, gate.streak_status, gate.streak_count),
         measurement.status,
@@ -529,6 +540,7 @@ def request_waiver(*, gate: Gate, user, reason: str, expires_at, now=None) -> Wa
             requested_at=now, expires_at=expires_at, granted_by=user if at_once else None,
             granted_by_name=name if at_once else "", granted_at=now if at_once else None,
         )  # fmt: skip
+        update_covering_waiver(gate_id=gate.pk)
         action = "waiver.granted" if at_once else "waiver.requested"
         _waiver_event(waiver, action, actor=user, reason=waiver.reason, expires_at=expires_at)
         if at_once:
@@ -549,6 +561,7 @@ def approve_waiver(*, waiver: Waiver, user, now=None) -> Waiver:
         name = user.get_full_name() or user.get_username()
         Waiver.objects.filter(pk=waiver.pk).update(granted_by=user, granted_by_name=name,
                                                    granted_at=now)  # fmt: skip
+        update_covering_waiver(gate_id=waiver.gate_id)
         waiver.granted_by, waiver.granted_by_name, waiver.granted_at = user, name, now
         _waiver_event(waiver, "waiver.approved", actor=user, requested_by=waiver.requested_by_name)
         _waiver_took_effect(waiver, user, now)
@@ -568,6 +581,7 @@ def refuse_waiver(*, waiver: Waiver, user, reason: str, now=None) -> Waiver:
         name = user.get_full_name() or user.get_username()
         Waiver.objects.filter(pk=waiver.pk).update(refused_at=now, refused_by_name=name,
                                                    refusal_reason=reason.strip())  # fmt: skip
+        update_covering_waiver(gate_id=waiver.gate_id)
         waiver.refused_at, waiver.refused_by_name = now, name
         waiver.refusal_reason = reason.strip()
         _waiver_event(waiver, "waiver.refused", actor=user, reason=waiver.refusal_reason)
@@ -609,11 +623,24 @@ def revoke_waiver(*, waiver: Waiver, user, reason: str, now=None) -> Waiver:
         name = user.get_full_name() or user.get_username()
         Waiver.objects.filter(pk=waiver.pk).update(revoked_at=now, revoked_by_name=name,
                                                    revoke_reason=reason.strip())  # fmt: skip
+        update_covering_waiver(gate_id=waiver.gate_id)
         waiver.revoked_at, waiver.revoked_by_name = now, name
         waiver.revoke_reason = reason.strip()
         _waiver_event(waiver, "waiver.revoked", actor=user, reason=waiver.revoke_reason)
         _invalidate_approvals_after_waiver(waiver.gate, now, actor=user)
     return waiver
+
+
+def update_covering_waiver(*, gate_id: int) -> None:
+    """Keep on the gate the waiver that covers it (Waiver.objects.covering()), in the caller's
+    transaction, after any write to its waivers. The gate row is locked first: the UPDATE's
+    subquery then sees a grant or revocation of the same gate committed meanwhile."""
+    with transaction.atomic(savepoint=False):
+        locked = Gate.objects.select_for_update().filter(pk=gate_id)
+        launch_id = locked.values_list("launch_id", flat=True).get()
+        covering = Waiver.objects.covering().filter(gate_id=gate_id).values("pk")[:1]
+        Gate.objects.filter(pk=gate_id).update(covering_waiver=Subquery(covering))
+        rows.bump(launch_id)  # the gate's row shows its waiver
 
 
 def _waiver_took_effect(waiver: Waiver, user, now) -> None:

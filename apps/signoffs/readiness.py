@@ -1,13 +1,17 @@
 """Readiness: GO-ready when every blocking gate is passing or waived and every required role
 holds a valid approval. The portal recommends; people decide."""
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import DateTimeField, ExpressionWrapper, F, Q, Value
-
-from apps.gates.models import Gate, GateRow, GateStatus
-from apps.signoffs.models import SignOff
+from apps.gates.models import Gate
+from apps.signoffs.models import Role, SignOff
 from apps.signoffs.snapshot import GOOD
+
+# What Gate.current_status() reads, for the gates readiness loads itself.
+JUDGED_FIELDS = ("launch_id", "key", "blocking", "state", "state_reason", "last_measured_at",
+                 "last_evidence_at", "max_age", "covering_waiver__expires_at",
+                 "covering_waiver__reason")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -34,21 +38,39 @@ class Readiness:
 
 
 def readiness(launch, now, *, gates=None, roles=None, signoffs=None) -> Readiness:
-    """Three queries, fewer when the caller passes what it has loaded already: blocking gates
-    with their newest state (the launch's for_dashboard() gates), roles, the active sign-offs."""
+    """One launch's readiness, by readiness_of_many()'s rule. Three queries, fewer when the
+    caller passes what it has loaded already: the launch's gates (for_dashboard()), its
+    unretired roles, its active sign-offs."""
+    ids = [launch.pk]
+    return _judge(
+        now,
+        gates=_gates_to_judge(ids, now) if gates is None else gates,
+        roles=_roles(ids) if roles is None else roles,
+        signoffs=_signoffs(ids) if signoffs is None else signoffs,
+    )
+
+
+def readiness_of_many(launches: list, now) -> dict[int, Readiness]:
+    """Readiness of several launches (by id) in three queries, whatever their number."""
+    ids = [launch.pk for launch in launches]
+    gates, roles, signoffs = defaultdict(list), defaultdict(list), defaultdict(list)
+    for rows, by_launch in ((_gates_to_judge(ids, now), gates), (_roles(ids), roles),
+                            (_signoffs(ids), signoffs)):  # fmt: skip
+        for row in rows:
+            by_launch[row.launch_id].append(row)
+    return {pk: _judge(now, gates=gates[pk], roles=roles[pk], signoffs=signoffs[pk]) for pk in ids}
+
+
+def _judge(now, *, gates, roles, signoffs) -> Readiness:
+    """The rule, over one launch's gates, roles and active sign-offs: every blocking gate good
+    (passing or waived), every required, unretired role holding a valid approval."""
     blockers = []
-    if gates is None:
-        gates = Gate.objects.filter(launch=launch, blocking=True).for_dashboard(now)
     for gate in (g for g in gates if g.blocking):
         status, reason = gate.current_status(now)
         if status not in GOOD:
             blockers.append(Blocker("gate", gate.key, status, reason))
-    if signoffs is None:
-        signoffs = SignOff.objects.filter(launch=launch).active().briefly()
     active = {s.role_id: s for s in signoffs}
     approvals = {pk: s for pk, s in active.items() if s.is_approval and s.invalidated_at is None}
-    if roles is None:
-        roles = launch.roles.filter(retired_at__isnull=True)
     named = {}
     for role in roles:
         if role.pk in approvals:
@@ -68,40 +90,18 @@ def _missing(role, signoff) -> Blocker:
     return Blocker("signoff", role.key, "rejected", f"{role.name} rejected: {signoff.comment}")
 
 
-def readiness_of_many(launches: list, now) -> dict[int, Readiness]:
-    """Readiness of several launches in three queries, whatever their number."""
-    from apps.signoffs.models import Role
+def _gates_to_judge(launch_ids: list[int], now):
+    """Only the gates that may block, with only what current_status() reads: a gate passing on
+    fresh evidence is good whatever else holds, so it is not loaded at all."""
+    gates = Gate.objects.filter(launch_id__in=launch_ids).may_block(now)
+    return gates.with_active_waiver(now).only(*JUDGED_FIELDS).order_by("order", "key")
 
-    ids = [launch.pk for launch in launches]
-    # Only the gates that may block, with only what current_status() reads: a gate passing on
-    # fresh evidence is good whatever else holds, so it is not loaded at all.
-    fresh = ExpressionWrapper(Value(now) - F("max_age"), output_field=DateTimeField())
-    passing = Q(state=GateStatus.PASSING, last_measured_at__isnull=False,
-                last_evidence_at__gte=fresh)  # fmt: skip
-    blocking = Gate.objects.filter(launch_id__in=ids, blocking=True).active().exclude(passing)
-    gates = GateRow.rows(blocking, now)
-    # Only what the blockers and the approvals read (the launches list shows their numbers).
-    roles = Role.objects.filter(launch_id__in=ids, retired_at__isnull=True, required=True).only(
-        "launch_id", "key", "name"
+
+def _roles(launch_ids: list[int]):
+    return Role.objects.filter(launch_id__in=launch_ids, retired_at__isnull=True).only(
+        "launch_id", "key", "name", "required", "retired_at"
     )
-    approvals = (
-        SignOff.objects.filter(launch_id__in=ids).active().select_related("role")
-        .only("launch_id", "role_id", "role__key", "decision", "invalidated_at",
-              "invalidated_reason", "comment")
-    )  # fmt: skip
-    by_launch: dict[int, Readiness] = {pk: Readiness(ready=True) for pk in ids}
-    for gate in gates:
-        status, reason = gate.current_status(now)
-        if status not in GOOD:
-            by_launch[gate.launch_id].blockers.append(Blocker("gate", gate.key, status, reason))
-    for signoff in approvals:
-        by_launch[signoff.launch_id].signoffs[signoff.role_id] = signoff
-        if signoff.is_approval and signoff.invalidated_at is None:
-            by_launch[signoff.launch_id].approvals[signoff.role.key] = signoff
-    for role in roles:
-        if role.key not in by_launch[role.launch_id].approvals:
-            state = by_launch[role.launch_id]
-            state.blockers.append(_missing(role, state.signoffs.get(role.pk)))
-    for state in by_launch.values():
-        state.ready = not state.blockers
-    return by_launch
+
+
+def _signoffs(launch_ids: list[int]):
+    return SignOff.objects.filter(launch_id__in=launch_ids).active().briefly()

@@ -70,8 +70,9 @@ def test_the_launch_list_shows_each_launch(client, pm, launch):
 
 
 def test_the_launch_list_judges_readiness_as_the_overview_does(client, pm, launch):
-    """The list judges many launches from a few fields (readiness_of_many, GateRow, sign-offs
-    and roles loaded with only what the blockers read): the same blockers, no extra query."""
+    """The list judges many launches by the overview's rule (readiness_of_many: the gates that
+    may block and the roles with only what the blockers read): the same blockers, no extra
+    query."""
     gate = Gate.objects.get(key="coverage")
     record_reading(gate=gate, reading=Reading(value=Decimal(80)), actor="test")
     overview = client.get("/launches/atlas/").context["readiness"]

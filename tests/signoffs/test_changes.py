@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.gates.models import Gate, Waiver
+from apps.gates.services import update_covering_waiver
 from apps.signoffs.changes import changes_since, signed_lookups
 from apps.signoffs.models import Role, SignOff
 from apps.signoffs.services import sweep
@@ -108,6 +109,7 @@ def test_a_revoked_waiver_is_named(client, people, all_passing):
     client.force_login(people["vera"])
     _sign(client, SIGN_VP)
     Waiver.objects.update(revoked_at=timezone.now())
+    update_covering_waiver(gate_id=Gate.objects.get(key="coverage").pk)  # as revoke_waiver does
 
     (change,) = _changes()
     assert change.waiver_ended == "revoked"

@@ -11,7 +11,14 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.gates.models import Gate, GateStatus, Waiver
-from apps.gates.services import WaiverRefused, request_waiver, warn_expiring_waivers
+from apps.gates.services import (
+    WaiverRefused,
+    approve_waiver,
+    refuse_waiver,
+    request_waiver,
+    revoke_waiver,
+    warn_expiring_waivers,
+)
 from apps.launches.models import Launch
 from apps.signoffs.models import Assignment, Duty, Role, SignOff
 from tests.signoffs.conftest import PASSWORD, make_user, read
@@ -314,3 +321,36 @@ def test_attesting_after_approving_invalidates_the_approval(client, people, all_
     signoff = SignOff.objects.get()
     assert signoff.invalidated_at is not None
     assert "produced the evidence of gate runbooks" in signoff.invalidated_reason
+
+
+# --- the waiver that covers a gate, kept on the gate ----------------------------------------------
+
+
+def _covering(at) -> str:
+    """The reason of the waiver covering coverage at `at`, as pages read it ("" for none)."""
+    return Gate.objects.filter(key="coverage").for_dashboard(at).get().waiver_reason
+
+
+def test_the_longest_granted_unrevoked_waiver_covers_until_it_ends(people, quinn, all_passing):
+    read("coverage", "70")
+    gate, now = Gate.objects.get(key="coverage"), timezone.now()
+
+    def granted(reason, **delta):
+        asked = request_waiver(gate=gate, user=people["vera"], reason=reason,
+                               expires_at=now + timedelta(**delta), now=now)  # fmt: skip
+        return approve_waiver(waiver=asked, user=quinn, now=now)
+
+    short, longer = granted("short", days=2), granted("longer", days=4)
+    assert _covering(now) == "longer"
+    asked = request_waiver(gate=gate, user=people["vera"], reason="refused",
+                           expires_at=now + timedelta(days=6), now=now)  # fmt: skip
+    refuse_waiver(waiver=asked, user=quinn, reason="no", now=now)
+    assert _covering(now) == "longer"  # a pending or refused request covers nothing
+    revoke_waiver(waiver=longer, user=people["vera"], reason="fixed sooner", now=now)
+    assert _covering(now) == "short"
+    assert Gate.objects.get(key="coverage").current_status(now)[0] == GateStatus.WAIVED
+    # No granted waiver runs longer than the kept one: once it ends, none covers.
+    ended = short.expires_at + timedelta(seconds=1)
+    assert _covering(ended) == "" and _covering(short.expires_at) == ""
+    assert Gate.objects.get(key="coverage").current_status(ended)[0] != GateStatus.WAIVED
+    assert Gate.objects.get(key="coverage").covering_waiver_id == short.pk
