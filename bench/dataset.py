@@ -40,10 +40,15 @@ class Params:
     big_evidence_files: int = 200  # of launch 0, for the export benchmark
     big_evidence_bytes: int = 5 * 1024 * 1024
     seed: int = 8
-    version: int = 2  # of this generator: a change of what it writes bumps it
+    # Launches of these many gates besides (issue 21: a page's cost must not grow with them).
+    sized: tuple[int, ...] = (25, 100, 400)
+    version: int = 3  # of this generator: a change of what it writes bumps it
 
     def slug(self, index: int) -> str:
         return f"bench-{index:02d}"
+
+    def sized_slug(self, gates: int) -> str:
+        return f"bench-g{gates:03d}"
 
 
 SMALL = Params(
@@ -63,6 +68,11 @@ def params_for(small: bool) -> Params:
 
 
 # --- the marker -----------------------------------------------------------------------------------
+
+
+def marked(params: Params) -> dict:
+    """The parameters as the marker holds them (JSON: tuples read back as lists)."""
+    return json.loads(json.dumps(asdict(params)))
 
 
 def stored_params() -> dict | None:
@@ -101,7 +111,7 @@ def ensure(params: Params, *, log=print) -> bool:
     from apps.launches.models import Launch
 
     found = stored_params()
-    if found == asdict(params):
+    if found == marked(params):
         log("data set present with the same parameters: kept")
         return False
     if found is not None or Launch.objects.exists():
@@ -123,11 +133,14 @@ def generate(params: Params, *, log=print) -> dict:
     started, now = time.monotonic(), timezone.now()
     people = create_people(params)
     launches = [import_launch(params, index) for index in range(params.launches)]
+    main_gates = len(launches) * params.gates_per_launch
+    launches += [import_sized_launch(params, size) for size in params.sized]
     assign(launches, people)
     log(f"{len(launches)} launches imported ({time.monotonic() - started:.0f}s)")
     gates = _gates(launches)
     evidence = register_evidence(params, launches, gates)
-    per_gate = params.measurements // max(len(gates), 1)
+    # The sized launches' gates get as many measurements each as the others'.
+    per_gate = params.measurements // max(main_gates, 1)
     histories = series.write_measurements(
         gates, per_gate=per_gate, days=params.days, now=now, evidence=evidence, seed=params.seed
     )
@@ -177,18 +190,23 @@ def _gates(launches) -> list:
     )
 
 
-def launch_spec(params: Params, index: int) -> dict:
-    """The demo spec under another slug, with generated gates up to `gates_per_launch`."""
+def launch_spec(params: Params, index: int, *, size: int | None = None) -> dict:
+    """The demo spec under another slug, with generated gates up to `gates_per_launch` (or
+    `size`: a sized launch, named by its number of gates)."""
     spec = yaml.safe_load(SPEC.read_text())
-    slug = params.slug(index)
-    spec["launch"].update(slug=slug, name=f"Bench Launch {index:02d}", version=f"1.{index}.0")
-    gates = spec["gates"][: params.gates_per_launch]
+    if size is None:
+        slug, name = params.slug(index), f"Bench Launch {index:02d}"
+        wanted = params.gates_per_launch
+    else:
+        slug, name, wanted = params.sized_slug(size), f"Bench Launch of {size} gates", size
+    spec["launch"].update(slug=slug, name=name, version=f"1.{index}.0")
+    gates = spec["gates"][:wanted]
     junit = next(g for g in spec["gates"] if g.get("format") == "junit")
     if junit not in gates:  # report ingest is measured with a JUnit file
         gates[-1] = junit
     templates = [g for g in spec["gates"] if g["source"] in ("prometheus", "report", "manual")]
     number = 0
-    while len(gates) < params.gates_per_launch:
+    while len(gates) < wanted:
         template = copy.deepcopy(templates[number % len(templates)])
         template["key"] = f"{template['key'][:60]}-x{number:03d}"
         template["name"] = f"{template['name'][:150]} (extra {number})"
@@ -204,6 +222,14 @@ def import_launch(params: Params, index: int):
     from apps.launches.services import import_launch_spec
 
     raw = yaml.safe_dump(launch_spec(params, index), sort_keys=False)
+    return import_launch_spec(raw=raw, actor="bench dataset").launch
+
+
+def import_sized_launch(params: Params, size: int):
+    from apps.launches.services import import_launch_spec
+
+    spec = launch_spec(params, 90 + params.sized.index(size), size=size)
+    raw = yaml.safe_dump(spec, sort_keys=False)
     return import_launch_spec(raw=raw, actor="bench dataset").launch
 
 

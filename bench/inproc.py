@@ -8,13 +8,20 @@ python -m bench.inproc evidence write|remove [--small]   the big evidence files 
 python -m bench.inproc issue SLUG          build and store the launch's packet (as an auditor
                                            exports after a packet was issued)
 python -m bench.inproc export SLUG OUT     export_evidence; seconds and this process's peak RSS
+python -m bench.inproc sized N             the gates page, the overview and a sign page of each
+                                           sized launch (25, 100, 400 gates): p50 ms of N
+                                           requests and queries, cached and not; the floor
 """
 
 import json
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
+
+from bench import pages
+from bench.dataset import Params
 
 ROOT = Path(__file__).resolve().parent.parent
 JUNIT = ROOT / "tests" / "fixtures" / "reports" / "junit" / "pytest-9.2.0-generated.xml"
@@ -44,9 +51,8 @@ def freshen() -> dict:
 
     now = timezone.now()
     gates = (
-        Gate.objects.filter(launch__slug__regex=r"^bench-[0-9]+$", last_measured_at__isnull=False)
+        Gate.objects.filter(launch__slug__regex=r"^bench-g?[0-9]+$", last_measured_at__isnull=False)
         .active()
-        .with_latest_measurement()
         .select_related("launch")
     )
     stale = [
@@ -73,7 +79,6 @@ def queries(slug: str, token_value: str, gate: str) -> dict:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from bench import pages
     from bench.dataset import PM_EMAIL
 
     client = Client(SERVER_NAME="127.0.0.1")
@@ -110,6 +115,62 @@ def _request(client, page: dict, token_value: str):
     return client.get(page["path"])
 
 
+def sized(repeats: int) -> dict:
+    """Per sized launch, per page: p50 ms in this process (Django's test client, the portal's
+    middleware) with the rows' cache warm, the first (cold) request's ms, and the queries of a
+    warm request; the floor the same way. The sign page is its widest role's."""
+    from django.contrib.auth import get_user_model
+    from django.core.cache import cache
+
+    from apps.launches.models import Launch
+    from bench.dataset import PM_EMAIL, params_for
+
+    users = get_user_model().objects
+    pm = users.get(email=PM_EMAIL)
+    out: dict = {"floor": _timed(pm, pages.FLOOR, repeats)}
+    for size in params_for(small=False).sized:
+        launch = Launch.objects.filter(slug=Params().sized_slug(size)).first()
+        if launch is None:
+            continue
+        role = max(launch.roles.filter(retired_at__isnull=True), key=lambda r: len(r.categories))
+        base = f"/launches/{launch.slug}/"
+        signer = users.get(username=f"bench-{role.key}")
+        found = {"gates": (pm, f"{base}gates/"), "overview": (pm, base),
+                 "sign": (signer, f"{base}signoffs/{role.key}/sign/")}  # fmt: skip
+        cache.clear()  # the first request renders: its time is the cold one
+        out[str(size)] = {name: _timed(user, path, repeats) for name, (user, path) in found.items()}
+        out[str(size)]["gates_count"] = launch.gates.active().count()
+    return out
+
+
+def _timed(user, path: str, repeats: int) -> dict:
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(SERVER_NAME="127.0.0.1")
+    client.force_login(user)
+    started = time.perf_counter()
+    response = client.get(path)
+    cold = time.perf_counter() - started
+    if response.status_code != 200:
+        raise RuntimeError(f"{path}: {response.status_code}")
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        client.get(path)
+        times.append(time.perf_counter() - started)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(path)
+    statements = [q["sql"] for q in captured.captured_queries]
+    return {
+        "p50_ms": round(statistics.median(times) * 1000, 2),
+        "cold_ms": round(cold * 1000, 2),
+        "queries": sum(not _is_transaction_control(sql) for sql in statements),
+        "bytes": len(response.content),
+    }
+
+
 def packet(slug: str, repeats: int) -> dict:
     """Seconds to render the launch's full packet (best of `repeats`), and the floor: WeasyPrint
     rendering a one-page document."""
@@ -118,7 +179,7 @@ def packet(slug: str, repeats: int) -> dict:
 
     from apps.audit.models import AuditEvent
     from apps.launches.models import Launch
-    from apps.reports.packet import packet_context, render_pdf, sign_packet
+    from apps.reports.packets.render import packet_context, render_pdf, sign_packet
 
     launch = Launch.objects.get(slug=slug)
     floor, full, unsigned, signing, size = [], [], [], [], 0
@@ -172,7 +233,7 @@ def evidence(action: str, small: bool) -> dict:
 
 def issue(slug: str) -> dict:
     from apps.launches.models import Launch
-    from apps.reports.services import build_packet
+    from apps.reports.packets.store import build_packet
 
     packet = build_packet(launch=Launch.objects.get(slug=slug), actor="bench")
     return {"packet": packet.sha256, "pages_bytes": packet.size}
@@ -203,6 +264,8 @@ def main(argv: list[str]) -> int:
         result = freshen()
     elif command == "queries":
         result = queries(args[0], args[1], args[2])
+    elif command == "sized":
+        result = sized(int(args[0]))
     elif command == "packet":
         result = packet(args[0], int(args[1]))
     elif command == "issue":

@@ -14,7 +14,7 @@ import secrets
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -23,6 +23,7 @@ from bench import client, dataset, pages, report
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/launch_portal_bench"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/13"
+DEFAULT_CACHE = "redis://127.0.0.1:6379/12"
 SLUG = dataset.Params().slug(0)  # the launch measured alone (the same in --small)
 
 
@@ -70,6 +71,8 @@ class Bench:
             "ALLOWED_HOSTS": "127.0.0.1",
             "DATABASE_URL": args.db_url,
             "CELERY_BROKER_URL": args.broker,
+            # The cache every process shares, as docker/compose.yaml has it (rows, sessions).
+            "CACHE_URL": args.cache,
             "PORTAL_VAR_DIR": str(self.out / "portal"),
             "EVIDENCE_ROOT": str(self.out / "evidence"),
             "LOG_LEVEL": "WARNING",
@@ -162,6 +165,9 @@ class Bench:
             self.details["api_gates_present"] = api
             found = pages.pages(SLUG, gate=self.gate, api_gates=api)
             service_pages = {**pages.for_launch(found, SLUG), "floor": {"path": pages.FLOOR}}
+            for size in dataset.params_for(self.args.small).sized:  # issue 21: cost per gate
+                slug = dataset.Params().sized_slug(size)
+                service_pages[f"gates@{size}"] = {"path": f"/launches/{slug}/gates/"}
             self.log("service time: one client, sequential")
             self.details["service"] = client.service_times(
                 portal, service_pages, requests=self.scale.service_requests, token=token
@@ -279,6 +285,8 @@ class Bench:
         self.details["queries"] = self.json_of(
             "-m", "bench.inproc", "queries", SLUG, token, self.gate
         )
+        self.log("the sized launches in-process: gates page, overview, sign page")
+        self.details["sized"] = self.json_of("-m", "bench.inproc", "sized", "50")
         self.evaluations()
         self.details["schedule"] = self.json_of("-m", "bench.schedule")  # issue 19: < 20 ms
         self.packet()
@@ -327,7 +335,7 @@ def _holds_dataset(url: str, *, small: bool) -> bool:
             found = connection.execute(marker).fetchone()
     except psycopg.OperationalError:
         return False
-    return bool(found) and found[0] == asdict(params)
+    return bool(found) and found[0] == dataset.marked(params)
 
 
 def _files_present(url: str, root: Path) -> bool:
@@ -385,6 +393,7 @@ def main(argv=None) -> int:
     parser.add_argument("--small", action="store_true", help="the smoke test's tiny scale")
     parser.add_argument("--db-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--broker", default=os.environ.get("BENCH_BROKER_URL", DEFAULT_BROKER))
+    parser.add_argument("--cache", default=os.environ.get("BENCH_CACHE_URL", DEFAULT_CACHE))
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", 18400)))
     parser.add_argument("--out", default=str(ROOT / "var" / "bench"))
     args = parser.parse_args(argv)

@@ -2,14 +2,17 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.access import get_launch_for_user
 from apps.accounts.permissions import administers, can_approve_waiver, can_attest, can_waive
+from apps.gates import rows
 from apps.gates.evidence import store_evidence
 from apps.gates.forms import AttestationForm, WaiverDecisionForm, WaiverForm
 from apps.gates.history import CHART_POINTS, chart, recent_values, sparkline
@@ -121,6 +124,27 @@ def gate_list(request: HttpRequest, slug: str) -> HttpResponse:
     launch = get_launch_for_user(request, slug)
     now = timezone.now()
     f = {k: request.GET.get(k, "") for k in ("category", "status", "blocking", "source", "sort")}
+    if request.GET.get("format") == "csv":
+        return _gates_csv(launch, _listed_gates(launch, f, now))
+    listed: list[Gate] = []  # filled when the rows are rendered, not when the cache has them
+
+    def draw() -> tuple[str, object]:
+        listed.extend(_listed_gates(launch, f, now))
+        return _gate_rows(launch, listed, now), rows.stale_at(listed, now)
+
+    rows_html = mark_safe(rows.fragment(launch.pk, urlencode(f), now, draw))  # noqa: S308
+    if request.headers.get("HX-Request"):
+        return HttpResponse(rows_html)
+    context = {
+        "launch": launch, "now": now, "gates": listed, "rows": rows_html, "filters": f,
+        "categories": launch.gates.categories(),
+        "statuses": GateStatus.values, "sources": Source.choices, "live": request.GET.urlencode(),
+    }  # fmt: skip
+    return render(request, "gates/list.html", context)
+
+
+def _listed_gates(launch, f: dict, now) -> list[Gate]:
+    """The gates of the page's filters and sort, each with its status at `now`."""
     gates = Gate.objects.filter(launch=launch).for_dashboard(now)
     if f["category"]:
         gates = gates.filter(category=f["category"])
@@ -128,39 +152,34 @@ def gate_list(request: HttpRequest, slug: str) -> HttpResponse:
         gates = gates.filter(source=f["source"])
     if f["blocking"] in ("yes", "no"):
         gates = gates.filter(blocking=f["blocking"] == "yes")
-    rows = []
+    listed = []
     for gate in gates:
         gate.status, gate.status_reason = gate.current_status(now)
         if not f["status"] or gate.status == f["status"]:
-            rows.append(gate)
+            listed.append(gate)
     if f["sort"] in SORTS:
-        rows.sort(key=SORTS[f["sort"]])
-    if request.GET.get("format") == "csv":
-        return _gates_csv(launch, rows)
-    series = recent_values([g.pk for g in rows], times=False)
-    for gate in rows:
+        listed.sort(key=SORTS[f["sort"]])
+    return listed
+
+
+def _gate_rows(launch, gates: list[Gate], now) -> str:
+    """The rows' markup: the same for everyone who sees the launch (no per-person links)."""
+    series = recent_values([g.pk for g in gates], times=False)
+    for gate in gates:
         gate.spark = sparkline(series.get(gate.pk, []), gate.threshold)
-    rows_html = jinja2.render("gates/rows.html", gates=rows, now=now, sources=dict(Source.choices),
-                              demo_metrics=settings.DEMO_METRICS,
-                              gates_url=reverse("launches:gates", args=[launch.slug]))  # fmt: skip
-    if request.headers.get("HX-Request"):
-        return HttpResponse(rows_html)
-    context = {
-        "launch": launch, "now": now, "gates": rows, "rows": rows_html, "filters": f,
-        "categories": launch.gates.categories(),
-        "statuses": GateStatus.values, "sources": Source.choices, "live": request.GET.urlencode(),
-    }  # fmt: skip
-    return render(request, "gates/list.html", context)
+    return jinja2.render("gates/rows.html", gates=gates, now=now, sources=dict(Source.choices),
+                         demo_metrics=settings.DEMO_METRICS,
+                         gates_url=reverse("launches:gates", args=[launch.slug]))  # fmt: skip
 
 
-def _gates_csv(launch, rows) -> HttpResponse:
+def _gates_csv(launch, gates: list[Gate]) -> HttpResponse:
     body = csv_text(
         ["key", "name", "category", "blocking", "source", "status", "value", "comparator",
          "threshold", "unit", "measured_at", "reason"],
         ([g.key, g.name, g.category, g.blocking, g.source, g.status,
           format_decimal(g.latest_value), g.comparator, format_decimal(g.threshold), g.unit,
           g.last_measured_at.isoformat() if g.last_measured_at else "", g.status_reason]
-         for g in rows),
+         for g in gates),
     )  # fmt: skip
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{launch.slug}-gates.csv"'
@@ -213,14 +232,14 @@ def _gate_page(request, gate: Gate, *, status: int = 200, error: str = "") -> Ht
 
 @login_required
 @require_GET
-def evidence_download(request: HttpRequest, slug: str, sha256: str) -> FileResponse:
+def evidence_download(request: HttpRequest, slug: str, sha256: str) -> HttpResponse:
     """A raw report or attachment, only through a launch that holds it; never rendered inline."""
     launch = get_launch_for_user(request, slug)
     held = Evidence.objects.filter(measurements__gate__launch=launch).distinct()
     evidence = get_object_or_404(held, sha256=sha256)
-    response = FileResponse(
-        storage.open_stored(storage.EVIDENCE, evidence.path),
-        as_attachment=True,
+    response = storage.download_response(
+        storage.EVIDENCE,
+        evidence.path,
         filename=evidence.name or f"{sha256}.bin",
         content_type="application/octet-stream",
     )

@@ -108,3 +108,30 @@ document.addEventListener("htmx:afterSwap", function (event) {
   });
   delete openDetails[el.id];
 });
+// 5. Relative times: <time datetime="2027-01-26T15:57:00+00:00" data-relative>2027-01-26 15:57
+//    UTC</time> reads "3 minutes ago" (as Django's timesince says it, largest unit first). The
+//    server writes the absolute time: a cached row stays right however old it is.
+var UNITS = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400],
+             ["hour", 3600], ["minute", 60]];
+function since(seconds) {
+  if (seconds < 60) return "0 minutes";
+  for (var i = 0; i < UNITS.length; i++) {
+    var count = Math.floor(seconds / UNITS[i][1]);
+    if (count) {
+      var text = count + "\u00a0" + UNITS[i][0] + (count === 1 ? "" : "s");
+      var next = UNITS[i + 1];
+      var rest = next ? Math.floor((seconds - count * UNITS[i][1]) / next[1]) : 0;
+      return rest ? text + ", " + rest + "\u00a0" + next[0] + (rest === 1 ? "" : "s") : text;
+    }
+  }
+}
+function relativeTimes() {
+  var now = Date.now();
+  document.querySelectorAll("time[data-relative]").forEach(function (el) {
+    var at = Date.parse(el.getAttribute("datetime"));
+    if (!isNaN(at)) el.textContent = since(Math.max(0, (now - at) / 1000)) + " ago";
+  });
+}
+relativeTimes();
+setInterval(relativeTimes, 30000);
+document.addEventListener("htmx:afterSwap", relativeTimes);

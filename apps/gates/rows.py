@@ -1,0 +1,77 @@
+"""Rendered gate rows, cached per launch and version (issue 21: a page's cost must not grow with
+its launch's gates).
+
+A launch's version is a random token in the cache, replaced by bump() whenever what a row shows
+may have changed, by the code that writes it: apps/gates/services.py for a measurement (ingest,
+poll, attestation) and the status change it makes, and any waiver write; apps/launches/services.py
+for a spec import that adds, changes or retires gates. A fragment is kept under the launch, the
+version and its variant (filters, sort), and carries the moment it goes stale by time alone
+(evidence older than max_age, a waiver that ends); relative times are written as <time datetime>
+and told relative in the browser (static/js/live.js), so that a cached row does not say
+"3 minutes ago" for an hour.
+"""
+
+import hashlib
+import secrets
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+
+from django.core.cache import cache
+from django.db import transaction
+
+FRAGMENT_SECONDS = 300  # a fragment nobody asks for again leaves the cache after this
+WAIVER_WARNING = timedelta(hours=48)  # Gate.waiver_warning's "ends within 48 hours"
+
+
+def _version_key(launch_id: int) -> str:
+    return f"gate-rows:version:{launch_id}"
+
+
+def version(launch_id: int) -> str:
+    """The launch's current version (a new one when the cache has none: never an old one)."""
+    key = _version_key(launch_id)
+    found = cache.get(key)
+    if found is None:
+        cache.add(key, secrets.token_hex(8), None)
+        found = cache.get(key)
+    return found
+
+
+def bump(launch_id: int) -> None:
+    """The launch's rows may have changed: every fragment of it is stale.
+
+    At once, and again when the transaction commits: a page rendered in between (from the data
+    before the commit) is kept under a version nobody asks for after the commit.
+    """
+    key = _version_key(launch_id)
+    cache.set(key, secrets.token_hex(8), None)
+    transaction.on_commit(lambda: cache.set(key, secrets.token_hex(8), None))
+
+
+def fragment(launch_id: int, variant: str, now: datetime, render: Callable) -> str:
+    """The fragment of `variant` (the filters, or a role's scope) of the launch's current version.
+
+    `render()` returns (html, stale_at): the markup and the moment it goes stale by time alone
+    (None: never). It is called only when the cache has no fresh fragment.
+    """
+    digest = hashlib.sha256(variant.encode()).hexdigest()[:24]
+    key = f"gate-rows:{launch_id}:{version(launch_id)}:{digest}"
+    found = cache.get(key)
+    if found is not None and (found[1] is None or now < found[1]):
+        return found[0]
+    html, stale_at = render()
+    cache.set(key, (html, stale_at), FRAGMENT_SECONDS)
+    return html
+
+
+def stale_at(gates: Iterable, now: datetime) -> datetime | None:
+    """The first moment after `now` at which a gate's status or waiver warning changes without
+    any write: its evidence passes max_age, its waiver ends or comes within 48 hours of it."""
+    moments = []
+    for gate in gates:
+        if gate.last_evidence_at is not None:
+            moments.append(gate.last_evidence_at + gate.max_age)
+        expires = getattr(gate, "waiver_expires_at", None)
+        if expires is not None:
+            moments += [expires, expires - WAIVER_WARNING]
+    return min((m for m in moments if m > now), default=None)

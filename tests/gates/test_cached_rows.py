@@ -1,0 +1,162 @@
+"""The gates page's rows come from the cache (apps/gates/rows.py) until something they show
+changes: a status change, an ingest, a waiver, an attestation; the same rows for everyone who
+sees the launch, and the same queries whatever the number of gates."""
+
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from apps.gates.models import Gate
+from apps.gates.services import Reading, attest, ingest_report, record_reading, request_waiver
+from apps.launches.services import import_launch_spec
+from apps.signoffs.models import Assignment, Duty, Role
+from tests.helpers import to_yaml
+
+pytestmark = pytest.mark.django_db
+GATES = "/launches/atlas/gates/"
+COBERTURA = Path(__file__).parent.parent / "fixtures" / "reports" / "cobertura"
+
+
+@pytest.fixture
+def launch(spec):
+    return import_launch_spec(raw=to_yaml(spec), actor="test").launch
+
+
+def _person(launch, name, **assignment):
+    user = get_user_model().objects.create_user(name, f"{name}@example.com", "pw")
+    Assignment.objects.create(launch=launch, user=user, **assignment)
+    return user
+
+
+@pytest.fixture
+def pm(client, launch):
+    user = _person(launch, "pat", duty=Duty.PROGRAM_MANAGER)
+    client.force_login(user)
+    return user
+
+
+@pytest.fixture
+def sre(launch):
+    return _person(launch, "sam", duty=Duty.SIGNER, role=Role.objects.get(key="sre-lead"))
+
+
+def _rows(client) -> str:
+    return client.get(GATES, headers={"HX-Request": "true"}).content.decode()
+
+
+def _row_of(page: str, key: str) -> str:
+    start = page.index(f'/gates/{key}/"')
+    return page[page.rindex("<tr>", 0, start) : page.index("</tr>", start)]
+
+
+def test_the_second_view_of_the_rows_comes_from_the_cache(client, pm):
+    first = _rows(client)
+    with CaptureQueriesContext(connection) as ctx:
+        second = _rows(client)
+    assert second == first
+    assert not any("gates_measurement" in q["sql"] for q in ctx.captured_queries)
+
+
+def test_a_status_change_shows_at_once(client, pm, launch):
+    assert "status-pending" in _row_of(_rows(client), "coverage")
+    gate = Gate.objects.get(launch=launch, key="coverage")
+    record_reading(gate=gate, reading=Reading(value=Decimal(50)), actor="test")
+    assert "status-failing" in _row_of(_rows(client), "coverage")
+
+
+def test_an_ingested_report_shows_at_once(client, pm, launch):
+    _rows(client)
+    data = sorted(COBERTURA.glob("*.xml"))[0].read_bytes()
+    ingest_report(launch=launch, data=data, format="cobertura", gate_key="coverage",
+                  name="coverage.xml", actor="test")  # fmt: skip
+    row = _row_of(_rows(client), "coverage")
+    assert "status-pending" not in row and "<time datetime=" in row
+
+
+def test_an_attestation_shows_at_once(client, pm, launch):
+    assert "status-pending" in _row_of(_rows(client), "runbooks")
+    attest(gate=Gate.objects.get(launch=launch, key="runbooks"), user=pm, comment="done")
+    assert "status-passing" in _row_of(_rows(client), "runbooks")
+
+
+def test_a_waiver_shows_at_once(client, pm, sre, launch):
+    gate = Gate.objects.get(launch=launch, key="runbooks")
+    record_reading(gate=gate, reading=Reading(value=Decimal(0)), actor="test")
+    assert "status-failing" in _row_of(_rows(client), "runbooks")
+    request_waiver(gate=gate, user=sre, reason="drill next week",
+                   expires_at=timezone.now() + timedelta(days=2))  # fmt: skip
+    assert "status-waived" in _row_of(_rows(client), "runbooks")
+
+
+def test_rows_whose_evidence_goes_stale_are_drawn_again(client, pm, launch):
+    gate = Gate.objects.get(launch=launch, key="coverage")
+    record_reading(gate=gate, reading=Reading(value=Decimal(90)), actor="test")
+    assert "status-passing" in _row_of(_rows(client), "coverage")
+    # No write: only time passes, beyond the gate's max_age (1 day).
+    Gate.objects.filter(pk=gate.pk).update(last_evidence_at=timezone.now() - timedelta(days=2))
+    from apps.gates import rows
+
+    rows.bump(launch.pk)  # the update() above bypasses every writer; a clock does not
+    assert "status-unknown" in _row_of(_rows(client), "coverage")
+
+
+def test_people_of_other_roles_get_the_same_rows_and_nothing_of_each_other(client, pm, sre):
+    as_pm = client.get(GATES).content.decode()
+    client.force_login(sre)
+    as_sre = client.get(GATES).content.decode()
+    rows_pm = as_pm[as_pm.index('id="gate-rows"') : as_pm.index("</tbody>")]
+    rows_sre = as_sre[as_sre.index('id="gate-rows"') : as_sre.index("</tbody>")]
+    assert rows_pm == rows_sre
+    for private in ("csrfmiddlewaretoken", "pat@example.com", "sam@example.com", "/attest/"):
+        assert private not in rows_pm
+    assert "Sign out sam@example.com" in as_sre and "pat@example.com" not in as_sre
+
+
+def test_an_outsider_gets_no_cached_rows(client, pm, launch):
+    _rows(client)
+    client.force_login(get_user_model().objects.create_user("nora", "nora@example.com", "pw"))
+    assert client.get(GATES, headers={"HX-Request": "true"}).status_code == 404
+
+
+def _add_gates(launch, count: int) -> None:
+    template = Gate.objects.get(launch=launch, key="coverage")
+    now = timezone.now()
+    gates = Gate.objects.bulk_create(
+        Gate(launch=launch, key=f"extra-{i}", name=f"Extra {i}", category="operations",
+             dimension="technical", blocking=True, source="manual", comparator="==",
+             threshold=1, unit="attested", interval=template.interval, max_age=template.max_age,
+             order=100 + i, state="passing", last_measured_at=now, last_evidence_at=now)
+        for i in range(Gate.objects.filter(launch=launch).count(), count)
+    )  # fmt: skip
+    from apps.gates import rows
+
+    rows.bump(launch.pk)
+    return gates
+
+
+def _queries(client, url) -> tuple[int, int]:
+    """(queries of a first view, of a second one): the cache cold, then warm."""
+    counts = []
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200
+        counts.append(len(ctx.captured_queries))
+    return tuple(counts)
+
+
+@pytest.mark.parametrize(
+    "url", [GATES, "/launches/atlas/", "/launches/atlas/signoffs/sre-lead/sign/"]
+)
+def test_queries_per_page_are_the_same_at_25_and_100_gates(client, launch, sre, url):
+    client.force_login(sre)
+    counted = {}
+    for size in (25, 100):
+        _add_gates(launch, size)
+        counted[size] = _queries(client, url)
+    assert counted[25] == counted[100], counted
