@@ -4,7 +4,6 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from apps.gates.models import Gate
 from apps.launches.models import Launch
 from apps.signoffs.models import Assignment, Duty
 
@@ -24,7 +23,11 @@ def current_assignments(user, launch, now=None):
     return Assignment.objects.current(now or timezone.now()).filter(user=user, launch=launch)
 
 
-def can_attest(user, gate: Gate) -> bool:
+# A gate is read by its category and launch only: apps.gates asks these rules, so this module
+# does not import apps.gates back.
+
+
+def can_attest(user, gate) -> bool:
     """A holder of a role covering the gate's category, the program manager or an attester."""
     categories = attestable_categories(user, gate.launch)
     return categories is None or gate.category in categories
@@ -79,7 +82,7 @@ def waivable_categories(user, launch) -> set[str]:
     return categories
 
 
-def can_waive(user, gate: Gate) -> bool:
+def can_waive(user, gate) -> bool:
     """A waiver is asked for by a holder of a role covering the gate, or the program manager
     (a blocking gate's request then waits for can_approve_waiver's second person)."""
     if gate.category in waivable_categories(user, gate.launch):
@@ -87,7 +90,7 @@ def can_waive(user, gate: Gate) -> bool:
     return current_assignments(user, gate.launch).filter(duty=Duty.PROGRAM_MANAGER).exists()
 
 
-def can_approve_waiver(user, gate: Gate) -> bool:
+def can_approve_waiver(user, gate) -> bool:
     """The second person of a blocking gate's waiver: a holder of a role covering the gate, or
     of the launch's decision role (that they did not ask for it is the service's rule)."""
     covering = gate.category in waivable_categories(user, gate.launch)

@@ -2,7 +2,8 @@ import logging
 
 from rest_framework import authentication, exceptions
 
-from apps.api.models import ApiToken, hash_token
+from apps.api.models import ApiToken
+from apps.api.tokens import BEARER, bearer_token, usable_token
 
 log = logging.getLogger("apps.api")
 
@@ -31,25 +32,20 @@ class TokenUser:
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     """`Authorization: Bearer <token>`; the token is looked up by its SHA-256."""
 
-    keyword = "Bearer"
+    keyword = BEARER
 
     def authenticate(self, request):
         header = authentication.get_authorization_header(request).decode("latin-1")
-        if not header:
+        raw = bearer_token(header)
+        if raw == "":
             return None
-        keyword, _, raw = header.partition(" ")
-        if keyword != self.keyword or not raw.strip():
+        if raw is None:
             _warn(request, "a malformed Authorization header")
             raise exceptions.AuthenticationFailed("use Authorization: Bearer <token>")
-        token = (
-            ApiToken.objects.usable()
-            .select_related("launch")
-            .filter(token_hash=hash_token(raw.strip()))
-            .first()
-        )
+        token = usable_token(raw)
         if token is None:
             # Logged, not audited: unknown tokens cost an attacker nothing to send.
-            _warn(request, f"an unknown or revoked token ({raw.strip()[:6]}…)")
+            _warn(request, f"an unknown or revoked token ({raw[:6]}…)")
             raise exceptions.AuthenticationFailed("invalid or revoked token")
         token.touch()
         return TokenUser(token), token

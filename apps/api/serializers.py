@@ -12,11 +12,18 @@ from apps.api.access import may_read_audit
 from apps.audit.models import AuditEvent
 from apps.gates.models import Gate, GateStatus, Measurement, Waiver, WaiverState
 from apps.launches.models import Activity, ActivityStatus, Launch, Phase
-from apps.signoffs.models import Condition, LaunchDecision, Role, SignOff
+from apps.signoffs.models import Condition, GoNoGo, LaunchDecision, Role, SignOff
 
 
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text="What is wrong, in words.")
+
+
+def errors_in_words(errors: dict | list) -> str:
+    """A serializer's errors as the `detail` of an ErrorSerializer: `field: message; ...`."""
+    if isinstance(errors, dict):
+        return "; ".join(f"{field}: {' '.join(map(str, found))}" for field, found in errors.items())
+    return " ".join(map(str, errors))
 
 
 class LaunchSerializer(serializers.ModelSerializer):
@@ -217,3 +224,118 @@ class OwnedConditionSerializer(serializers.Serializer):
 class InboxSerializer(serializers.Serializer):
     waiting = WaitingSerializer(many=True)
     conditions = OwnedConditionSerializer(many=True)
+
+
+NO_FILE = "send the report as the multipart field 'file'"
+
+
+class ReportUploadSerializer(serializers.Serializer):
+    """The report and, if need be, its format and the one gate it measures."""
+
+    # An empty file or a blank field passes: the parsers then say what is wrong, as before.
+
+    file = serializers.FileField(
+        allow_empty_file=True, help_text="The report; gzip is inflated (same size cap).",
+        error_messages=dict.fromkeys(("required", "null", "invalid", "no_name"), NO_FILE),
+    )  # fmt: skip
+    format = serializers.CharField(
+        required=False, allow_blank=True,
+        help_text="The report format (junit, cobertura, ...); detected if absent.",
+    )  # fmt: skip
+    gate = serializers.CharField(
+        required=False, allow_blank=True, help_text="Measure only this gate (its key)."
+    )
+
+
+class ShortDecimalField(serializers.CharField):
+    """A decimal as its shortest text: `75`, `63.64`, `100` (not `75.000000` nor `1E+2`)."""
+
+    def to_representation(self, value) -> str:
+        return f"{value.normalize():f}"
+
+
+class MeasuredSerializer(serializers.Serializer):
+    """A measurement the upload made."""
+
+    id = serializers.IntegerField()
+    gate = serializers.CharField(source="gate.key")
+    metric = serializers.CharField(source="gate.metric")
+    value = ShortDecimalField(allow_null=True)
+    status = serializers.CharField()
+    reason = serializers.CharField(allow_blank=True)
+    evaluated_at = serializers.DateTimeField()
+
+
+class ReportSerializer(serializers.Serializer):
+    """The stored report: its SHA-256 names it as evidence."""
+
+    sha256 = serializers.CharField(source="evidence_id")
+    format = serializers.CharField(source="source_detail.format", allow_blank=True)
+    name = serializers.CharField(source="source_detail.report", allow_blank=True)
+
+
+class IngestedSerializer(serializers.Serializer):
+    """The stored report and the measurements it made."""
+
+    # Serializes {"report": measurements[0], "measurements": measurements}: one upload stores
+    # one report, which every measurement's source_detail names.
+
+    report = ReportSerializer()
+    measurements = MeasuredSerializer(many=True)
+
+
+class BlockerSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text="`gate` or `signoff`.")
+    key = serializers.CharField()
+    status = serializers.CharField()
+    reason = serializers.CharField(allow_blank=True)
+
+
+class ApprovalSerializer(serializers.Serializer):
+    decision = serializers.CharField()
+    signer = serializers.CharField()
+    on_behalf_of = serializers.CharField(allow_blank=True)
+    signed_at = serializers.DateTimeField()
+    digest = serializers.CharField()
+
+
+class ReadinessSerializer(serializers.Serializer):
+    launch = serializers.CharField()
+    ready = serializers.BooleanField()
+    recommendation = serializers.ChoiceField(choices=GoNoGo.choices)
+    blocking = BlockerSerializer(many=True)
+    signoffs = serializers.DictField(
+        child=ApprovalSerializer(), help_text="The valid approvals, by role key."
+    )
+    digest = serializers.CharField(help_text="SHA-256 of the launch's evidence as of now.")
+    evaluated_at = serializers.DateTimeField()
+
+
+class ForecastDaySerializer(serializers.Serializer):
+    day = serializers.DateField()
+    passing = serializers.IntegerField()
+    waived = serializers.IntegerField()
+    failing = serializers.IntegerField()
+    unknown = serializers.IntegerField()
+    pending = serializers.IntegerField(help_text="Blocking gates with no evidence yet.")
+    approved = serializers.IntegerField(help_text="Required roles approved.")
+    awaited = serializers.IntegerField(help_text="Required roles not (validly) approved.")
+    done = serializers.IntegerField(help_text="passing + waived + approved.")
+
+
+class ForecastSerializer(serializers.Serializer):
+    sentence = serializers.CharField()
+    t0 = serializers.DateField()
+    total = serializers.IntegerField(help_text="Blocking gates and required roles.")
+    done = serializers.IntegerField()
+    left = serializers.IntegerField()
+    gates_left = serializers.IntegerField()
+    signoffs_left = serializers.IntegerField()
+    method = serializers.CharField()
+    rate = serializers.FloatField(allow_null=True, help_text="Done a day; null: no history yet.")
+    window_days = serializers.IntegerField()
+    ready_on = serializers.DateField(allow_null=True, help_text="Null: not at the current rate.")
+    earliest = serializers.DateField(allow_null=True)
+    latest = serializers.DateField(allow_null=True)
+    versus_t0 = serializers.CharField(allow_null=True, help_text="ready_on as T+3d, T-2d.")
+    days = ForecastDaySerializer(many=True)

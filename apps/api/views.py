@@ -1,4 +1,5 @@
-"""Report ingest: POST /api/v1/launches/<slug>/reports/ with a Bearer token."""
+"""Report ingest: POST /api/v1/launches/<slug>/reports/ with a Bearer token; and the launch's
+readiness and forecast, for deploy steps and dashboards."""
 
 import zlib
 
@@ -6,8 +7,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
-from rest_framework.authentication import SessionAuthentication
+from rest_framework import status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -16,11 +16,18 @@ from rest_framework.views import APIView
 from apps.api.access import ScopedAccess, launch_for
 from apps.api.authentication import BearerTokenAuthentication
 from apps.api.models import IngestRequest, Scope
+from apps.api.reads import LaunchReadView
 from apps.api.schema import FORBIDDEN, NOT_FOUND, READ_ERRORS, UNAUTHENTICATED, error_answer
+from apps.api.serializers import (
+    ForecastSerializer,
+    IngestedSerializer,
+    ReadinessSerializer,
+    ReportUploadSerializer,
+    errors_in_words,
+)
 from apps.gates.services import IngestError, ingest_report
 from apps.launches.forecast import launch_forecast
 from apps.signoffs.api import readiness_document
-from apps.signoffs.models import GoNoGo
 
 _MULTIPART_OVERHEAD = 64 * 1024  # headers and the small form fields around the file
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -42,35 +49,6 @@ def inflate_capped(data: bytes, limit: int) -> bytes:
     if not inflater.eof:
         raise IngestError(400, "the gzip stream is truncated")
     return out
-
-
-class ReportUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="The report; gzip is inflated (same size cap).")
-    format = serializers.CharField(
-        required=False, help_text="The report format (junit, cobertura, ...); detected if absent."
-    )
-    gate = serializers.CharField(required=False, help_text="Measure only this gate (its key).")
-
-
-class MeasuredSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    gate = serializers.CharField()
-    metric = serializers.CharField()
-    value = serializers.CharField(allow_null=True)
-    status = serializers.CharField()
-    reason = serializers.CharField(allow_blank=True)
-    evaluated_at = serializers.DateTimeField()
-
-
-class ReportSerializer(serializers.Serializer):
-    sha256 = serializers.CharField()
-    format = serializers.CharField(allow_blank=True)
-    name = serializers.CharField(allow_blank=True)
-
-
-class IngestedSerializer(serializers.Serializer):
-    report = ReportSerializer()
-    measurements = MeasuredSerializer(many=True)
 
 
 class ReportIngestView(APIView):
@@ -120,22 +98,25 @@ class ReportIngestView(APIView):
             return _refuse(exc.status, exc.message)
 
     def _ingest(self, request, token, key: str, limit: int) -> Response:
-        upload = request.FILES.get("file")
-        if upload is None:
-            raise IngestError(400, "send the report as the multipart field 'file'")
+        form = ReportUploadSerializer(data=request.data)
+        if not form.is_valid():
+            raise IngestError(400, errors_in_words(form.errors))
+        fields = form.validated_data
+        upload = fields["file"]
         if upload.size > limit:
             raise TooLarge(f"the report is {upload.size:,} bytes; the limit is {limit:,}")
         data = upload.read()
         if data[:2] == _GZIP_MAGIC:
             data = inflate_capped(data, limit)
-        fmt, gate = request.data.get("format") or None, request.data.get("gate") or None
         try:
             with transaction.atomic():
                 measurements = ingest_report(
-                    launch=token.launch, data=data, format=fmt, gate_key=gate,
-                    name=upload.name or "report", actor=f"token:{token.name}",
+                    launch=token.launch, data=data, format=fields.get("format") or None,
+                    gate_key=fields.get("gate") or None, name=upload.name or "report",
+                    actor=f"token:{token.name}",
                 )  # fmt: skip
-                body = _created(measurements)
+                answer = {"report": measurements[0], "measurements": measurements}
+                body = IngestedSerializer(answer).data
                 if key:
                     IngestRequest.objects.create(token=token, key=key, status_code=201, body=body)
         except IntegrityError:  # the same key, committed by a concurrent retry
@@ -144,67 +125,8 @@ class ReportIngestView(APIView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-def _created(measurements) -> dict:
-    first = measurements[0]
-    return {
-        "report": {
-            "sha256": first.evidence_id,
-            "format": first.source_detail.get("format", ""),
-            "name": first.source_detail.get("report", ""),
-        },
-        "measurements": [
-            {
-                "id": m.pk,
-                "gate": m.gate.key,
-                "metric": m.gate.metric,
-                "value": None if m.value is None else str(m.value.normalize()),
-                "status": m.status,
-                "reason": m.reason,
-                "evaluated_at": m.evaluated_at.isoformat(),
-            }
-            for m in measurements
-        ],
-    }
-
-
 def _refuse(code: int, message: str) -> Response:
     return Response({"detail": message}, status=code)
-
-
-class BlockerSerializer(serializers.Serializer):
-    kind = serializers.CharField(help_text="`gate` or `signoff`.")
-    key = serializers.CharField()
-    status = serializers.CharField()
-    reason = serializers.CharField(allow_blank=True)
-
-
-class ApprovalSerializer(serializers.Serializer):
-    decision = serializers.CharField()
-    signer = serializers.CharField()
-    on_behalf_of = serializers.CharField(allow_blank=True)
-    signed_at = serializers.DateTimeField()
-    digest = serializers.CharField()
-
-
-class ReadinessSerializer(serializers.Serializer):
-    launch = serializers.CharField()
-    ready = serializers.BooleanField()
-    recommendation = serializers.ChoiceField(choices=GoNoGo.choices)
-    blocking = BlockerSerializer(many=True)
-    signoffs = serializers.DictField(
-        child=ApprovalSerializer(), help_text="The valid approvals, by role key."
-    )
-    digest = serializers.CharField(help_text="SHA-256 of the launch's evidence as of now.")
-    evaluated_at = serializers.DateTimeField()
-
-
-class LaunchReadView(APIView):
-    """A GET about one launch: a `read` token of the launch, or a session that sees it."""
-
-    authentication_classes = [BearerTokenAuthentication, SessionAuthentication]
-    permission_classes = [ScopedAccess]
-    renderer_classes = [JSONRenderer]
-    required_scopes = {"*": (Scope.READ,)}
 
 
 class ReadinessView(LaunchReadView):
@@ -217,36 +139,6 @@ class ReadinessView(LaunchReadView):
     )
     def get(self, request, slug: str):
         return Response(readiness_document(launch_for(request, slug)))
-
-
-class ForecastDaySerializer(serializers.Serializer):
-    day = serializers.DateField()
-    passing = serializers.IntegerField()
-    waived = serializers.IntegerField()
-    failing = serializers.IntegerField()
-    unknown = serializers.IntegerField()
-    pending = serializers.IntegerField(help_text="Blocking gates with no evidence yet.")
-    approved = serializers.IntegerField(help_text="Required roles approved.")
-    awaited = serializers.IntegerField(help_text="Required roles not (validly) approved.")
-    done = serializers.IntegerField(help_text="passing + waived + approved.")
-
-
-class ForecastSerializer(serializers.Serializer):
-    sentence = serializers.CharField()
-    t0 = serializers.DateField()
-    total = serializers.IntegerField(help_text="Blocking gates and required roles.")
-    done = serializers.IntegerField()
-    left = serializers.IntegerField()
-    gates_left = serializers.IntegerField()
-    signoffs_left = serializers.IntegerField()
-    method = serializers.CharField()
-    rate = serializers.FloatField(allow_null=True, help_text="Done a day; null: no history yet.")
-    window_days = serializers.IntegerField()
-    ready_on = serializers.DateField(allow_null=True, help_text="Null: not at the current rate.")
-    earliest = serializers.DateField(allow_null=True)
-    latest = serializers.DateField(allow_null=True)
-    versus_t0 = serializers.CharField(allow_null=True, help_text="ready_on as T+3d, T-2d.")
-    days = ForecastDaySerializer(many=True)
 
 
 class ForecastView(LaunchReadView):

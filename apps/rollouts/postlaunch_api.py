@@ -3,14 +3,11 @@ from post_launch_summary (mounted in apps/api/urls.py)."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.authentication import SessionAuthentication
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from apps.api.access import ScopedAccess, launch_for
-from apps.api.authentication import BearerTokenAuthentication
+from apps.api.access import launch_for
 from apps.api.models import Scope
+from apps.api.reads import LaunchReadView
 from apps.api.schema import READ_ERRORS
 from apps.launches.durations import format_duration
 from apps.rollouts.postlaunch import PostLaunchSummary, post_launch_summary
@@ -72,10 +69,9 @@ def document(slug: str, summary: PostLaunchSummary, closed_at) -> dict:
     }  # fmt: skip
 
 
-class PostLaunchView(APIView):
-    authentication_classes = [BearerTokenAuthentication, SessionAuthentication]
-    permission_classes = [ScopedAccess]
-    renderer_classes = [JSONRenderer]
+class PostLaunchView(LaunchReadView):
+    """A `read` or `rollout` token of the launch, or a session that sees the launch."""
+
     required_scopes = {"*": (Scope.READ, Scope.ROLLOUT)}
 
     @extend_schema(

@@ -159,6 +159,15 @@ def test_a_bad_report_is_refused_with_nothing_stored(
     _nothing_stored()
 
 
+def test_a_form_without_the_report_file_is_refused_with_nothing_stored(client, launch):
+    token = _token(launch)
+    for body in ({"format": "junit"}, {"file": "a field, not a file"}):
+        response = client.post(URL, body, HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert response.status_code == 400
+        assert "send the report as the multipart field 'file'" in response.json()["detail"]
+    _nothing_stored()
+
+
 def test_an_oversized_upload_is_refused_before_it_is_read(client, launch, settings):
     settings.REPORT_MAX_BYTES = 1000
     response = _post(client, _token(launch), b"<testsuite>" + b" " * 200_000 + b"</testsuite>")
