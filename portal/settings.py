@@ -120,7 +120,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "apps.launches.middleware.ClosedLaunchMiddleware",  # a closed launch's writes answer 409
+    "apps.api.middleware.ClosedLaunchMiddleware",  # a closed launch's writes answer 409
     "portal.metrics.ReportIngestMetricsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",  # last
 ]

@@ -1,5 +1,6 @@
 """Between modules, only public names: no module under apps/ or portal/ imports another module's
-``_private`` name, and a ``_private`` module is imported only from inside its own package.
+``_private`` name, and a ``_private`` module is imported only from inside its own package. The
+apps stand in layers: a lower one never imports a higher one.
 
 What several apps need has a public home (``portal/outbound.py`` for the HTTP client); a second
 caller of a ``_private`` function is the sign that it belongs there (STYLE, "Between apps").
@@ -136,7 +137,7 @@ def _imported_modules(module: str, path: Path, is_package: bool) -> Iterator[tup
 
 def views_imported_across_apps(module: str, path: Path, is_package: bool) -> Iterator[str]:
     """Imports of another app's views modules (`apps.<app>.views`, `*_views`): a door calls the
-    rules of other apps through their public modules (apps.accounts.access gets a launch for a
+    rules of other apps through their public modules (portal.launch_access gets a launch for a
     person), never through another door. URL confs route to views: they may."""
     app = module.split(".")[:2]
     if module.split(".")[-1] == "urls":
@@ -163,7 +164,7 @@ def test_the_check_sees_a_views_import(tmp_path: Path) -> None:
         "from apps.launches.views import get_launch_for_user\n"
         "from apps.launches import closure_views\n"
         "from apps.gates import views\n"
-        "from apps.accounts.access import get_launch_for_user\n"
+        "from portal.launch_access import get_launch_for_user\n"
     )
     flagged = [
         line.split(": ", 1)[1]
@@ -256,3 +257,63 @@ def test_the_check_sees_a_module_beside_its_plural(tmp_path: Path) -> None:
         (tmp_path / "reports" / name).write_text("")
 
     assert singular_plural_siblings(tmp_path) == ["reports: export, exports"]
+
+
+# The apps, lowest first. An app imports its own layer and those below, never one above: the
+# audit chain knows no app; people and their sign-in know the audit chain; the launch's domain
+# (its gates, sign-offs, rollout, reports) is one floor, whose apps still read each other; the
+# doors to the outside (the API, outbound webhooks) sit on top, and nothing imports them.
+# What every page needs to get a launch for a person is portal/launch_access.py, above them all.
+LAYERS = (
+    {"audit"},
+    {"accounts"},
+    {"gates", "launches", "signoffs", "rollouts", "reports"},
+    {"api", "webhooks"},
+)
+# Imports that still point up, each with its reason.
+UPWARD_EXCEPTIONS = {
+    # The per-launch permission rules read Assignment and Launch; they belong with Assignment
+    # (apps.signoffs) or above it, once their callers outside the views import them from there.
+    ("apps.accounts.permissions", "apps.launches.models"),
+    ("apps.accounts.permissions", "apps.signoffs.models"),
+}
+
+
+def _layer_of(module: str) -> int | None:
+    parts = module.split(".")
+    if parts[0] != "apps" or len(parts) < 2:
+        return None
+    return next((n for n, apps in enumerate(LAYERS) if parts[1] in apps), None)
+
+
+def upward_imports(graph: dict[str, set[str]]) -> set[tuple[str, str]]:
+    """(importer, imported) of each import from an app to an app of a higher layer."""
+    return {
+        (module, target)
+        for module, targets in graph.items()
+        for target in targets
+        if (low := _layer_of(module)) is not None
+        and (high := _layer_of(target)) is not None
+        and high > low
+    }
+
+
+def test_every_app_has_a_layer() -> None:
+    apps = {p.parent.name for p in (ROOT / "apps").glob("*/apps.py")}
+
+    assert apps == set().union(*LAYERS)
+
+
+def test_no_app_imports_a_higher_layer() -> None:
+    # Equal, not a subset: an exception that no longer happens is struck from the list.
+    assert upward_imports(import_graph()) == UPWARD_EXCEPTIONS
+
+
+def test_the_check_sees_an_upward_import() -> None:
+    graph = {
+        "apps.audit.services": {"apps.accounts.models"},
+        "apps.gates.models": {"apps.launches.models", "apps.audit.services"},
+        "apps.api.views": {"apps.gates.services", "portal.outbound"},
+    }
+
+    assert upward_imports(graph) == {("apps.audit.services", "apps.accounts.models")}

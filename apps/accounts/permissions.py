@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from django.db.models import Exists, OuterRef, QuerySet, Value
 from django.utils import timezone
 
 from apps.launches.models import Launch
@@ -18,9 +19,18 @@ def visible_launches(user, launches=None):
 
 
 def current_assignments(user, launch, now=None):
+    return _held_by(user, now).filter(launch=launch)
+
+
+def _held_by(user, now=None):
+    """The user's assignments in force, on every launch (none for the signed-out or inactive)."""
     if not user.is_authenticated or not user.is_active:
         return Assignment.objects.none()
-    return Assignment.objects.current(now or timezone.now()).filter(user=user, launch=launch)
+    return Assignment.objects.current(now or timezone.now()).filter(user=user)
+
+
+def _is_active_staff(user) -> bool:
+    return user.is_authenticated and user.is_active and user.is_staff
 
 
 # A gate is read by its category and launch only: apps.gates asks these rules, so this module
@@ -145,9 +155,18 @@ def permissions_for(user, launch) -> LaunchPermissions:
 def administers(user, launch) -> bool:
     """Staff and the launch's current admins: they invite people, assign its roles, and manage
     its API tokens and webhooks."""
-    if user.is_authenticated and user.is_active and user.is_staff:
+    if _is_active_staff(user):
         return True
     return current_assignments(user, launch).filter(duty=Duty.ADMIN).exists()
+
+
+def with_administered(user, launches: QuerySet) -> QuerySet:
+    """`launches`, each annotated `administered`: administers(user, launch), decided in the
+    query that loads the launch."""
+    if _is_active_staff(user):
+        return launches.annotate(administered=Value(True))
+    admin = _held_by(user).filter(launch=OuterRef("pk"), duty=Duty.ADMIN)
+    return launches.annotate(administered=Exists(admin))
 
 
 can_manage_people = administers

@@ -1,8 +1,12 @@
+"""Who calls the API with a token: `Authorization: Bearer <token>`, or, for Flagger, `?token=`.
+Both ask apps.api.tokens.usable_token, the one rule for a usable token."""
+
 import logging
 
 from rest_framework import authentication, exceptions
 
-from apps.api.models import ApiToken
+from apps.api.access import ScopedAccess, deny
+from apps.api.models import ApiToken, Scope
 from apps.api.tokens import BEARER, bearer_token, usable_token
 
 log = logging.getLogger("apps.api")
@@ -52,6 +56,35 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return self.keyword
+
+
+class QueryTokenAuthentication(authentication.BaseAuthentication):
+    """`?token=<token>` on a Flagger webhook's URL, for Flagger, which cannot send a header.
+
+    The query string stays out of the path that refusals are logged and audited with. Another
+    launch's token answers 404 and one without the `rollout` scope 403, both audited.
+    """
+
+    def authenticate(self, request):
+        raw = request.query_params.get("token", "")
+        if not raw:
+            return None
+        token = usable_token(raw)
+        if token is None:
+            _warn(request, "an unknown or revoked token in the URL")
+            raise exceptions.AuthenticationFailed("invalid or revoked token")
+        slug = (request.parser_context or {}).get("kwargs", {}).get("slug")
+        if token.launch.slug != slug:
+            deny(request, token, "the token belongs to another launch")
+            raise exceptions.NotFound()
+        if Scope.ROLLOUT not in token.scopes:
+            deny(request, token, f"needs scope {Scope.ROLLOUT}")
+            raise exceptions.PermissionDenied(ScopedAccess.message)
+        token.touch()
+        return TokenUser(token), token
+
+    def authenticate_header(self, request) -> str:
+        return BEARER
 
 
 def _warn(request, what: str) -> None:

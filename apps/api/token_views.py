@@ -7,11 +7,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from apps.accounts.access import get_launch_for_admin
 from apps.api.forms import TokenForm
 from apps.api.models import ApiToken, Scope
 from apps.api.services import create_api_token, revoke_api_token
 from apps.rollouts.deploy_tools import flagger_urls
+from portal.launch_access import get_launch_for_admin
 
 
 @login_required

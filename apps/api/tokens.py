@@ -1,5 +1,5 @@
 """Who holds a usable token: the one rule, asked by the API's authentication, Flagger's `?token=`
-and the closed-launch middleware (apps.launches.middleware), so that a revoked, unknown or
+and the closed-launch middleware (apps.api.middleware), so that a revoked, unknown or
 malformed token is refused the same way by every door."""
 
 from apps.api.models import ApiToken, hash_token

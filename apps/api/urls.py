@@ -1,8 +1,6 @@
 from django.urls import path
 
-from apps.api import resources, views
-from apps.rollouts import api as rollouts
-from apps.rollouts import postlaunch_api
+from apps.api import postlaunch, resources, rollouts, token_views, views
 
 app_name = "api"
 launch = "launches/<slug:slug>/"
@@ -29,9 +27,15 @@ urlpatterns = [
     path(f"{launch}decisions/", resources.DecisionList.as_view(), name="decisions"),
     path(f"{launch}audit/", resources.AuditEventList.as_view(), name="audit"),
     path(f"{launch}rollout/analysis/", rollouts.AnalysisView.as_view(), name="rollout-analysis"),
-    path(f"{launch}post-launch/", postlaunch_api.PostLaunchView.as_view(), name="post-launch"),
+    path(f"{launch}post-launch/", postlaunch.PostLaunchView.as_view(), name="post-launch"),
     *(
         path(f"{launch}rollout/hooks/{hook}/", view.as_view(), name=f"rollout-{hook}")
         for hook, view in rollouts.HOOK_VIEWS.items()
     ),
+]
+
+# The launch's token pages, in the launches' namespace (portal/urls.py).
+launch_patterns = [
+    path("<slug:slug>/tokens/", token_views.token_list, name="api-tokens"),
+    path("<slug:slug>/tokens/<int:pk>/revoke/", token_views.token_revoke, name="api-token-revoke"),
 ]

@@ -10,9 +10,9 @@ from django.utils.http import urlencode
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
-from apps.accounts.access import get_launch_for_user
 from apps.audit.models import PORTAL_CHAIN, AuditEvent, Checkpoint
 from portal import signing
+from portal.launch_access import get_launch_for_user
 
 PAGE_SIZE = 50
 CHECKPOINTS_PER_PAGE = 100

@@ -8,9 +8,9 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.accounts.access import get_launch_for_user
 from apps.launches.closure import ClosureRefused, close_launch
 from apps.reports.packets.summary_report import open_report, summary_filename
+from portal.launch_access import get_launch_for_user
 
 
 @login_required

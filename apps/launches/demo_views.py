@@ -10,7 +10,6 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from apps.accounts.access import get_launch_for_user
 from apps.launches.demo import (
     DemoRefused,
     breach_armed_since,
@@ -19,6 +18,7 @@ from apps.launches.demo import (
     set_breach,
 )
 from apps.rollouts.services import RolloutRefused, start_refusal, start_run
+from portal.launch_access import get_launch_for_user
 
 ACTIONS = ("rehearse", "breach-on", "breach-off", "start")
 

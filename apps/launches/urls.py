@@ -1,17 +1,14 @@
+"""The pages of one launch, and of those apps without a URL conf of their own (gates, sign-offs,
+the audit log): `launch_patterns` open the namespace "launches" that portal/urls.py builds."""
+
 from django.urls import path
 
-from apps.api import token_views
 from apps.audit import views as audit_views
 from apps.gates import views as gate_views
 from apps.launches import closure_views, demo_views, spec_views, views
-from apps.reports.urls import launch_patterns as report_patterns
-from apps.rollouts import postlaunch_views
-from apps.rollouts.urls import launch_patterns as rollout_patterns
 from apps.signoffs import views as signoff_views
-from apps.webhooks import views as webhook_views
 
-app_name = "launches"
-urlpatterns = [
+launch_patterns = [
     path("", views.launch_list, name="list"),
     path("import/", spec_views.spec_import, name="import"),  # before <slug>/: "import" is one
     path("<slug:slug>/", views.launch_overview, name="overview"),
@@ -32,33 +29,15 @@ urlpatterns = [
     ),
     path("<slug:slug>/signoffs/<slug:role>/sign/", signoff_views.sign, name="sign"),
     path("<slug:slug>/people/", signoff_views.people, name="people"),
-    path("<slug:slug>/webhooks/", webhook_views.webhook_list, name="webhooks"),
-    path(
-        "<slug:slug>/webhooks/<int:pk>/deactivate/",
-        webhook_views.webhook_deactivate,
-        name="webhook-deactivate",
-    ),
-    path("<slug:slug>/tokens/", token_views.token_list, name="api-tokens"),
-    path("<slug:slug>/tokens/<int:pk>/revoke/", token_views.token_revoke, name="api-token-revoke"),
     path("<slug:slug>/signoffs/request/", signoff_views.signoff_request, name="signoff-request"),
     path(
         "<slug:slug>/notifications/",
         signoff_views.notification_settings,
         name="notifications",
     ),
-]
-
-urlpatterns += [
-    path("<slug:slug>/post-launch/", postlaunch_views.post_launch, name="post-launch"),
     path("<slug:slug>/close/", closure_views.close, name="close"),
     path("<slug:slug>/summary.pdf", closure_views.summary_download, name="summary"),
-]
-urlpatterns += [
     path("<slug:slug>/demo/launch-day/", demo_views.demo_launch_day, name="demo-launch-day"),
-]
-urlpatterns += [
     path("<slug:slug>/spec/", spec_views.spec_edit, name="spec"),
     path("<slug:slug>/spec.yaml", spec_views.spec_download, name="spec-download"),
 ]
-urlpatterns += report_patterns  # packets, packet downloads, the evidence export
-urlpatterns += rollout_patterns  # the war room

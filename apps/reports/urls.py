@@ -1,6 +1,6 @@
 """URL patterns of the reports app.
 
-`launch_patterns` join apps/launches/urls.py (namespace "launches"); `urlpatterns` hold /verify/
+`launch_patterns` join the namespace "launches" (portal/urls.py); `urlpatterns` hold /verify/
 and the signing certificate it names, both public.
 """
 

@@ -15,7 +15,6 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from apps.accounts.access import get_launch_for_user
 from apps.accounts.permissions import can_export, visible_launches
 from apps.launches.models import Launch
 from apps.reports import verification
@@ -32,6 +31,7 @@ from apps.reports.packets.jobs import active_packet_job, request_packet
 from apps.reports.packets.store import current_packet
 from portal import signing, storage
 from portal.http import client_ip
+from portal.launch_access import get_launch_for_user
 
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 UPLOAD_OVERHEAD = 64 * 1024  # multipart boundaries, headers and the form's other fields

@@ -6,10 +6,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from apps.accounts.access import get_launch_for_admin
 from apps.webhooks import services
 from apps.webhooks.forms import SubscriptionForm
 from apps.webhooks.models import WebhookDelivery, WebhookSubscription
+from portal.launch_access import get_launch_for_admin
 
 
 @login_required

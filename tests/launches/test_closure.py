@@ -14,6 +14,7 @@ from django.apps import apps as django_apps
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
+from apps.api.middleware import ALLOWED_WHEN_CLOSED
 from apps.api.models import ApiToken
 from apps.api.services import create_api_token, revoke_api_token
 from apps.audit.models import AuditEvent
@@ -21,7 +22,6 @@ from apps.gates import tasks as gate_tasks
 from apps.gates.models import Gate, Measurement
 from apps.gates.services import attest, ingest_report, request_waiver
 from apps.launches.closure import ClosureRefused, close_launch
-from apps.launches.middleware import ALLOWED_WHEN_CLOSED
 from apps.launches.models import Activity, Launch, LaunchClosed
 from apps.launches.services import import_launch_spec, update_activity
 from apps.reports.packets.jobs import request_packet

@@ -140,8 +140,8 @@ def test_the_page_lists_subscriptions_and_deliveries_in_constant_queries(
     for value in ("90", "99.95", "90", "99.95"):
         read("availability", value)
     assert WebhookDelivery.objects.count() == 15
-    # session, user, launch (with the assignment check), admin check, subscriptions with their
+    # session, user, launch (with the assignment and admin checks), subscriptions with their
     # creators, deliveries with their subscriptions
-    assert few == page_queries() == 6
+    assert few == page_queries() == 5
     page = client.get(PAGE).content.decode()
     assert page.count('<span class="muted small">#') == 15 and "pending" in page

@@ -5,6 +5,9 @@ and its API under /api/v1/launches/<slug>/) answers 409 "This launch is closed" 
 runs, to whoever may see the launch (others get the view's own 404/401, so that closing a launch
 tells an outsider nothing). A service refusing a closed launch (LaunchClosed) answers 409 too.
 Evidence exports stay allowed: they change nothing of the launch.
+
+It sits with the API because it asks the API's token rule (apps.api.tokens), and guards both URL
+namespaces portal/urls.py builds.
 """
 
 from django.http import HttpRequest, HttpResponse, JsonResponse

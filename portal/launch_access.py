@@ -1,14 +1,15 @@
-"""The one door every view, API view and feed uses to get a launch for a person.
+"""The one door every page uses to get a launch for a person, one query each.
 
 A launch the person may not see does not exist for them (404); one they see but do not administer
-answers 403 where a launch admin is needed. The rules themselves are in apps.accounts.permissions.
+answers 403 where a launch admin is needed. The rules themselves are in apps.accounts.permissions;
+the API reads them through apps.api.access (a token sees its own launch only).
 """
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
-from apps.accounts.permissions import administers, visible_launches
+from apps.accounts.permissions import visible_launches, with_administered
 from apps.launches.models import Launch
 
 
@@ -22,7 +23,8 @@ def get_launch_for_user(request: HttpRequest, slug: str) -> Launch:
 
 def get_launch_for_admin(request: HttpRequest, slug: str, *, managing: str) -> Launch:
     """The launch, if the user sees it (404 otherwise) and administers it (403 otherwise)."""
-    launch = get_launch_for_user(request, slug)
-    if not administers(request.user, launch):
+    launches = with_administered(request.user, visible_launches(request.user))
+    launch = get_object_or_404(launches, slug=slug)
+    if not launch.administered:
         raise PermissionDenied(f"only the launch's admins manage its {managing}")
     return launch

@@ -1,29 +1,26 @@
-"""The deploy tools' doors (mounted in apps/api/urls.py): Flagger's webhooks and Argo Rollouts'
-web metric, with a token of the launch carrying the `rollout` scope.
+"""The deploy tools' doors: Flagger's webhooks and Argo Rollouts' web metric, with a token of the
+launch carrying the `rollout` scope (what they answer is apps.rollouts.deploy_tools).
 
 Flagger sends no header of its own (only Content-Type), so its webhooks can also carry the token
 in the URL: `.../rollout/hooks/<hook>/?token=<token>`, a secret URL revoked with its token. The
 query string is not in the path that refusals are logged and audited with.
 """
 
-import logging
-
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import authentication, exceptions, serializers
-from rest_framework.authentication import SessionAuthentication
+from rest_framework import serializers
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.api.access import ScopedAccess, deny, launch_for
-from apps.api.authentication import BearerTokenAuthentication, TokenUser
-from apps.api.models import ApiToken, Scope, hash_token
+from apps.api.access import ScopedAccess, launch_for
+from apps.api.authentication import BearerTokenAuthentication, QueryTokenAuthentication
+from apps.api.models import Scope
+from apps.api.reads import LaunchReadView
 from apps.api.schema import READ_ERRORS, error_answer
 from apps.rollouts.deploy_tools import HOOKS, analysis_document, answer_hook
 from apps.rollouts.models import Rollout
 
-log = logging.getLogger("apps.rollouts")
 MAX_BODY_BYTES = 64 * 1024  # Flagger's body is a few hundred bytes
 # The phases Flagger sends (flaggerv1.CanaryPhase).
 FLAGGER_PHASES = (
@@ -82,37 +79,6 @@ SUMMARIES = {
     "rollback": "Flagger's rollback: 200 once a trigger fired, a stage failed or the Go was "
     "withdrawn; else 409",
 }
-
-
-class QueryTokenAuthentication(authentication.BaseAuthentication):
-    """`?token=<token>` on a Flagger webhook's URL, for Flagger, which cannot send a header.
-
-    The query string stays out of the path that refusals are logged and audited with. Another
-    launch's token answers 404 and one without the `rollout` scope 403, both audited.
-    """
-
-    def authenticate(self, request):
-        raw = request.query_params.get("token", "")
-        if not raw:
-            return None
-        token = ApiToken.objects.usable().select_related("launch").filter(
-            token_hash=hash_token(raw)).first()  # fmt: skip
-        if token is None:
-            log.warning("rollout hook refused %s %s: an unknown or revoked token in the URL",
-                        request.method, request.path)  # fmt: skip
-            raise exceptions.AuthenticationFailed("invalid or revoked token")
-        slug = (request.parser_context or {}).get("kwargs", {}).get("slug")
-        if token.launch.slug != slug:
-            deny(request, token, "the token belongs to another launch")
-            raise exceptions.NotFound()
-        if Scope.ROLLOUT not in token.scopes:
-            deny(request, token, f"needs scope {Scope.ROLLOUT}")
-            raise exceptions.PermissionDenied(ScopedAccess.message)
-        token.touch()
-        return TokenUser(token), token
-
-    def authenticate_header(self, request) -> str:
-        return "Bearer"
 
 
 class HookView(APIView):
@@ -191,12 +157,9 @@ class AnalysisSerializer(serializers.Serializer):
     evaluated_at = serializers.DateTimeField()
 
 
-class AnalysisView(APIView):
+class AnalysisView(LaunchReadView):
     """GET /api/v1/launches/<slug>/rollout/analysis/: Argo Rollouts' web metric."""
 
-    authentication_classes = [BearerTokenAuthentication, SessionAuthentication]
-    permission_classes = [ScopedAccess]
-    renderer_classes = [JSONRenderer]
     required_scopes = {"*": (Scope.ROLLOUT, Scope.READ)}
 
     @extend_schema(

@@ -1,5 +1,5 @@
 """GET /api/v1/launches/<slug>/post-launch/: the post-launch validation and its comparison table,
-from post_launch_summary (mounted in apps/api/urls.py)."""
+from apps.rollouts.postlaunch.post_launch_summary."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
