@@ -19,6 +19,7 @@ from apps.audit.models import AuditEvent, chain_name
 from apps.audit.services import GENESIS, canonical_json, event_body, event_hash
 from apps.gates import rules
 from apps.gates.models import Gate, GateStatus, Source
+from apps.gates.services import refill_kept_columns
 
 MEASUREMENT_COLUMNS = (
     "id, gate_id, status, value, reason, source_detail, evidence_id, "
@@ -237,6 +238,9 @@ def _update_gates(histories: list[GateHistory]) -> None:
         "next_due_at",
     ]
     Gate.objects.bulk_update(gates, fields, batch_size=500)
+    # What the services keep on each gate (newest measurement, sparkline points, covering
+    # waiver), from the rows COPY wrote around them: the same function a repair would run.
+    refill_kept_columns(Gate.objects.filter(pk__in=[gate.pk for gate in gates]))
 
 
 def audit_bodies(

@@ -1,67 +1,40 @@
 """Bounded histories of gates for sparklines and charts: never every measurement."""
 
 import functools
-from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import connection
-from django.db.models import F, Window
-from django.db.models.functions import RowNumber
 from django.utils.safestring import mark_safe
 
-from apps.gates.models import Measurement
+from apps.gates.models import NEWEST_FIRST, SPARK_POINTS, Gate, Measurement
 
-SPARK_POINTS = 20
 CHART_POINTS = 200
-
-
-# Per gate, its newest rows through the (gate, -evaluated_at) index: a window function over
-# every measurement of the gates would read them all (1,000 a gate on the bench: 0.4 s a page).
-_RECENT = """
-SELECT g.id, {at}, {value}, m.status
-FROM unnest(%s::bigint[]) AS g(id)
-CROSS JOIN LATERAL (
-    SELECT evaluated_at, value, status FROM {table}
-    WHERE gate_id = g.id ORDER BY evaluated_at DESC, id DESC LIMIT %s
-) AS m
-"""
 
 
 def recent_values(
     gate_ids: list[int], *, per_gate: int = SPARK_POINTS, times: bool = True
 ) -> dict[int, list]:
-    """The newest `per_gate` (time, value, status) of each gate, oldest first: one query.
-    `times=False` leaves the times None and reads the values as floats: what sparklines draw
-    (parsing thousands of timestamps and decimals was a good part of the gates page's time)."""
-    if not gate_ids:
-        return {}
-    if connection.vendor == "postgresql":
-        sql = _RECENT.format(table=Measurement._meta.db_table,
-                             at="m.evaluated_at" if times else "NULL",
-                             value="m.value" if times else "m.value::float8")  # fmt: skip
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [gate_ids, per_gate])
-            rows = cursor.fetchall()
-    else:  # SQLite (the embedded mode) has no LATERAL
-        rows = _ranked(gate_ids, per_gate)
-    series: dict[int, list] = defaultdict(list)
-    for gate_id, at, value, status in rows:
-        series[gate_id].append((at, value, status))
-    return {gate_id: points[::-1] for gate_id, points in series.items()}
+    """The newest `per_gate` (time, value, status) of each gate, oldest first.
 
-
-def _ranked(gate_ids: list[int], per_gate: int):
-    ranked = Measurement.objects.filter(gate_id__in=gate_ids).annotate(
-        rank=Window(
-            RowNumber(),
-            partition_by=F("gate_id"),
-            order_by=[F("evaluated_at").desc(), F("id").desc()],
-        )
-    )
-    return ranked.filter(rank__lte=per_gate).values_list(
-        "gate_id", "evaluated_at", "value", "status"
-    )
+    `times=False` (what a row's sparkline draws: values and statuses) reads the points each gate
+    keeps (Gate.spark_points, at most SPARK_POINTS), in one query however long the histories:
+    the times are None and the values floats. Otherwise the gates' measurements are read, one
+    query a gate through the (gate, -evaluated_at) index (the chart of one gate)."""
+    if not times and per_gate <= SPARK_POINTS:
+        kept = Gate.objects.filter(pk__in=gate_ids).values_list("pk", "spark_points")
+        return {
+            gate_id: [(None, value, status) for value, status in points[-per_gate:]]
+            for gate_id, points in kept
+            if points
+        }
+    series = {}
+    for gate_id in gate_ids:
+        newest = Measurement.objects.filter(gate_id=gate_id).order_by(*NEWEST_FIRST)[:per_gate]
+        points = list(newest.values_list("evaluated_at", "value", "status"))
+        if points:
+            series[gate_id] = [(at if times else None, value, status)
+                               for at, value, status in reversed(points)]  # fmt: skip
+    return series
 
 
 @dataclass

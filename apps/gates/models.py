@@ -84,6 +84,51 @@ class PrometheusSource(models.Model):
 
 SIX_PLACES = Decimal("0.000001")  # Measurement.value's scale, as the column reads back
 VALUE_CONTEXT = Context(prec=40)  # the default 28 digits cannot quantize a 30-digit value
+SQLITE_DIGITS = Context(prec=15)  # what a REAL of SQLite keeps of a number's digits
+
+
+class ExactDecimalField(models.DecimalField):
+    """numeric(max_digits, decimal_places) that reads back the value written, on both databases.
+
+    SQLite turns a decimal into a REAL, which keeps 15 significant digits: a value with more
+    (999999999999999999999999.123456) came back rounded, and too long to quantize. There it is
+    stored as its text (bytes: a NUMERIC column would turn text back into a REAL); every other
+    value stays a number, so that MIN, MAX, AVG and ORDER BY still work on it.
+    """
+
+    def get_internal_type(self) -> str:
+        return "ExactDecimalField"  # not "DecimalField": SQLite's converter would round it
+
+    def db_type(self, connection) -> str:
+        return connection.data_types["DecimalField"] % self.db_type_parameters(connection)
+
+    def get_db_prep_value(self, value, connection, prepared=False):
+        value = super().get_db_prep_value(value, connection, prepared)
+        if connection.vendor == "sqlite" and isinstance(value, Decimal) and _too_long(value):
+            return format(value, "f").encode()
+        return value
+
+    def from_db_value(self, value, expression, connection):
+        if value is None or isinstance(value, Decimal):  # PostgreSQL's numeric
+            return value
+        if isinstance(value, bytes):
+            value = Decimal(value.decode())
+        elif isinstance(value, float):  # a REAL holds the 15 digits it was given exactly
+            value = SQLITE_DIGITS.create_decimal_from_float(value)
+        return Decimal(value).quantize(SIX_PLACES, context=VALUE_CONTEXT)
+
+
+def _too_long(value: Decimal) -> bool:
+    return len(value.normalize().as_tuple().digits) > SQLITE_DIGITS.prec
+
+
+SPARK_POINTS = 20  # a gate row's sparkline draws its newest measurements, this many
+
+
+def spark_point(measurement: "Measurement") -> list:
+    """A measurement as Gate.spark_points keeps it: [value as a float (as drawn), status]."""
+    value = None if measurement.value is None else float(measurement.value)
+    return [value, measurement.status]
 
 
 class GateQuerySet(models.QuerySet):
@@ -184,13 +229,16 @@ class Gate(models.Model):
         on_delete=models.SET_NULL, related_name="+",
     )  # fmt: skip
     latest_evaluated_at = models.DateTimeField(null=True, blank=True, editable=False)
-    latest_value = models.DecimalField(
+    latest_value = ExactDecimalField(
         max_digits=30, decimal_places=6, null=True, blank=True, editable=False
     )
     latest_reason = models.TextField(blank=True, editable=False)
     latest_evidence = models.CharField(
         max_length=64, blank=True, editable=False, help_text="The newest measurement's SHA-256."
     )
+    # The newest SPARK_POINTS measurements (NEWEST_FIRST) as spark_point()s, oldest first: what
+    # the gate's row draws, kept with the newest measurement (a page reads no measurement).
+    spark_points = models.JSONField(default=list, blank=True, editable=False)
     # The granted, unrevoked waiver that runs longest (Waiver.objects.covering()), kept by the
     # services that grant and revoke waivers; it covers the gate while it has not expired.
     covering_waiver = models.ForeignKey(
@@ -238,17 +286,20 @@ class Gate(models.Model):
     def latest_id(self) -> int | None:
         return self.latest_measurement_id
 
-    def keep_if_newest(self, measurement: "Measurement") -> None:
-        """Keep `measurement` as the newest (in memory) unless the kept one is newer: a late
-        report, evaluated before the kept one, does not replace it."""
+    def keep_if_newest(self, measurement: "Measurement") -> bool:
+        """Keep `measurement` as the newest (in memory), and add it to spark_points, unless the
+        kept one is newer: a late report, evaluated before the kept one, does not replace it
+        (False: the caller reads the gate's spark_points again)."""
         if self.latest_measurement_id is not None and measurement.newness < (
             self.latest_evaluated_at,
             self.latest_measurement_id,
         ):
-            return
+            return False
         self.latest_measurement_id = measurement.pk
         self.latest_evaluated_at, self.latest_value = measurement.evaluated_at, measurement.value
         self.latest_reason, self.latest_evidence = measurement.reason, measurement.evidence_id or ""
+        self.spark_points = [*self.spark_points, spark_point(measurement)][-SPARK_POINTS:]
+        return True
 
     def current_status(self, now=None) -> tuple[str, str]:
         """(status, reason) as of `now`: stale evidence is unknown; a waiver covers non-passing."""
@@ -319,7 +370,7 @@ class Measurement(models.Model):
 
     gate = models.ForeignKey(Gate, on_delete=models.PROTECT, related_name="measurements")
     status = models.CharField(max_length=20, choices=GateStatus.choices)
-    value = models.DecimalField(max_digits=30, decimal_places=6, null=True, blank=True)
+    value = ExactDecimalField(max_digits=30, decimal_places=6, null=True, blank=True)
     reason = models.TextField(blank=True)
     source_detail = models.JSONField(default=dict, blank=True)
     evidence = models.ForeignKey(

@@ -1,5 +1,6 @@
 """Writes to gates: recording readings, evaluating polled gates, ingesting reports, waivers."""
 
+import functools
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -9,13 +10,16 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Subquery
+from django.db.models import F, OuterRef, Subquery, Value, Window
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from apps.audit.services import lock_chains, record
 from apps.gates import rows, rules
 from apps.gates.evidence import read_evidence, store_evidence
 from apps.gates.models import (
+    NEWEST_FIRST,
+    SPARK_POINTS,
     Evidence,
     Gate,
     GateStatus,
@@ -24,6 +28,7 @@ from apps.gates.models import (
     StatusChange,
     Waiver,
     WaiverState,
+    spark_point,
 )
 from apps.gates.parsers import ParsedReport, ReportError, UnknownFormat, parse_report
 from apps.gates.sources import SourceError
@@ -88,6 +93,7 @@ def record_readings(evaluations: list[Evaluation], *, actor) -> list[Measurement
         stored = [m for m in results if m is not None]
         _insert(stored)
         changes = [(m, before) for m in stored if (before := _step(m.gate, m)) != m.gate.state]
+        _reread_points([m.gate for m in stored if m.gate.latest_measurement_id != m.pk])
         _save_states([m.gate for m in stored])
         for launch_id in {m.gate.launch_id for m in stored}:
             rows.bump(launch_id)  # each gate's row shows its newest reading
@@ -149,40 +155,85 @@ def _insert(measurements: list[Measurement]) -> None:
             measurement.save(force_insert=True)
 
 
-# One UPDATE for a batch of gates' states (bulk_update's CASE per row and field costs more to
-# build than the rest of a batch's recording together).
-_SAVE_STATES = """
-UPDATE {table} AS g SET state = v.state, state_reason = v.state_reason,
-    streak_status = v.streak_status, streak_count = v.streak_count,
-    last_measured_at = v.last_measured_at, last_evidence_at = v.last_evidence_at,
-    state_since = v.state_since, latest_measurement_id = v.latest_measurement_id,
-    latest_evaluated_at = v.latest_evaluated_at, latest_value = v.latest_value,
-    latest_reason = v.latest_reason, latest_evidence = v.latest_evidence
-FROM unnest(%s::bigint[], %s::varchar[], %s::text[], %s::varchar[], %s::integer[],
-            %s::timestamptz[], %s::timestamptz[], %s::timestamptz[], %s::bigint[],
-            %s::timestamptz[], %s::numeric[], %s::text[], %s::varchar[])
-    AS v(id, state, state_reason, streak_status, streak_count, last_measured_at,
-         last_evidence_at, state_since, latest_measurement_id, latest_evaluated_at,
-         latest_value, latest_reason, latest_evidence)
-WHERE g.id = v.id
-"""
-STATE_FIELDS = ("id", "state", "state_reason", "streak_status", "streak_count",
-                "last_measured_at", "last_evidence_at", "state_since", "latest_measurement_id",
-                "latest_evaluated_at", "latest_value", "latest_reason",
-                "latest_evidence")  # fmt: skip
+# What record_readings() advances on each gate of a batch (the rows are locked).
+STATE_FIELDS = ("state", "state_reason", "streak_status", "streak_count", "last_measured_at",
+                "last_evidence_at", "state_since", "latest_measurement", "latest_evaluated_at",
+                "latest_value", "latest_reason", "latest_evidence", "spark_points")  # fmt: skip
 
 
 def _save_states(gates: list[Gate]) -> None:
-    """Write the state fields record_readings() advanced, and the newest measurement it kept
-    (the rows are locked)."""
+    """Write STATE_FIELDS of the batch's gates: the state record_readings() advanced, and the
+    newest measurements it kept."""
     if not gates:
         return
     if connection.vendor != "postgresql":  # the embedded SQLite of `make run`
-        Gate.objects.bulk_update(gates, STATE_FIELDS[1:])
+        Gate.objects.bulk_update(gates, STATE_FIELDS)
         return
-    columns = [[getattr(gate, name) for gate in gates] for name in STATE_FIELDS]
+    # The same fields in one UPDATE ... FROM unnest(arrays): bulk_update's CASE per row and field
+    # costs more to build than the rest of a batch's recording together. Values are prepared
+    # by the fields themselves, as bulk_update prepares them.
+    fields = [Gate._meta.get_field(name) for name in STATE_FIELDS]
+    columns = [[gate.pk for gate in gates]]
+    columns += [[f.get_db_prep_save(getattr(g, f.attname), connection) for g in gates]
+                for f in fields]  # fmt: skip
     with connection.cursor() as cursor:
-        cursor.execute(_SAVE_STATES.format(table=Gate._meta.db_table), columns)
+        cursor.execute(_update_from_arrays(), columns)
+
+
+@functools.cache
+def _update_from_arrays() -> str:
+    """UPDATE gates SET <each of STATE_FIELDS> FROM unnest(id[], <one array per field>)."""
+    fields = [Gate._meta.get_field(name) for name in STATE_FIELDS]
+    names = ", ".join(f.column for f in fields)
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    sets = ", ".join(f"{f.column} = v.{f.column}" for f in fields)
+    return (f"UPDATE {Gate._meta.db_table} AS g SET {sets} "  # noqa: S608 - model names only
+            f"FROM unnest(%s::bigint[], {arrays}) AS v(id, {names}) WHERE g.id = v.id")  # fmt: skip
+
+
+def refill_kept_columns(gates) -> None:
+    """Fill what record_readings() and update_covering_waiver() keep on each of `gates` (a
+    QuerySet) from its measurements and waivers: the newest measurement, the sparkline points
+    and the covering waiver. For rows written around the services (bench/series.py's COPY);
+    migrations 0006 and 0008 keep frozen copies of it."""
+    chosen = Gate.objects.filter(pk__in=list(gates.values_list("pk", flat=True)))
+    newest = Measurement.objects.filter(gate=OuterRef("pk")).order_by(*NEWEST_FIRST)
+    covering = Waiver.objects.covering().filter(gate=OuterRef("pk"))
+    kept = Measurement.objects.filter(pk=OuterRef("latest_measurement"))
+    with transaction.atomic():
+        chosen.update(latest_measurement=Subquery(newest.values("pk")[:1]),
+                      covering_waiver=Subquery(covering.values("pk")[:1]))  # fmt: skip
+        chosen.filter(latest_measurement__isnull=False).update(
+            latest_evaluated_at=Subquery(kept.values("evaluated_at")),
+            latest_value=Subquery(kept.values("value")),
+            latest_reason=Subquery(kept.values("reason")),
+            latest_evidence=Coalesce(Subquery(kept.values("evidence_id")), Value("")),
+        )
+        points = _newest_points(chosen)
+        refilled = [
+            Gate(pk=pk, spark_points=points.get(pk, []))
+            for pk in chosen.values_list("pk", flat=True)
+        ]
+        Gate.objects.bulk_update(refilled, ["spark_points"], batch_size=500)
+
+
+def _reread_points(gates: list[Gate]) -> None:
+    """The spark_points of gates that got a late measurement (not their newest), read again."""
+    if gates:
+        points = _newest_points(Gate.objects.filter(pk__in=[gate.pk for gate in gates]))
+        for gate in gates:
+            gate.spark_points = points.get(gate.pk, [])
+
+
+def _newest_points(gates) -> dict[int, list]:
+    """Gate.spark_points of `gates`, read from their measurements (one window query)."""
+    rank = Window(RowNumber(), partition_by=F("gate_id"), order_by=list(NEWEST_FIRST))
+    newest = Measurement.objects.filter(gate__in=gates).annotate(rank=rank)
+    newest = newest.filter(rank__lte=SPARK_POINTS).order_by("gate_id", "evaluated_at", "id")
+    points: dict[int, list] = {}
+    for measurement in newest.only("gate_id", "value", "status"):
+        points.setdefault(measurement.gate_id, []).append(spark_point(measurement))
+    return points
 
 
 def _lock_gates(ids: list[int]) -> dict[int, Gate]:

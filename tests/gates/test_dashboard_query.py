@@ -10,12 +10,14 @@ import pytest
 from django.apps import apps
 from django.utils import timezone
 
-from apps.gates.models import Evidence, Gate, Measurement, Waiver
+from apps.gates.history import recent_values
+from apps.gates.models import SPARK_POINTS, Evidence, Gate, Measurement, Waiver
 from apps.gates.services import (
     Evaluation,
     Reading,
     record_reading,
     record_readings,
+    refill_kept_columns,
     update_covering_waiver,
 )
 from apps.launches.services import import_launch_spec
@@ -89,6 +91,54 @@ def test_after_a_burst_of_mixed_order_writes_the_kept_measurement_is_the_newest(
     for gate in gates:
         assert _kept(gate) == _newest(gate), gate.key
         assert _kept(gate)[0] is not None
+        assert _kept_points(gate) == _newest_points(gate), gate.key
+        assert len(gate.spark_points) == min(SPARK_POINTS, gate.measurements.count())
+
+
+def _kept_points(gate: Gate) -> list:
+    """What the gate's row draws: the points kept on it (recent_values(times=False))."""
+    return recent_values([gate.pk], times=False).get(gate.pk, [])
+
+
+def _newest_points(gate: Gate) -> list:
+    """The same read from its measurements (NEWEST_FIRST), as the values sparklines draw."""
+    newest = reversed(Measurement.objects.filter(gate=gate)[:SPARK_POINTS])
+    return [(None, None if m.value is None else float(m.value), m.status) for m in newest]
+
+
+def test_a_late_reading_takes_its_place_among_the_kept_points(gates):
+    gate, now = gates[0], timezone.now()
+    for minutes in range(25, 0, -1):
+        record_reading(gate=gate, reading=Reading(value=Decimal(minutes)), actor="test",
+                       at=now - timedelta(minutes=minutes))  # fmt: skip
+    late = record_reading(gate=gate, reading=Reading(value=Decimal("7.5")), actor="test",
+                          at=now - timedelta(minutes=7, seconds=30))  # fmt: skip
+    assert _kept_points(gate) == _newest_points(gate)
+    assert (None, 7.5, late.status) in _kept_points(gate) and len(_kept_points(gate)) == 20
+    record_reading(
+        gate=gate, reading=Reading(value=Decimal(99)), actor="test", at=now - timedelta(hours=2)
+    )  # older than every kept point: not drawn
+    assert _kept_points(gate) == _newest_points(gate)
+
+
+def test_refill_kept_columns_gives_what_the_writes_keep(gates, django_user_model):
+    now = timezone.now()
+    for minutes in range(30):
+        record_readings([Evaluation(g, Reading(value=Decimal(minutes % 7)),
+                                    at=now - timedelta(minutes=minutes)) for g in gates[:2]],
+                        actor="test")  # fmt: skip
+    signer = django_user_model.objects.create_user("w", "w@example.com", "x")
+    Waiver.objects.create(gate=gates[1], reason="r", granted_by=signer, granted_at=now,
+                          expires_at=now + timedelta(hours=3))  # fmt: skip
+    update_covering_waiver(gate_id=gates[1].pk)
+    columns = (*KEPT[1:], "latest_measurement_id", "spark_points", "covering_waiver_id")
+    written = list(Gate.objects.order_by("pk").values_list(*columns))
+    Gate.objects.update(latest_measurement=None, latest_value=None, latest_evaluated_at=None,
+                        latest_reason="", spark_points=[], covering_waiver=None)  # fmt: skip
+
+    refill_kept_columns(Gate.objects.all())
+
+    assert list(Gate.objects.order_by("pk").values_list(*columns)) == written
 
 
 def test_the_dashboard_reads_the_kept_columns_and_the_covering_waiver(gates, django_user_model):

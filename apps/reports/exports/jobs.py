@@ -180,8 +180,3 @@ def record_download(*, job: ExportJob, user) -> None:
     with transaction.atomic():
         record(actor=user, action="evidence.export_downloaded", launch_slug=job.launch.slug,
                obj_type="export", obj_key=job.sha256, data={"job": job.pk})  # fmt: skip
-
-
-def open_export(job: ExportJob):
-    """A built export's ZIP opened for reading (MissingFile if its storage lost it)."""
-    return storage.open_stored(storage.EXPORTS, job.path)
