@@ -49,9 +49,7 @@ def results(details: dict, machine: dict) -> dict:
         "export_mb_per_s": details["export"]["mb_per_s"],
         "audit_writes": details["audit_writes"],
         "schedule_ms": details["schedule"]["p50_ms"],
-        "sized": sized(
-            service, details.get("sized", {})
-        ),  # 400 activities: critical path, forecasts
+        "sized": sized(service, details.get("sized", {})),  # issue 21: 25, 100, 400 gates
         "machine": machine,
     }
 

@@ -1,10 +1,11 @@
-"""The Jinja2 environment of the heavy parts of pages (`templates/jinja2/`).
+"""The Jinja2 environment of the heavy parts of pages (`templates/jinja2/`): a gate's chart and
+measurements, rendered into its Django page.
 
-Pages stay Django templates; what is long inside them (a launch's 120 gate rows with a
-sparkline each, a gate's chart and measurements, the overview's body) is rendered by Jinja2,
-which compiles a template to Python: the gates page's rows took 12 ms through the Django engine
-and take about 3 here (`make bench`). The filters are Django's own, so the text is the same
-either way (quotes are escaped as &#39; and &#34; instead of &#x27; and &quot;).
+The gates page, the overview and the sign page render through one engine, Django's; their long
+parts (a launch's rows, the parts drawn from every gate) come from the cache (apps/gates/rows.py),
+rendered only when something they show changed.
+The filters are Django's own, so the text is the same either way (quotes are escaped as &#39; and
+&#34; instead of &#x27; and &quot;).
 """
 
 from django.template.defaultfilters import floatformat, pluralize, truncatechars

@@ -18,6 +18,8 @@ from datetime import datetime, timedelta
 
 from django.core.cache import cache
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString, mark_safe
 
 FRAGMENT_SECONDS = 300  # a fragment nobody asks for again leaves the cache after this
 WAIVER_WARNING = timedelta(hours=48)  # Gate.waiver_warning's "ends within 48 hours"
@@ -51,8 +53,9 @@ def bump(launch_id: int) -> None:
 def fragment(launch_id: int, variant: str, now: datetime, render: Callable) -> str:
     """The fragment of `variant` (the filters, or a role's scope) of the launch's current version.
 
-    `render()` returns (html, stale_at): the markup and the moment it goes stale by time alone
-    (None: never). It is called only when the cache has no fresh fragment.
+    `render()` returns (html, stale_at): the markup (or a dict of markups and the small values
+    they were drawn with) and the moment it goes stale by time alone (None: never). It is called
+    only when the cache has no fresh fragment.
     """
     digest = hashlib.sha256(variant.encode()).hexdigest()[:24]
     key = f"gate-rows:{launch_id}:{version(launch_id)}:{digest}"
@@ -75,3 +78,12 @@ def stale_at(gates: Iterable, now: datetime) -> datetime | None:
         if expires is not None:
             moments += [expires, expires - WAIVER_WARNING]
     return min((m for m in moments if m > now), default=None)
+
+
+def render_parts(template: str, context: dict, parts: Iterable[str]) -> dict[str, SafeString]:
+    """Each of `parts` of `template`, which renders the one its `part` names: a page's pieces
+    drawn from the same gates, kept under one fragment."""
+    return {
+        part: mark_safe(render_to_string(template, {**context, "part": part}))  # noqa: S308
+        for part in parts
+    }

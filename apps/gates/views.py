@@ -4,13 +4,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.accounts.access import get_launch_for_user
 from apps.accounts.permissions import administers, can_approve_waiver, can_attest, can_waive
 from apps.gates import rows
 from apps.gates.evidence import store_evidence
@@ -28,6 +28,7 @@ from apps.gates.services import (
 )
 from portal import jinja2, storage
 from portal.csvsafe import csv_text
+from portal.launch_access import get_launch_for_user
 
 
 def get_gate_for_user(request: HttpRequest, slug: str, key: str) -> Gate:
@@ -163,13 +164,13 @@ def _listed_gates(launch, f: dict, now) -> list[Gate]:
 
 
 def _gate_rows(launch, gates: list[Gate], now) -> str:
-    """The rows' markup: the same for everyone who sees the launch (no per-person links)."""
+    """The rows' markup (templates/gates/rows.html): the same for everyone who sees the launch."""
     series = recent_values([g.pk for g in gates], times=False)
     for gate in gates:
         gate.spark = sparkline(series.get(gate.pk, []), gate.threshold)
-    return jinja2.render("gates/rows.html", gates=gates, now=now, sources=dict(Source.choices),
-                         demo_metrics=settings.DEMO_METRICS,
-                         gates_url=reverse("launches:gates", args=[launch.slug]))  # fmt: skip
+    context = {"gates": gates, "demo_metrics": settings.DEMO_METRICS,
+               "gates_url": reverse("launches:gates", args=[launch.slug])}  # fmt: skip
+    return render_to_string("gates/rows.html", context)
 
 
 def _gates_csv(launch, gates: list[Gate]) -> HttpResponse:

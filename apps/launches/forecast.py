@@ -282,7 +282,7 @@ STACK = ("passing", "waived", "approved", "failing", "unknown", "pending", "awai
 
 @dataclass
 class Chart:
-    """The burn-up's geometry, for templates/jinja2/launches/_forecast.html."""
+    """The burn-up's geometry, for templates/launches/overview_forecast.html."""
 
     width: int
     height: int

@@ -1,4 +1,5 @@
 from collections import Counter
+from datetime import UTC
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -7,19 +8,21 @@ from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from kombu import Connection
 
-from apps.accounts.access import get_launch_for_user
 from apps.accounts.permissions import (
     can_edit_timeline,
     permissions_for,
     visible_launches,
 )
 from apps.audit.models import AuditEvent
+from apps.gates import rows
 from apps.gates.models import Gate, GateStatus, Waiver
 from apps.gates.summary import dimension_summary, owners_of
 from apps.launches import demo_metrics
@@ -32,8 +35,8 @@ from apps.launches.services import update_activity
 from apps.launches.timeline import build_plan, gantt, is_slipped, key_of
 from apps.launches.timeline import rows as timeline_rows
 from apps.signoffs.inbox import inbox_for
-from apps.signoffs.readiness import readiness, readiness_of_many
-from portal import jinja2
+from apps.signoffs.readiness import Readiness, readiness, readiness_of_many
+from portal.launch_access import get_launch_for_user
 
 OVERVIEW_GATES = 25  # the overview lists gates needing attention; the gates page has them all
 
@@ -82,32 +85,65 @@ def launch_list(request: HttpRequest) -> HttpResponse:
 def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
     launch = get_launch_for_user(request, slug)
     now = timezone.now()
-    gates = list(Gate.objects.filter(launch=launch).for_dashboard(now).select_related("prometheus"))
-    for gate in gates:
-        gate.status, gate.status_reason = gate.current_status(now)
-    phases = list(launch.phases.prefetch_related("activities"))
     roles = list(launch.roles.filter(retired_at__isnull=True))
-    state = readiness(launch, now, gates=gates, roles=roles)
     allowed = permissions_for(request.user, launch)
-    counts = Counter(gate.status for gate in gates)
-    # Waived gates stay in view: their waiver is listed with them, and it expires.
-    unsettled = [g for g in gates if g.status != GateStatus.PASSING]
-    attention = sorted(unsettled, key=lambda g: not g.blocking)
+    # The rule in two halves: the sign-offs' blockers are judged here (readiness() over no
+    # gates), the gates' come with the cached parts; together, readiness() over the launch.
+    signed = readiness(launch, now, gates=[], roles=roles)
+    parts = overview_gate_parts(launch, now, roles=roles, allowed=allowed, signed=signed)
+    blockers = [*parts["blockers"], *signed.blockers]
+    state = Readiness(ready=not blockers, blockers=blockers, approvals=signed.approvals,
+                      signoffs=signed.signoffs)  # fmt: skip
+    phases = list(launch.phases.prefetch_related("activities"))
     context = {
-        "launch": launch, "now": now, "phases": phases, "gates": gates, "roles": roles,
-        "counts": [(status, counts.get(status, 0)) for status in GateStatus.values],
-        "readiness": state,
-        "dimensions": dimension_summary(gates),
-        "blocking_gates": [(g, owners_of(g, roles)) for g in gates if g.blocking
-                           and g.status not in (GateStatus.PASSING, GateStatus.WAIVED)],
+        "launch": launch, "now": now, "phases": phases, "roles": roles, "readiness": state,
+        "gate_parts": parts, "forecast_part": parts["forecast"], "allowed": allowed,
         "missing": [b for b in state.blockers if b.kind == "signoff"],
         "overdue": overdue_activities(launch, phases, now),
         "brief": [(role, state.signoffs.get(role.pk)) for role in roles],
         "recent": AuditEvent.objects.for_launch(launch.slug).reverse()[:8],
-        "sequence": launch.sequence.all(),
-        "attestable": allowed.attestable,
-        "waivable": allowed.waivable,
-        "allowed": allowed,
+    }  # fmt: skip
+    if request.headers.get("HX-Request"):  # the live part's poll (every 15 s)
+        return render(request, "launches/overview_live.html", context)
+    context.update(
+        sequence=launch.sequence.all(),
+        inbox=inbox_for(request.user, now, launch=launch),
+    )
+    return render(request, "launches/overview.html", context)
+
+
+def _scope(categories) -> str:
+    return "all" if categories is None else ",".join(sorted(categories))
+
+
+def overview_gate_parts(launch, now, *, roles, allowed, signed) -> dict:
+    """The overview's parts drawn from every gate (templates/launches/overview_gates.html and
+    the forecast), and the gates' readiness blockers: cached per launch version, the categories
+    the person may waive and attest, the day and the sign-offs in force (a sign-off does not bump
+    the version), so that their cost does not grow with the gates (apps/gates/rows.py)."""
+    scope = f"waive={_scope(allowed.waivable)};attest={_scope(allowed.attestable)}"
+    signoffs = sorted((s.pk, str(s.invalidated_at)) for s in signed.signoffs.values())
+    variant = (f"overview;{scope};closed={bool(launch.closed_at)};t0={launch.target_t0};"
+               f"day={now.astimezone(UTC).date()};signoffs={signoffs}")  # fmt: skip
+    return rows.fragment(launch.pk, variant, now,
+                         lambda: _draw_gate_parts(launch, now, roles, allowed))  # fmt: skip
+
+
+def _draw_gate_parts(launch, now, roles, allowed) -> tuple[dict, object]:
+    gates = list(Gate.objects.filter(launch=launch).for_dashboard(now))
+    for gate in gates:
+        gate.status, gate.status_reason = gate.current_status(now)
+    counts = Counter(gate.status for gate in gates)
+    # Waived gates stay in view: their waiver is listed with them, and it expires.
+    attention = sorted((g for g in gates if g.status != GateStatus.PASSING),
+                       key=lambda g: not g.blocking)  # fmt: skip
+    blocking = [(g, owners_of(g, roles)) for g in gates if g.blocking
+                and g.status not in (GateStatus.PASSING, GateStatus.WAIVED)]  # fmt: skip
+    context = {
+        "total": len(gates), "closed": bool(launch.closed_at),
+        "counts": [(status, counts.get(status, 0)) for status in GateStatus.values],
+        "dimensions": dimension_summary(gates), "blocking_gates": blocking,
+        "attestable": allowed.attestable, "waivable": allowed.waivable,
         "attention": attention[:OVERVIEW_GATES], "attention_count": len(attention),
         "gates_url": reverse("launches:gates", args=[launch.slug]),
         "pending_waivers": list(Waiver.objects.pending().filter(
@@ -115,19 +151,42 @@ def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
         "waiver_warnings": [(g, text) for g in gates if g.status == GateStatus.WAIVED
                             and (text := g.waiver_warning(now, launch.target_t0))],
     }  # fmt: skip
-    if request.headers.get("HX-Request"):  # the live part's poll (every 15 s)
-        return HttpResponse(jinja2.render("launches/_overview_live.html", **context))
-    context.update(readiness_forecast(launch, now, gates=gates, roles=roles))
-    body = jinja2.render("launches/overview.html", **context)
-    inbox = inbox_for(request.user, now, launch=launch)
-    return render(request, "launches/overview.html", {**context, "body": body, "inbox": inbox})
+    parts = rows.render_parts(
+        "launches/overview_gates.html",
+        context,
+        ("dimensions", "blocking", "counts", "waivers", "attention"),
+    )
+    forecast = readiness_forecast(launch, now, gates=gates, roles=roles)
+    parts.update(
+        forecast=mark_safe(render_to_string("launches/overview_forecast.html", forecast)),  # noqa: S308
+        blockers=readiness(launch, now, gates=gates, roles=[], signoffs=[]).blockers,
+        blocking_count=len(blocking),
+    )
+    return parts, rows.stale_at(gates, now)
+
+
+FORECAST_COLOURS = {"passing": "#2f855a", "waived": "#b7791f", "approved": "#1c4532",
+                    "failing": "#c53030", "unknown": "#718096", "pending": "#e2e8f0",
+                    "awaited": "#faf089"}  # fmt: skip
+FORECAST_MEANINGS = [
+    ("passing", "blocking gate passing"), ("waived", "blocking gate waived"),
+    ("approved", "required sign-off approved"), ("failing", "blocking gate failing"),
+    ("unknown", "blocking gate unknown (stale or unreadable evidence)"),
+    ("pending", "blocking gate with no evidence yet"), ("awaited", "required sign-off awaited"),
+]  # fmt: skip
 
 
 def readiness_forecast(launch, now, *, gates=None, roles=None) -> dict:
-    """The forecast and its burn-up's geometry, as templates/jinja2/launches/_forecast.html
-    reads them."""
+    """The forecast and its burn-up's geometry, as templates/launches/overview_forecast.html
+    reads them (each part of a day's column with its colour)."""
     found = launch_forecast(launch, now, gates=gates, roles=roles)
-    return {"forecast": found, "burnup": burnup_chart(found)}
+    c = burnup_chart(found)
+    columns = [(x, w, title, [(name, y, h, FORECAST_COLOURS[name]) for name, y, h in stack])
+               for x, w, title, stack in c.columns]  # fmt: skip
+    marks = {"label_x": c.left - 4, "total_label_y": c.total_y + 4, "tick_y": c.height - 8,
+             "t0_at_end": c.t0_x is not None and c.t0_x > c.width - 30}  # fmt: skip
+    legend = [(name, meaning, FORECAST_COLOURS[name]) for name, meaning in FORECAST_MEANINGS]
+    return {"forecast": found, "burnup": c, "columns": columns, "marks": marks, "legend": legend}
 
 
 def overdue_activities(launch, phases, now) -> list:
@@ -147,8 +206,8 @@ def timeline(request: HttpRequest, slug: str) -> HttpResponse:
         "rows": timeline_rows(plan), "plan": plan, "phases": phases,
         "sequence": launch.sequence.all(), "may_edit": can_edit_timeline(request.user, launch),
         "statuses": ActivityStatus.choices,
-        "forecast_part": jinja2.render("launches/_forecast.html",
-                                       **readiness_forecast(launch, now)),
+        "forecast_part": mark_safe(render_to_string(  # noqa: S308
+            "launches/overview_forecast.html", readiness_forecast(launch, now))),
         "calendar_url": request.build_absolute_uri(
             reverse("calendar", args=[calendar_token(request.user)])
         ),

@@ -1,3 +1,5 @@
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -6,7 +8,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.accounts.access import get_launch_for_user
 from apps.accounts.permissions import (
     can_decide,
     can_manage_people,
@@ -14,7 +15,8 @@ from apps.accounts.permissions import (
     can_request_signoff,
 )
 from apps.accounts.services import InvitationRefused
-from apps.gates.models import Gate
+from apps.gates import rows
+from apps.gates.models import Gate, GateStatus, Source
 from apps.signoffs.changes import changes_since, signed_lookups, summary
 from apps.signoffs.forms import CONDITION_ROWS, DecisionForm, MeetingForm, PersonForm, SignForm
 from apps.signoffs.models import (
@@ -45,8 +47,9 @@ from apps.signoffs.services import (
     sign_off,
     signing_assignment,
 )
-from apps.signoffs.snapshot import take_snapshot
+from apps.signoffs.snapshot import GOOD, ScopedGate, Snapshot, take_snapshot
 from portal.http import client_ip
+from portal.launch_access import get_launch_for_user
 
 
 def get_role_for_signer(request: HttpRequest, slug: str, key: str, now) -> Role:
@@ -135,10 +138,57 @@ def form_problems(form) -> str:
     return "; ".join(dict.fromkeys(problems))
 
 
+@dataclass(frozen=True)
+class ScopeGate:
+    """What the per-person checks (Snapshot.produced_by, approval_bars) and the page read of a
+    gate of the scope, small enough to keep in the cache beside the rendered parts."""
+
+    key: str
+    name: str
+    source: str
+    blocking: bool
+    latest_id: int | None
+    waiver_id: int | None
+
+
+def scope_parts(role: Role, active: SignOff | None, now) -> dict:
+    """The sign page's parts drawn from every gate of the role's scope (its evidence table,
+    the changes since the sign-off in force, the waivers to look at), the snapshot's digest,
+    and the gates the per-person checks need (manual, waived, or blocking and not good): cached
+    per launch version, role and sign-off in force (apps/gates/rows.py)."""
+    variant = f"sign;{role.key};active={active.pk if active else None}"
+    return rows.fragment(role.launch_id, variant, now,
+                         lambda: _draw_scope_parts(role, active, now))  # fmt: skip
+
+
+def _draw_scope_parts(role: Role, active: SignOff | None, now) -> tuple[dict, object]:
+    snapshot = take_snapshot(role, now)
+    changes = []
+    if active is not None and active.digest != snapshot.digest:
+        scope = [scoped.gate for scoped in snapshot.gates]
+        changes = changes_since(active, role=role, gates=scope, now=now,
+                                signed=signed_lookups([active]))  # fmt: skip
+    context = {
+        "launch": role.launch, "snapshot": snapshot, "active": active, "changes": changes,
+        "waiver_warnings": [(g.gate, text) for g in snapshot.gates
+                            if (text := g.gate.waiver_warning(now, role.launch.target_t0))],
+    }  # fmt: skip
+    parts = rows.render_parts("signoffs/sign_scope.html", context,
+                              ("changes", "waiver_warnings", "evidence"))  # fmt: skip
+    checked = [ScopedGate(ScopeGate(g.gate.key, g.gate.name, g.gate.source, g.gate.blocking,
+                                    g.gate.latest_id, g.gate.waiver_id), g.status, g.reason)
+               for g in snapshot.gates if g.gate.source == Source.MANUAL
+               or g.status == GateStatus.WAIVED or g.status not in GOOD]  # fmt: skip
+    parts.update(count=len(snapshot.gates), digest=snapshot.digest, checked=checked)
+    return parts, rows.stale_at([g.gate for g in snapshot.gates], now)
+
+
 def _sign_page(request, role: Role, form: SignForm, *, status: int, error: str) -> HttpResponse:
     now = timezone.now()
-    snapshot = take_snapshot(role, now)
     active = SignOff.objects.filter(role=role).active().first()
+    scope = scope_parts(role, active, now)
+    # What the per-person checks read: the digest and the gates that may bar an approval.
+    snapshot = Snapshot(role=role, gates=scope["checked"], data={}, digest=scope["digest"])
     # A refused or fresh page always carries the state it shows now.
     data = form.data.copy() if form.is_bound else {}
     data.update({"digest": snapshot.digest, "previous": active.pk if active else ""})
@@ -149,14 +199,9 @@ def _sign_page(request, role: Role, form: SignForm, *, status: int, error: str) 
     name = request.user.get_full_name() or request.user.get_username()
     conflicts = snapshot.produced_by(request.user)
     refused = approval_refusals(snapshot, conflicts)
-    changes = []
-    if active is not None and active.digest != snapshot.digest:
-        scope = [scoped.gate for scoped in snapshot.gates]
-        changes = changes_since(active, role=role, gates=scope, now=now,
-                                signed=signed_lookups([active]))  # fmt: skip
     context = {
         "launch": role.launch, "role": role, "snapshot": snapshot, "active": active,
-        "changes": changes,
+        "scope": scope,
         "form": form, "error": error, "name": name,
         "assignment": signing_assignment(request.user, role, now),
         "conflicts": conflicts,
@@ -167,8 +212,6 @@ def _sign_page(request, role: Role, form: SignForm, *, status: int, error: str) 
         "condition_rows": [(i, *(form.data.get(f"{part}_{i}", "") if form.is_bound else ""
                                  for part in ("condition", "owner", "due")))
                            for i in range(CONDITION_ROWS)],
-        "waiver_warnings": [(g.gate, text) for g in snapshot.gates
-                            if (text := g.gate.waiver_warning(now, role.launch.target_t0))],
         "totp_enrolled": form.totp is not None,
         "mfa_required": needs_authenticator(user=request.user, launch=role.launch),
         "meanings": [(label, meaning_of(name=name, role=role, decision=value,

@@ -35,6 +35,7 @@ TOP_KEYS = {
     "export_mb_per_s",
     "audit_writes",
     "schedule_ms",
+    "sized",
     "machine",
 }
 
@@ -101,5 +102,10 @@ def test_the_bench_runs_end_to_end_at_a_tiny_scale():
     assert 0 < results["export_peak_rss_mb"] < 1000
     assert results["audit_writes"]["one_launch_per_s"] > 0
     assert 0 < results["schedule_ms"] < 20
+    sized = results["sized"]  # issue 21: the gates page at 25, 100 and 400 gates, and its ratios
+    assert all(p50 > 0 for p50 in sized["gates_p50_ms"].values()), sized
+    assert sized["gates_100_floor_ratio"] > 0 and sized["gates_400_100_ratio"] > 0
+    for size in ("25", "100", "400"):
+        assert {"gates", "overview", "sign"} <= set(sized["inproc"][size]), sized["inproc"]
     details = json.loads((out / "details.json").read_text())
     assert details["export"]["evidence_bytes"] > 0
