@@ -143,13 +143,6 @@ TEMPLATES = [
             ],
         },
     },
-    {  # the long tables' rows (portal/jinja2.py): render_to_string(..., using="jinja2")
-        "BACKEND": "django.template.backends.jinja2.Jinja2",
-        "NAME": "jinja2",
-        "DIRS": [BASE_DIR / "templates" / "jinja2"],
-        "APP_DIRS": False,
-        "OPTIONS": {"environment": "portal.jinja2.environment"},
-    },
 ]
 
 

@@ -51,6 +51,23 @@ class Chart:
     y_ticks: list[tuple[float, str]]  # y, value label
     x_ticks: list[tuple[float, str, str]]  # x, time label, text-anchor
 
+    # Where the template draws the axes' ticks and labels (a Django template does no sums).
+    @property
+    def tick_start(self) -> int:
+        return self.left - 4
+
+    @property
+    def label_x(self) -> int:
+        return self.left - 6
+
+    @property
+    def tick_end(self) -> float:
+        return self.bottom + 4
+
+    @property
+    def threshold_label_x(self) -> int:
+        return self.left + 4
+
 
 def value_range(values: list, threshold):
     """The lowest and highest of the values and the threshold (Decimals, or floats); a flat

@@ -26,7 +26,7 @@ from apps.gates.services import (
     revoke_waiver,
     waiver_limit,
 )
-from portal import jinja2, storage
+from portal import storage
 from portal.csvsafe import csv_text
 from portal.launch_access import get_launch_for_user
 
@@ -209,12 +209,8 @@ def _gate_page(request, gate: Gate, *, status: int = 200, error: str = "") -> Ht
         waiver.state_now = waiver.state(now)
     context = {
         "launch": launch, "gate": gate, "now": now, "error": error,
-        "chart": drawn and jinja2.render("gates/chart.html", chart=drawn, gate=gate),
-        "measurements": jinja2.render(
-            "gates/measurements.html",
-            measurements=gate.measurements.select_related("evidence")[:50],
-            evidence_url=lambda sha256: reverse("launches:evidence", args=[launch.slug, sha256]),
-        ),
+        "chart": drawn,
+        "measurements": gate.measurements.select_related("evidence")[:50],
         "changes": gate.status_changes.all()[:20],
         "waivers": waivers,
         "waiver_warning": gate.waiver_warning(now),
