@@ -1,7 +1,7 @@
 """The one door every page uses to get a launch for a person, one query each.
 
 A launch the person may not see does not exist for them (404); one they see but do not administer
-answers 403 where a launch admin is needed. The rules themselves are in apps.accounts.permissions;
+answers 403 where a launch admin is needed. The rules themselves are in apps.signoffs.permissions;
 the API reads them through apps.api.access (a token sees its own launch only).
 """
 
@@ -9,8 +9,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
-from apps.accounts.permissions import visible_launches, with_administered
 from apps.launches.models import Launch
+from apps.signoffs.permissions import visible_launches, with_administered
 
 
 def get_launch_for_user(request: HttpRequest, slug: str) -> Launch:

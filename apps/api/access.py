@@ -12,10 +12,10 @@ from django.db import transaction
 from django.http import Http404
 from rest_framework import permissions
 
-from apps.accounts.permissions import visible_launches as launches_visible_to
 from apps.api.models import ApiToken, Scope
 from apps.audit.services import record
 from apps.launches.models import Launch
+from apps.signoffs.permissions import visible_launches as launches_visible_to
 
 log = logging.getLogger("apps.api")
 

@@ -13,9 +13,9 @@ namespaces portal/urls.py builds.
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
-from apps.accounts.permissions import visible_launches
 from apps.api.tokens import presented_token
 from apps.launches.models import Launch, LaunchClosed
+from apps.signoffs.permissions import visible_launches
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 NAMESPACES = ("launches", "api")

@@ -15,7 +15,6 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from apps.accounts.permissions import can_edit_timeline
 from apps.api import filters, serializers
 from apps.api.access import AUDIT_SCOPES, ScopedAccess, launch_for, log, visible_launches
 from apps.api.authentication import BearerTokenAuthentication
@@ -27,6 +26,7 @@ from apps.launches.models import Activity, Launch, Phase
 from apps.launches.services import update_activity
 from apps.signoffs.inbox import inbox_for
 from apps.signoffs.models import LaunchDecision, Role, SignOff
+from apps.signoffs.permissions import can_edit_timeline
 
 
 def read_docs(tag: str, summary: str, serializer, *, many=True, description=None):

@@ -571,7 +571,7 @@ def request_waiver(*, gate: Gate, user, reason: str, expires_at, now=None) -> Wa
     launch's limit (waiver_max_days, and T+24h unless the launch lets waivers outlast it).
     """
     gate.launch.refuse_if_closed()  # a closed launch is read-only
-    from apps.accounts.permissions import can_waive
+    from apps.signoffs.permissions import can_waive
 
     now = now or timezone.now()
     if not can_waive(user, gate):
@@ -602,7 +602,7 @@ def request_waiver(*, gate: Gate, user, reason: str, expires_at, now=None) -> Wa
 def approve_waiver(*, waiver: Waiver, user, now=None) -> Waiver:
     """A second person approves a pending request: from now on the waiver counts."""
     waiver.gate.launch.refuse_if_closed()  # a closed launch is read-only
-    from apps.accounts.permissions import can_approve_waiver
+    from apps.signoffs.permissions import can_approve_waiver
 
     now = now or timezone.now()
     with transaction.atomic():
@@ -622,7 +622,7 @@ def approve_waiver(*, waiver: Waiver, user, now=None) -> Waiver:
 def refuse_waiver(*, waiver: Waiver, user, reason: str, now=None) -> Waiver:
     """A second person refuses a pending request, with the reason."""
     waiver.gate.launch.refuse_if_closed()  # a closed launch is read-only
-    from apps.accounts.permissions import can_approve_waiver
+    from apps.signoffs.permissions import can_approve_waiver
 
     now = now or timezone.now()
     if not reason.strip():
@@ -658,7 +658,7 @@ def revoke_waiver(*, waiver: Waiver, user, reason: str, now=None) -> Waiver:
     """Withdraw a waiver (pending or active), with the reason. The gate's status, and every
     approval that relied on the waiver, follow at once."""
     waiver.gate.launch.refuse_if_closed()  # a closed launch is read-only
-    from apps.accounts.permissions import can_revoke_waiver
+    from apps.signoffs.permissions import can_revoke_waiver
 
     now = now or timezone.now()
     if not reason.strip():

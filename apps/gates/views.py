@@ -11,7 +11,6 @@ from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.accounts.permissions import administers, can_approve_waiver, can_attest, can_waive
 from apps.gates import rows
 from apps.gates.evidence import store_evidence
 from apps.gates.forms import AttestationForm, WaiverDecisionForm, WaiverForm
@@ -26,6 +25,7 @@ from apps.gates.services import (
     revoke_waiver,
     waiver_limit,
 )
+from apps.signoffs.permissions import administers, can_approve_waiver, can_attest, can_waive
 from portal import storage
 from portal.csvsafe import csv_text
 from portal.launch_access import get_launch_for_user

@@ -9,11 +9,11 @@ closed, with a reason, which the report and the audit event carry.
 from django.db import transaction
 from django.utils import timezone
 
-from apps.accounts.permissions import administers
 from apps.audit.services import record
 from apps.launches.models import Launch, LaunchStatus
 from apps.reports.packets.summary_report import KIND, issue_summary
 from apps.rollouts.postlaunch import post_launch_summary
+from apps.signoffs.permissions import administers
 
 REASON_LIMIT = 2000
 

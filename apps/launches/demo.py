@@ -11,7 +11,6 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from apps.accounts.permissions import administers
 from apps.audit.models import AuditEvent
 from apps.audit.services import record
 from apps.gates.models import Gate, Measurement, Source
@@ -27,6 +26,7 @@ from apps.launches.models import Launch
 from apps.launches.services import import_launch_spec
 from apps.rollouts.models import Rollout
 from apps.signoffs.models import Assignment, Duty
+from apps.signoffs.permissions import administers
 
 DEMO_SPEC = Path(settings.BASE_DIR) / "specs" / "llm-research-lab.yaml"
 DEMO_SLUG = "llm-research-lab"

@@ -16,11 +16,6 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from kombu import Connection
 
-from apps.accounts.permissions import (
-    can_edit_timeline,
-    permissions_for,
-    visible_launches,
-)
 from apps.audit.models import AuditEvent
 from apps.gates import rows
 from apps.gates.models import Gate, GateStatus, Waiver
@@ -35,6 +30,11 @@ from apps.launches.services import update_activity
 from apps.launches.timeline import build_plan, gantt, is_slipped, key_of
 from apps.launches.timeline import rows as timeline_rows
 from apps.signoffs.inbox import inbox_for
+from apps.signoffs.permissions import (
+    can_edit_timeline,
+    permissions_for,
+    visible_launches,
+)
 from apps.signoffs.readiness import Readiness, readiness, readiness_of_many
 from portal.launch_access import get_launch_for_user
 

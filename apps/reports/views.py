@@ -15,7 +15,6 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from apps.accounts.permissions import can_export, visible_launches
 from apps.launches.models import Launch
 from apps.reports import verification
 from apps.reports.exports.controls import control_map
@@ -29,6 +28,7 @@ from apps.reports.exports.jobs import (
 from apps.reports.models import ExportJob, JobStatus, Packet
 from apps.reports.packets.jobs import active_packet_job, request_packet
 from apps.reports.packets.store import current_packet
+from apps.signoffs.permissions import can_export, visible_launches
 from portal import signing, storage
 from portal.http import client_ip
 from portal.launch_access import get_launch_for_user

@@ -16,7 +16,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.accounts.permissions import administers
 from apps.audit.services import record
 from apps.gates.models import Gate, GateStatus, Source, format_decimal
 from apps.gates.rules import storable
@@ -35,6 +34,7 @@ from apps.rollouts.models import (
     ValidationStatus,
 )
 from apps.rollouts.rules import FAILING, UNKNOWN, fill_query, outcome, reading_verdict
+from apps.signoffs.permissions import administers
 
 NOT_STARTED = "not_started"
 ATTESTATION_CATEGORY = "post-launch"  # the manual gates of 8.5: user acceptance, lessons learned

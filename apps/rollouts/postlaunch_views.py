@@ -9,9 +9,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from apps.accounts.permissions import administers
 from apps.launches.closure import closure_refusal
 from apps.rollouts.postlaunch import ValidationRefused, post_launch_summary, start_validation
+from apps.signoffs.permissions import administers
 from portal.launch_access import get_launch_for_user
 
 

@@ -9,7 +9,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.accounts.permissions import administers
 from apps.audit.services import record
 from apps.gates.rules import storable
 from apps.gates.sources import SourceError, prometheus
@@ -39,6 +38,7 @@ from apps.rollouts.rules import (
     tallied,
 )
 from apps.signoffs.models import GoNoGo
+from apps.signoffs.permissions import administers
 
 
 class RolloutRefused(Exception):

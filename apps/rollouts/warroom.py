@@ -10,7 +10,6 @@ from django.db.models import F, Q, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from apps.accounts.permissions import administers
 from apps.audit.models import AuditEvent
 from apps.gates.history import sparkline
 from apps.gates.models import format_decimal
@@ -28,6 +27,7 @@ from apps.rollouts.models import (
 )
 from apps.rollouts.services import RolloutRefused, roll_back, start_refusal, start_run
 from apps.signoffs.models import Assignment, Duty, GoNoGo
+from apps.signoffs.permissions import administers
 
 SPARK_READINGS = 60  # a sparkline draws a criterion's newest readings of the stage, at most these
 EVENTS = 15

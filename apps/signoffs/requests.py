@@ -11,7 +11,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.accounts.permissions import can_request_signoff
 from apps.audit.services import record
 from apps.launches.models import Launch
 from apps.signoffs.models import (
@@ -25,6 +24,7 @@ from apps.signoffs.models import (
     SignOff,
 )
 from apps.signoffs.notifications import send_request_notice
+from apps.signoffs.permissions import can_request_signoff
 
 # A request asked today with a near due date is not followed by a reminder the same day.
 QUIET_AFTER_REQUEST = timedelta(days=1)

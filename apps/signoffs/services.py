@@ -8,7 +8,6 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from apps.accounts.permissions import can_prepare_decision, decision_assignment
 from apps.accounts.services import Invitation, awaits_acceptance, invite_user
 from apps.audit.services import record
 from apps.launches.models import Launch
@@ -25,6 +24,7 @@ from apps.signoffs.models import (
     SignOff,
 )
 from apps.signoffs.notifications import send_invalidated, send_signoff_recorded
+from apps.signoffs.permissions import can_prepare_decision, decision_assignment
 from apps.signoffs.readiness import readiness
 from apps.signoffs.requests import fulfil_requests
 from apps.signoffs.snapshot import take_snapshot

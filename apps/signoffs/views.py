@@ -8,12 +8,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.accounts.permissions import (
-    can_decide,
-    can_manage_people,
-    can_prepare_decision,
-    can_request_signoff,
-)
 from apps.accounts.services import InvitationRefused
 from apps.gates import rows
 from apps.gates.models import Gate, GateStatus, Source
@@ -28,6 +22,12 @@ from apps.signoffs.models import (
     Role,
     SignatureRequest,
     SignOff,
+)
+from apps.signoffs.permissions import (
+    can_decide,
+    can_manage_people,
+    can_prepare_decision,
+    can_request_signoff,
 )
 from apps.signoffs.readiness import readiness
 from apps.signoffs.request_forms import RemindersForm, SignatureRequestForm
