@@ -59,7 +59,8 @@ def test_a_status_change_shows_at_once_on_the_overview_and_the_sign_page(client,
     record_reading(gate=_gate(launch, "coverage"), reading=Reading(value=Decimal(50)), actor="t")
     overview = _page(client, vp, OVERVIEW)
     assert "status-failing" in _attention_row(overview, "coverage")
-    blockers = overview[overview.index('class="blockers"') : overview.index("</ul>")]
+    start = overview.index('class="blockers"')
+    blockers = overview[start : overview.index("</ul>", start)]
     assert 'status-failing">failing</span> <a href="/launches/atlas/gates/coverage/"' in blockers
     assert "status-failing" in _evidence_row(_page(client, vp, SIGN_VP), "Coverage")
 
