@@ -1184,10 +1184,13 @@ XML_HOSTILE = [
 
 
 def assert_fast_report_error(call: Callable[[], object], message: str) -> None:
+    """Refused, and not after expanding it: an input that is parsed before it is refused takes
+    minutes or all the memory (a billion laughs). The bound catches that, not a slow machine
+    (100,000 nested elements take 0.2 s alone here, and took 1.15 s once in a loaded suite)."""
     started = time.perf_counter()
     with pytest.raises(ReportError, match=message):
         call()
-    assert time.perf_counter() - started < 1, "hostile input must be refused fast"
+    assert time.perf_counter() - started < 5, "hostile input must be refused before it is expanded"
 
 
 @pytest.mark.parametrize("fmt", [*XML_FORMATS, None])
