@@ -110,6 +110,16 @@ def to_yaml(data) -> str:
     return yaml.safe_dump(data, sort_keys=False)
 
 
+def import_report_only_launch(spec: dict):
+    """Atlas without its Prometheus source: every gate is fed by reports or people, so nothing
+    reaches out to a metrics server during the test."""
+    from apps.launches.services import import_launch_spec
+
+    spec["sources"] = []
+    del spec["gates"][0]["prometheus"]
+    return import_launch_spec(raw=to_yaml(spec), actor="test").launch
+
+
 # --- signing identities (portal/signing.py) ------------------------------------------------------
 
 

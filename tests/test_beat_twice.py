@@ -23,7 +23,6 @@ from apps.audit.models import AuditEvent, ChainHead, Checkpoint
 from apps.gates.models import Gate
 from apps.gates.services import Reading, record_reading, warn_expiring_waivers
 from apps.gates.tasks import tick
-from apps.launches.services import import_launch_spec
 from apps.signoffs.models import Assignment, Duty, RequestNotice, Role, SignOff
 from apps.signoffs.requests import remind, request_signoff
 from apps.signoffs.services import sweep
@@ -31,7 +30,7 @@ from apps.signoffs.snapshot import take_snapshot
 from apps.webhooks.models import WebhookDelivery, WebhookSubscription
 from apps.webhooks.tasks import sweep as webhooks_sweep
 from tests.celery_worker import broker_url, purge
-from tests.helpers import to_yaml
+from tests.helpers import import_report_only_launch
 from tests.signoffs.conftest import make_user
 from tests.waivers import standing_waiver
 
@@ -59,9 +58,7 @@ def _postgres_only():
 
 @pytest.fixture
 def launch(spec):
-    spec["sources"] = []
-    del spec["gates"][0]["prometheus"]
-    return import_launch_spec(raw=to_yaml(spec), actor="test").launch
+    return import_report_only_launch(spec)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from apps.gates.evidence import store_evidence
 from apps.gates.models import Evidence, Gate
 from apps.gates.services import Reading, record_reading
 from apps.launches.models import Launch
-from apps.launches.services import import_launch_spec, spec_name
+from apps.launches.services import spec_name
 from apps.launches.spec_editing import apply_spec, preview_spec
 from apps.reports import tasks
 from apps.reports.exports.jobs import request_export
@@ -26,7 +26,7 @@ from apps.reports.models import ExportJob, Packet
 from apps.reports.packets.store import build_packet, store_pdf
 from apps.signoffs.models import Assignment, Duty
 from portal import storage
-from tests.helpers import to_yaml
+from tests.helpers import import_report_only_launch, to_yaml
 
 pytestmark = pytest.mark.django_db
 
@@ -42,9 +42,7 @@ def media(settings, tmp_path):
 @pytest.fixture
 def local_files(spec, media) -> dict[str, str]:
     """Atlas's kept files, written through the normal paths on the local disk: {name: kind}."""
-    spec["sources"] = []
-    del spec["gates"][0]["prometheus"]
-    atlas = import_launch_spec(raw=to_yaml(spec), actor="test").launch
+    atlas = import_report_only_launch(spec)
     evidence = store_evidence(data=b"<testsuite tests='3'/>", name="junit.xml")
     coverage = Gate.objects.get(launch=atlas, key="coverage")
     record_reading(

@@ -24,12 +24,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from apps.api.services import create_api_token
 from apps.gates.models import Evidence
-from apps.launches.services import import_launch_spec
 from apps.reports.exports.jobs import request_export
 from apps.reports.models import ExportJob, JobStatus, Packet, PacketJob
 from apps.reports.packets.jobs import request_packet
 from tests.celery_worker import Worker, broker_url, database_url, wait_for
-from tests.helpers import ROOT, to_yaml
+from tests.helpers import ROOT, import_report_only_launch
 from tests.s3 import CREDENTIALS, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -120,9 +119,7 @@ def hosts(tmp_path, s3_bucket, moto_server):
 
 @pytest.fixture
 def launch(spec):
-    spec["sources"] = []
-    del spec["gates"][0]["prometheus"]
-    return import_launch_spec(raw=to_yaml(spec), actor="test").launch
+    return import_report_only_launch(spec)
 
 
 @pytest.fixture

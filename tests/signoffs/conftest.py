@@ -11,18 +11,15 @@ from django.contrib.auth import get_user_model
 
 from apps.gates.models import Gate
 from apps.gates.services import Reading, attest, record_reading
-from apps.launches.services import import_launch_spec
 from apps.signoffs.models import Assignment, Duty, Role
-from tests.helpers import to_yaml
+from tests.helpers import import_report_only_launch
 
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
 def launch(spec):
-    spec["sources"] = []
-    del spec["gates"][0]["prometheus"]
-    return import_launch_spec(raw=to_yaml(spec), actor="test").launch
+    return import_report_only_launch(spec)
 
 
 def make_user(name: str, **extra):

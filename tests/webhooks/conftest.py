@@ -17,12 +17,11 @@ from django.utils import timezone
 
 from apps.gates.models import Gate
 from apps.gates.services import Reading, record_reading
-from apps.launches.services import import_launch_spec
 from apps.signoffs.models import Assignment, Duty, Role, SignOff
 from apps.signoffs.services import sign_off
 from apps.signoffs.snapshot import take_snapshot
 from apps.webhooks.signing import is_valid
-from tests.helpers import to_yaml
+from tests.helpers import import_report_only_launch
 from tests.signoffs.conftest import make_user
 
 # Our share of the machine's ports (18200-18299).
@@ -118,9 +117,7 @@ def receivers(settings):
 
 @pytest.fixture
 def launch(spec):
-    spec["sources"] = []
-    del spec["gates"][0]["prometheus"]
-    return import_launch_spec(raw=to_yaml(spec), actor="test").launch
+    return import_report_only_launch(spec)
 
 
 @pytest.fixture
