@@ -110,14 +110,19 @@ def to_yaml(data) -> str:
     return yaml.safe_dump(data, sort_keys=False)
 
 
-def import_report_only_launch(spec: dict):
+def report_only(spec: dict) -> dict:
     """Atlas without its Prometheus source: every gate is fed by reports or people, so nothing
-    reaches out to a metrics server during the test."""
-    from apps.launches.services import import_launch_spec
-
+    reaches out to a metrics server during the test. Changes `spec` in place and returns it."""
     spec["sources"] = []
     del spec["gates"][0]["prometheus"]
-    return import_launch_spec(raw=to_yaml(spec), actor="test").launch
+    return spec
+
+
+def import_report_only_launch(spec: dict):
+    """The report-only launch (`report_only`), imported."""
+    from apps.launches.services import import_launch_spec
+
+    return import_launch_spec(raw=to_yaml(report_only(spec)), actor="test").launch
 
 
 # --- signing identities (portal/signing.py) ------------------------------------------------------

@@ -9,17 +9,14 @@ from apps.audit.models import AuditEvent
 from apps.gates.models import Gate, Measurement, StatusChange
 from apps.gates.services import Evaluation, Reading, record_readings
 from apps.gates.tasks import EVAL_BATCH, evaluate_gates
-from apps.launches.services import import_launch_spec
-from tests.helpers import to_yaml
+from tests.helpers import import_report_only_launch
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def launch(spec):
-    spec["sources"] = []
-    del spec["gates"][0]["prometheus"]
-    return import_launch_spec(raw=to_yaml(spec), actor="test").launch
+    return import_report_only_launch(spec)
 
 
 def _probes(launch, count: int) -> list[Gate]:

@@ -12,7 +12,7 @@ from apps.gates.models import Gate, Measurement
 from apps.gates.services import evaluate_gate
 from apps.launches.services import import_launch_spec
 from tests.gates.prometheus_server import wait_until
-from tests.helpers import ROOT, to_yaml
+from tests.helpers import ROOT, report_only, to_yaml
 
 pytestmark = pytest.mark.django_db
 
@@ -115,8 +115,7 @@ def test_a_pull_gate_polls_its_url_with_etag(spec, settings):
     server = _ReportServer(report.read_bytes())
     try:
         settings.SOURCE_ALLOWED_HOSTS = [f"127.0.0.1:{server.port}"]
-        spec["sources"] = []
-        del spec["gates"][0]["prometheus"]
+        report_only(spec)
         spec["gates"][1]["url"] = f"http://127.0.0.1:{server.port}/latest/coverage.xml"
         import_launch_spec(raw=to_yaml(spec), actor="test")
         gate = Gate.objects.get(key="coverage")

@@ -12,18 +12,15 @@ from django.utils import timezone
 from apps.audit.models import AuditEvent
 from apps.gates.models import Gate, Measurement
 from apps.gates.tasks import evaluate_gate, tick
-from apps.launches.services import import_launch_spec
 from tests.celery_worker import Worker, broker_url, purge, wait_for
-from tests.helpers import to_yaml
+from tests.helpers import import_report_only_launch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def launch(spec):
-    spec["sources"] = []
-    del spec["gates"][0]["prometheus"]
-    return import_launch_spec(raw=to_yaml(spec), actor="test").launch
+    return import_report_only_launch(spec)
 
 
 def _vector(value: str) -> list:

@@ -16,7 +16,7 @@ from apps.launches.services import import_launch_spec
 from apps.reports.packets.launch_day import packet_runs
 from apps.reports.packets.render import render_packet
 from apps.rollouts.services import analyse_run, roll_back, start_run
-from tests.helpers import to_yaml
+from tests.helpers import report_only, to_yaml
 from tests.reports.pdftext import pdf_text
 from tests.reports.test_export import export_to, run_verify, unpack
 from tests.rollouts.conftest import ROLLOUT, decide, flagger, hook
@@ -29,8 +29,7 @@ REASON = "rollback trigger fired: error-rate-above-5 fired: 7 > 5"
 @pytest.fixture
 def launch(spec, media, settings):
     settings.PROMETHEUS_URL = ""  # every reading is unknown: "no Prometheus configured"
-    spec["sources"] = []
-    del spec["gates"][0]["prometheus"]
+    report_only(spec)
     spec["launch"]["target_t0"] = (timezone.now() + timedelta(minutes=30)).isoformat()
     spec["rollout"] = copy.deepcopy(ROLLOUT)
     return import_launch_spec(raw=to_yaml(spec), actor="test").launch

@@ -21,7 +21,7 @@ from apps.signoffs.models import Assignment, Duty, Role
 from apps.signoffs.services import record_decision
 from tests.gates.conftest import exporter, real_prometheus  # noqa: F401 - the gates' servers
 from tests.gates.prometheus_server import wait_until
-from tests.helpers import to_yaml
+from tests.helpers import report_only, to_yaml
 from tests.signoffs.conftest import make_user
 
 ROLLOUT = {
@@ -69,8 +69,7 @@ def hook(client, name: str, *, token: str | None, body: str | None = None, slug:
 
 @pytest.fixture
 def launch_spec(spec) -> dict:
-    spec["sources"] = []
-    del spec["gates"][0]["prometheus"]
+    report_only(spec)
     t0 = timezone.now() + timedelta(minutes=30)
     spec["launch"]["target_t0"] = t0.isoformat(timespec="seconds")
     spec["rollout"] = copy.deepcopy(ROLLOUT)
