@@ -1,11 +1,11 @@
 from django.contrib import admin
 
 from apps.gates.models import Evidence, Gate, Measurement, PrometheusSource, StatusChange, Waiver
-from portal.admin import ClosedLaunchReadOnly, ReadOnlyAdmin
+from portal.admin import AuditedLaunchObjects, ReadOnlyAdmin
 
 
 @admin.register(Gate)
-class GateAdmin(ClosedLaunchReadOnly, admin.ModelAdmin):
+class GateAdmin(AuditedLaunchObjects, admin.ModelAdmin):
     list_display = (
         "key",
         "name",
@@ -36,7 +36,7 @@ class MeasurementAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PrometheusSource)
-class PrometheusSourceAdmin(ClosedLaunchReadOnly, admin.ModelAdmin):
+class PrometheusSourceAdmin(AuditedLaunchObjects, admin.ModelAdmin):
     list_display = ("key", "url", "launch")
     list_filter = ("launch",)
     search_fields = ("key", "url")

@@ -3,7 +3,7 @@ from django.contrib import admin
 
 from apps.launches.models import Activity, Launch, Phase, SequenceStep
 from apps.launches.spec import launch_slug
-from portal.admin import ClosedLaunchReadOnly
+from portal.admin import AuditedLaunchObjects, ClosedLaunchReadOnly
 
 
 class PhaseInline(ClosedLaunchReadOnly, admin.TabularInline):
@@ -27,7 +27,7 @@ class LaunchForm(forms.ModelForm):
 
 
 @admin.register(Launch)
-class LaunchAdmin(ClosedLaunchReadOnly, admin.ModelAdmin):
+class LaunchAdmin(AuditedLaunchObjects, admin.ModelAdmin):
     form = LaunchForm
     launch_path = ""
     list_display = ("slug", "name", "version", "status", "target_t0", "start_date")
@@ -41,14 +41,14 @@ class LaunchAdmin(ClosedLaunchReadOnly, admin.ModelAdmin):
 
 
 @admin.register(Phase)
-class PhaseAdmin(ClosedLaunchReadOnly, admin.ModelAdmin):
+class PhaseAdmin(AuditedLaunchObjects, admin.ModelAdmin):
     list_display = ("code", "name", "launch", "start_week", "end_week")
     list_filter = ("launch",)
     search_fields = ("code", "name")
 
 
 @admin.register(Activity)
-class ActivityAdmin(ClosedLaunchReadOnly, admin.ModelAdmin):
+class ActivityAdmin(AuditedLaunchObjects, admin.ModelAdmin):
     launch_path = "phase__launch"
     list_display = ("name", "phase", "owner", "planned_week", "status", "completed_at")
     list_filter = ("status", "phase__launch", "planned_week")
@@ -57,7 +57,7 @@ class ActivityAdmin(ClosedLaunchReadOnly, admin.ModelAdmin):
 
 
 @admin.register(SequenceStep)
-class SequenceStepAdmin(ClosedLaunchReadOnly, admin.ModelAdmin):
+class SequenceStepAdmin(AuditedLaunchObjects, admin.ModelAdmin):
     list_display = ("label", "name", "launch", "status")
     list_filter = ("launch", "status")
     search_fields = ("name",)

@@ -3,11 +3,11 @@ from django.db import transaction
 
 from apps.audit.services import record
 from apps.signoffs.models import Assignment, Role
-from portal.admin import ClosedLaunchReadOnly
+from portal.admin import AuditedLaunchObjects, ClosedLaunchReadOnly
 
 
 @admin.register(Role)
-class RoleAdmin(ClosedLaunchReadOnly, admin.ModelAdmin):
+class RoleAdmin(AuditedLaunchObjects, admin.ModelAdmin):
     list_display = ("key", "name", "launch", "scope", "required", "retired_at")
     list_filter = ("launch", "required")
     search_fields = ("key", "name", "scope")
