@@ -215,6 +215,8 @@ def refill_kept_columns(gates) -> None:
             for pk in chosen.values_list("pk", flat=True)
         ]
         Gate.objects.bulk_update(refilled, ["spark_points"], batch_size=500)
+        for launch_id in set(chosen.values_list("launch_id", flat=True)):
+            rows.bump(launch_id)  # what the rows show was written around the services
 
 
 def _reread_points(gates: list[Gate]) -> None:

@@ -35,7 +35,7 @@ from apps.signoffs.permissions import (
     permissions_for,
     visible_launches,
 )
-from apps.signoffs.readiness import Readiness, readiness, readiness_of_many
+from apps.signoffs.readiness import Readiness, gate_blockers, readiness, readiness_of_many
 from portal.launch_access import get_launch_for_user
 
 OVERVIEW_GATES = 25  # the overview lists gates needing attention; the gates page has them all
@@ -159,7 +159,7 @@ def _draw_gate_parts(launch, now, roles, allowed) -> tuple[dict, object]:
     forecast = readiness_forecast(launch, now, gates=gates, roles=roles)
     parts.update(
         forecast=mark_safe(render_to_string("launches/overview_forecast.html", forecast)),  # noqa: S308
-        blockers=readiness(launch, now, gates=gates, roles=[], signoffs=[]).blockers,
+        blockers=gate_blockers(gates, now),
         blocking_count=len(blocking),
     )
     return parts, rows.stale_at(gates, now)
@@ -189,6 +189,25 @@ def readiness_forecast(launch, now, *, gates=None, roles=None) -> dict:
     return {"forecast": found, "burnup": c, "columns": columns, "marks": marks, "legend": legend}
 
 
+def timeline_forecast_part(launch, now) -> str:
+    """The timeline's forecast (templates/launches/overview_forecast.html), cached as the
+    overview's is: per launch version, T-0, the day and the sign-offs in force (a sign-off does
+    not bump the version), until a blocking gate's evidence or waiver runs out."""
+    signed = readiness(launch, now, gates=[], roles=[])  # the sign-offs in force: one query
+    signoffs = sorted((s.pk, str(s.invalidated_at)) for s in signed.signoffs.values())
+    variant = f"forecast;t0={launch.target_t0};day={now.astimezone(UTC).date()};signoffs={signoffs}"
+
+    def draw() -> tuple[str, object]:
+        gates = list(Gate.objects.filter(launch=launch, blocking=True).for_dashboard(now))
+        for gate in gates:
+            gate.status = gate.current_status(now)[0]
+        html = render_to_string("launches/overview_forecast.html",
+                                readiness_forecast(launch, now, gates=gates))  # fmt: skip
+        return html, rows.stale_at(gates, now)
+
+    return mark_safe(rows.fragment(launch.pk, variant, now, draw))  # noqa: S308
+
+
 def overdue_activities(launch, phases, now) -> list:
     current = (now.date() - launch.start_date).days / 7
     return [a for p in phases for a in p.activities.all() if is_slipped(a, current)]
@@ -206,8 +225,7 @@ def timeline(request: HttpRequest, slug: str) -> HttpResponse:
         "rows": timeline_rows(plan), "plan": plan, "phases": phases,
         "sequence": launch.sequence.all(), "may_edit": can_edit_timeline(request.user, launch),
         "statuses": ActivityStatus.choices,
-        "forecast_part": mark_safe(render_to_string(  # noqa: S308
-            "launches/overview_forecast.html", readiness_forecast(launch, now))),
+        "forecast_part": timeline_forecast_part(launch, now),
         "calendar_url": request.build_absolute_uri(
             reverse("calendar", args=[calendar_token(request.user)])
         ),

@@ -4,6 +4,9 @@ holds a valid approval. The portal recommends; people decide."""
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.db.models import DateTimeField, ExpressionWrapper, F, Min
+
+from apps.gates import rows
 from apps.gates.models import Gate
 from apps.signoffs.models import Role, SignOff
 from apps.signoffs.snapshot import GOOD
@@ -38,37 +41,80 @@ class Readiness:
 
 
 def readiness(launch, now, *, gates=None, roles=None, signoffs=None) -> Readiness:
-    """One launch's readiness, by readiness_of_many()'s rule. Three queries, fewer when the
-    caller passes what it has loaded already: the launch's gates (for_dashboard()), its
-    unretired roles, its active sign-offs."""
+    """One launch's readiness, by readiness_of_many()'s rule, from the database as it is now (the
+    sign-off and decision services judge by it). Three queries, fewer when the caller passes what
+    it has loaded already: the launch's gates (for_dashboard()), its unretired roles, its active
+    sign-offs."""
     ids = [launch.pk]
     return _judge(
-        now,
-        gates=_gates_to_judge(ids, now) if gates is None else gates,
+        gate_blockers(_gates_to_judge(ids, now) if gates is None else gates, now),
         roles=_roles(ids) if roles is None else roles,
         signoffs=_signoffs(ids) if signoffs is None else signoffs,
     )
 
 
 def readiness_of_many(launches: list, now) -> dict[int, Readiness]:
-    """Readiness of several launches (by id) in three queries, whatever their number."""
+    """Readiness of several launches (by id), as a page lists them: the gates' blockers from the
+    cache (cached_gate_blockers), the roles and sign-offs in two queries, whatever their number."""
     ids = [launch.pk for launch in launches]
-    gates, roles, signoffs = defaultdict(list), defaultdict(list), defaultdict(list)
-    for rows, by_launch in ((_gates_to_judge(ids, now), gates), (_roles(ids), roles),
-                            (_signoffs(ids), signoffs)):  # fmt: skip
-        for row in rows:
+    blocked = cached_gate_blockers(ids, now)
+    roles, signoffs = defaultdict(list), defaultdict(list)
+    for rows_of, by_launch in ((_roles(ids), roles), (_signoffs(ids), signoffs)):
+        for row in rows_of:
             by_launch[row.launch_id].append(row)
-    return {pk: _judge(now, gates=gates[pk], roles=roles[pk], signoffs=signoffs[pk]) for pk in ids}
+    return {pk: _judge(blocked[pk], roles=roles[pk], signoffs=signoffs[pk]) for pk in ids}
 
 
-def _judge(now, *, gates, roles, signoffs) -> Readiness:
-    """The rule, over one launch's gates, roles and active sign-offs: every blocking gate good
-    (passing or waived), every required, unretired role holding a valid approval."""
-    blockers = []
+def gate_blockers(gates, now) -> list[Blocker]:
+    """The half of the rule that reads gates: each blocking gate of `gates` that is not good
+    (passing or waived) at `now`."""
+    found = []
     for gate in (g for g in gates if g.blocking):
         status, reason = gate.current_status(now)
         if status not in GOOD:
-            blockers.append(Blocker("gate", gate.key, status, reason))
+            found.append(Blocker("gate", gate.key, status, reason))
+    return found
+
+
+def cached_gate_blockers(launch_ids: list[int], now) -> dict[int, list[Blocker]]:
+    """gate_blockers() of each launch, kept in the gate rows' cache (apps/gates/rows.py) until a
+    write bumps the launch's version or, without any write, a gate's evidence or waiver runs out.
+    One query for the launches the cache lacks (two with their first evidence expiry)."""
+
+    def draw(missing: list[int]) -> dict:
+        loaded = defaultdict(list)
+        for gate in _gates_to_judge(missing, now):
+            loaded[gate.launch_id].append(gate)
+        expiries = _first_expiry(missing, now)
+        drawn = {}
+        for pk in missing:
+            moments = [m for m in (rows.stale_at(loaded[pk], now), expiries.get(pk)) if m]
+            drawn[pk] = (gate_blockers(loaded[pk], now), min(moments, default=None))
+        return drawn
+
+    return rows.fragments(launch_ids, "readiness;gate-blockers", now, draw)
+
+
+def _first_expiry(launch_ids: list[int], now) -> dict[int, object]:
+    """Per launch, the first moment after `now` at which a blocking gate's evidence goes stale:
+    the gates passing on fresh evidence are not loaded (may_block), yet they turn unknown then."""
+    expiry = ExpressionWrapper(F("last_evidence_at") + F("max_age"), output_field=DateTimeField())
+    found = (
+        Gate.objects.filter(launch_id__in=launch_ids, blocking=True, last_evidence_at__isnull=False)
+        .active()
+        .annotate(expiry=expiry)
+        .filter(expiry__gt=now)
+        .order_by()
+        .values("launch_id")
+        .annotate(first=Min("expiry"))
+    )
+    return {row["launch_id"]: row["first"] for row in found}
+
+
+def _judge(blockers: list[Blocker], *, roles, signoffs) -> Readiness:
+    """The rule, over one launch's gate blockers (gate_blockers), roles and active sign-offs:
+    every blocking gate good, every required, unretired role holding a valid approval."""
+    blockers = list(blockers)
     active = {s.role_id: s for s in signoffs}
     approvals = {pk: s for pk, s in active.items() if s.is_approval and s.invalidated_at is None}
     named = {}

@@ -158,3 +158,22 @@ def test_the_overview_and_the_timeline_show_the_forecast(client, pm, launch):
         page = client.get(url).content.decode()
         assert "Readiness forecast" in page and '<svg class="burnup"' in page, url
         assert "1 blocking gate and 2 sign-offs left" in page, url
+
+
+@pytest.mark.django_db
+def test_the_timelines_forecast_follows_a_reading_and_the_clock(client, pm, launch):
+    """The timeline's forecast is kept in the cache (views.timeline_forecast_part): a reading
+    shows at once, and so does evidence going stale, with no write at all."""
+    from apps.launches.views import timeline_forecast_part
+
+    url = "/launches/atlas/timeline/"
+    _measure("coverage", 90, 0.99)  # passing, on evidence nearly a day old
+    assert "1 blocking gate and 2 sign-offs left" in client.get(url).content.decode()
+
+    now = timezone.now()
+    assert "1 blocking gate and" in timeline_forecast_part(launch, now)
+    later = now + timedelta(minutes=20)  # past coverage's max_age (1 day): unknown
+    assert "2 blocking gates and" in timeline_forecast_part(launch, later)
+
+    _measure("coverage", 80, 0)  # failing
+    assert "2 blocking gates and 2 sign-offs left" in client.get(url).content.decode()
