@@ -202,16 +202,13 @@ def _gate_page(request, gate: Gate, *, status: int = 200, error: str = "") -> Ht
         pk=gate.pk,
     )
     gate.status, gate.status_reason = gate.current_status(now)
-    history = recent_values([gate.pk], per_gate=CHART_POINTS).get(gate.pk, [])
-    drawn = chart(history, gate.threshold, width=720, height=200)
     waivers = list(gate.waivers.all()[:20])
     for waiver in waivers:
         waiver.state_now = waiver.state(now)
     context = {
         "launch": launch, "gate": gate, "now": now, "error": error,
-        "chart": drawn,
-        "measurements": gate.measurements.select_related("evidence")[:50],
-        "changes": gate.status_changes.all()[:20],
+        "parts": rows.fragment(launch.pk, f"gate;{gate.pk}", now,
+                               lambda: (_gate_history_parts(launch, gate), None)),
         "waivers": waivers,
         "waiver_warning": gate.waiver_warning(now),
         "roles": [r for r in launch.roles.filter(retired_at__isnull=True)
@@ -225,6 +222,21 @@ def _gate_page(request, gate: Gate, *, status: int = 200, error: str = "") -> Ht
         "user_id": request.user.pk,
     }  # fmt: skip
     return render(request, "gates/detail.html", context, status=status)
+
+
+def _gate_history_parts(launch, gate: Gate) -> dict:
+    """The chart, the status changes and the newest measurements of the gate's page: the same
+    for everyone and at any moment until a write bumps the launch's version (a measurement, and
+    the status change it makes; a spec import or admin change of the gate's rule)."""
+    history = recent_values([gate.pk], per_gate=CHART_POINTS).get(gate.pk, [])
+    context = {
+        "launch": launch, "gate": gate,
+        "chart": chart(history, gate.threshold, width=720, height=200),
+        "measurements": gate.measurements.select_related("evidence")[:50],
+        "changes": gate.status_changes.all()[:20],
+    }  # fmt: skip
+    return rows.render_parts("gates/detail_parts.html", context,
+                             ("history", "changes", "measurements"))  # fmt: skip
 
 
 @login_required

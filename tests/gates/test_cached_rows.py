@@ -160,3 +160,40 @@ def test_queries_per_page_are_the_same_at_25_100_and_400_gates(client, launch, s
         _add_gates(launch, size)
         counted[size] = _queries(client, url)
     assert counted[25] == counted[100] == counted[400], counted
+
+
+DETAIL = "/launches/atlas/gates/coverage/"
+
+
+def test_a_gate_pages_history_comes_from_the_cache_and_a_reading_shows_at_once(client, pm, launch):
+    gate = Gate.objects.get(launch=launch, key="coverage")
+    record_reading(gate=gate, reading=Reading(value=Decimal("91.25")), actor="test")
+    first = client.get(DETAIL).content.decode()
+    assert "91.25" in first and '<figure class="chart">' in first
+    with CaptureQueriesContext(connection) as ctx:
+        assert "91.25" in client.get(DETAIL).content.decode()
+    assert not any("gates_measurement" in q["sql"] or "gates_statuschange" in q["sql"]
+                   for q in ctx.captured_queries)  # fmt: skip
+
+    record_reading(gate=gate, reading=Reading(value=Decimal("77.5")), actor="test")
+
+    page = client.get(DETAIL).content.decode()
+    assert "77.5" in page and "passing → <strong>failing</strong>" in page
+
+
+def test_a_gate_pages_cached_parts_carry_nothing_of_the_person(client, pm, launch):
+    vera = _person(launch, "vera", duty=Duty.SIGNER, role=Role.objects.get(key="vp-engineering"))
+    gate = Gate.objects.get(launch=launch, key="coverage")
+    record_reading(gate=gate, reading=Reading(value=Decimal(70)), actor="test")
+    request_waiver(gate=gate, user=vera, reason="flaky suite", expires_at=timezone.now()
+                   + timedelta(days=1))  # fmt: skip
+    as_pm = client.get(DETAIL).content.decode()
+    client.force_login(vera)
+    as_vera = client.get(DETAIL).content.decode()
+
+    def history(page: str) -> str:
+        return page[page.index("<h2>History</h2>") : page.index("<h2>Waivers</h2>")]
+
+    assert history(as_pm) == history(as_vera) and "csrfmiddlewaretoken" not in history(as_pm)
+    # The waivers are drawn per person: vera asked, so vera is told to wait; pat may not approve.
+    assert "Waiting for another person" in as_vera and "Waiting for another person" not in as_pm
