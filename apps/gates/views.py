@@ -129,16 +129,19 @@ def gate_list(request: HttpRequest, slug: str) -> HttpResponse:
         return _gates_csv(launch, _listed_gates(launch, f, now))
     listed: list[Gate] = []  # filled when the rows are rendered, not when the cache has them
 
-    def draw() -> tuple[str, object]:
+    def draw() -> tuple[dict, object]:
         listed.extend(_listed_gates(launch, f, now))
-        return _gate_rows(launch, listed, now), rows.stale_at(listed, now)
+        kept = {"rows": _gate_rows(launch, listed, now),
+                "categories": list(launch.gates.categories())}  # fmt: skip
+        return kept, rows.stale_at(listed, now)
 
-    rows_html = mark_safe(rows.fragment(launch.pk, urlencode(f), now, draw))  # noqa: S308
+    kept = rows.fragment(launch.pk, f"list;{urlencode(f)}", now, draw)
+    rows_html = mark_safe(kept["rows"])  # noqa: S308
     if request.headers.get("HX-Request"):
         return HttpResponse(rows_html)
     context = {
         "launch": launch, "now": now, "gates": listed, "rows": rows_html, "filters": f,
-        "categories": launch.gates.categories(),
+        "categories": kept["categories"],
         "statuses": GateStatus.values, "sources": Source.choices, "live": request.GET.urlencode(),
     }  # fmt: skip
     return render(request, "gates/list.html", context)
