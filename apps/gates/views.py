@@ -32,9 +32,13 @@ from portal.launch_access import get_launch_for_user
 
 
 def get_gate_for_user(request: HttpRequest, slug: str, key: str) -> Gate:
-    """The one door to a gate: its launch must be visible to the user (404 otherwise)."""
+    """The one door to a gate: its launch must be visible to the user (404 otherwise). The gate
+    comes as its page shows it (for_dashboard: the waiver covering it now, its Prometheus)."""
     launch = get_launch_for_user(request, slug)
-    return get_object_or_404(Gate.objects.active().select_related("launch"), launch=launch, key=key)
+    gates = Gate.objects.filter(launch=launch).for_dashboard(timezone.now())
+    gate = get_object_or_404(gates.select_related("prometheus"), key=key)
+    gate.launch = launch  # the one just loaded and checked
+    return gate
 
 
 @login_required
@@ -198,12 +202,6 @@ def gate_detail(request: HttpRequest, slug: str, key: str) -> HttpResponse:
 
 def _gate_page(request, gate: Gate, *, status: int = 200, error: str = "") -> HttpResponse:
     launch, now = gate.launch, timezone.now()
-    gate = get_object_or_404(
-        Gate.objects.filter(launch=launch)
-        .for_dashboard(now)
-        .select_related("prometheus", "launch"),
-        pk=gate.pk,
-    )
     gate.status, gate.status_reason = gate.current_status(now)
     waivers = list(gate.waivers.all()[:20])
     for waiver in waivers:
