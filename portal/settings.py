@@ -156,8 +156,10 @@ def _database() -> dict:
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL: {exc}") from None
     if config["ENGINE"].endswith("sqlite3"):
-        # Web, worker and beat share the file: wait for the lock instead of failing at once.
-        config.setdefault("OPTIONS", {})["timeout"] = 20
+        # Web, worker and beat share the file: wait for the lock instead of failing at once, and
+        # take it when a transaction begins (a read that later writes cannot then be refused
+        # half-way; the gate claim of apps/gates/tasks.py relies on it, as PostgreSQL's row locks).
+        config.setdefault("OPTIONS", {}).update(timeout=20, transaction_mode="IMMEDIATE")
         config["CONN_MAX_AGE"] = 0
     return config
 

@@ -4,8 +4,8 @@ import logging
 from datetime import datetime
 
 from celery import shared_task
-from django.db import OperationalError, connection
-from django.db.models import Q
+from django.db import OperationalError, transaction
+from django.db.models import DateTimeField, ExpressionWrapper, F, Value
 from django.utils import timezone
 
 from apps.gates import services
@@ -17,22 +17,6 @@ TICK_BATCH = 500
 # time (services.READ_THREADS), a batch of reads that all time out takes 2 x 2 x
 # PROMETHEUS_TIMEOUT (40 s by default), well within the task's soft time limit (90 s).
 EVAL_BATCH = 32
-
-# The claim: a conditional UPDATE per gate (its next_due_at still what the ticker read), in one
-# statement. Rows are locked in id order and rows another ticker holds are skipped, so
-# overlapping ticks neither deadlock nor claim a gate twice; RETURNING names the winners.
-_CLAIM = """
-WITH claimable AS (
-    SELECT g.id FROM {table} g
-    JOIN unnest(%s::bigint[], %s::timestamptz[]) AS due(id, at) ON g.id = due.id
-    WHERE g.next_due_at IS NOT DISTINCT FROM due.at
-    ORDER BY g.id
-    FOR UPDATE OF g SKIP LOCKED
-)
-UPDATE {table} AS g SET next_due_at = %s + g.interval
-FROM claimable WHERE g.id = claimable.id
-RETURNING g.id
-"""
 
 
 @shared_task(name="gates.tick")
@@ -56,26 +40,24 @@ def tick() -> int:
 
 
 def _claim(due: list[tuple], now) -> set[int]:
-    """The ids of `due` this ticker won: their next_due_at moved one interval on."""
+    """The ids of `due` this ticker won: those whose next_due_at is still what the ticker read,
+    moved one interval on, in one transaction.
+
+    The rows are locked in id order and rows another ticker holds are skipped (it is claiming
+    them), so overlapping ticks neither deadlock nor claim a gate twice; a row locked here cannot
+    change before the commit, so comparing its next_due_at in Python is the conditional UPDATE's
+    test. On the embedded SQLite, which has no row locks, the transaction takes the database's
+    write lock when it begins (portal/settings.py: transaction_mode IMMEDIATE), which serialises
+    tickers the same way."""
     if not due:
         return set()
-    if connection.vendor != "postgresql":  # the embedded SQLite of `make run`: one at a time
-        return {gate_id for gate_id, due_at, _ in due if _claim_one(gate_id, due_at, now)}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _CLAIM.format(table=Gate._meta.db_table),
-            [[gate_id for gate_id, _, _ in due], [at for _, at, _ in due], now],
-        )
-        return {row[0] for row in cursor.fetchall()}
-
-
-def _claim_one(gate_id: int, due_at, now) -> bool:
-    """The same claim as one conditional UPDATE: only one ticker moves next_due_at on."""
-    interval = Gate.objects.filter(pk=gate_id).values_list("interval", flat=True).first()
-    same = Q(next_due_at__isnull=True) if due_at is None else Q(next_due_at=due_at)
-    return interval is not None and bool(
-        Gate.objects.filter(same, pk=gate_id).update(next_due_at=now + interval)
-    )
+    read = {gate_id: due_at for gate_id, due_at, _ in due}
+    later = ExpressionWrapper(Value(now) + F("interval"), output_field=DateTimeField())
+    with transaction.atomic():
+        locked = Gate.objects.filter(pk__in=read).order_by("pk").select_for_update(skip_locked=True)
+        won = {pk for pk, at in locked.values_list("pk", "next_due_at") if at == read[pk]}
+        Gate.objects.filter(pk__in=won).update(next_due_at=later)
+    return won
 
 
 def _queue(claimed: list[tuple[int, str, str]]) -> None:

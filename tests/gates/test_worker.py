@@ -140,6 +140,21 @@ def test_tick_claims_each_due_gate_once(launch, settings):
     purge(broker_url())
 
 
+def test_a_gate_another_ticker_claimed_since_it_was_read_is_not_claimed_again(launch):
+    from apps.gates.tasks import _claim
+
+    gate = Gate.objects.get(key="availability")
+    now = timezone.now()
+    read = [(gate.pk, gate.next_due_at, gate.source)]  # what this ticker read
+    assert _claim(read, now) == {gate.pk}  # the other ticker, which read the same
+    gate.refresh_from_db()
+    assert gate.next_due_at == now + gate.interval
+
+    assert _claim(read, now + timedelta(seconds=1)) == set()  # this one, a moment later
+    gate.refresh_from_db()
+    assert gate.next_due_at == now + gate.interval
+
+
 def test_the_worker_refuses_a_redis_visibility_timeout_shorter_than_its_delays():
     from portal.celery import app, check_visibility_timeout
 
