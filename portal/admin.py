@@ -33,9 +33,7 @@ class ClosedLaunchReadOnly:
     launch_path = "launch"
 
     def launch_of(self, obj):
-        for name in filter(None, self.launch_path.split("__")):
-            obj = getattr(obj, name, None)
-        return obj
+        return _follow(obj, self.launch_path)
 
     def is_closed(self, obj) -> bool:
         launch = self.launch_of(obj) if obj is not None else None
@@ -90,7 +88,7 @@ class AuditedLaunchObjects(ClosedLaunchReadOnly):
 
     def save_formset(self, request, form, formset, change):
         """An inline's rows belong to the launch of the object they are edited with."""
-        launch = _follow(form.instance, self.launch_path)
+        launch = self.launch_of(form.instance)
         with transaction.atomic():
             doomed = [f.instance for f in formset.deleted_forms if f.instance.pk is not None]
             for obj in doomed:
@@ -104,7 +102,7 @@ class AuditedLaunchObjects(ClosedLaunchReadOnly):
                 self.record_write(request, obj, "changed", fields, launch=launch)
 
     def record_write(self, request, obj, verb: str, fields=None, *, launch=None) -> None:
-        launch = launch or _follow(obj, self.launch_path)
+        launch = launch or self.launch_of(obj)
         model = obj._meta.model_name
         data = {"object": str(obj), **({"fields": fields} if fields else {})}
         record(actor=request.user, action=f"admin.{model}.{verb}",

@@ -122,9 +122,7 @@ def overview_gate_parts(launch, now, *, roles, allowed, signed) -> dict:
     the person may waive and attest, the day and the sign-offs in force (a sign-off does not bump
     the version), so that their cost does not grow with the gates (apps/gates/rows.py)."""
     scope = f"waive={_scope(allowed.waivable)};attest={_scope(allowed.attestable)}"
-    signoffs = sorted((s.pk, str(s.invalidated_at)) for s in signed.signoffs.values())
-    variant = (f"overview;{scope};closed={bool(launch.closed_at)};t0={launch.target_t0};"
-               f"day={now.astimezone(UTC).date()};signoffs={signoffs}")  # fmt: skip
+    variant = f"overview;{scope};closed={bool(launch.closed_at)};{_moment(launch, now, signed)}"
     return rows.fragment(launch.pk, variant, now,
                          lambda: _draw_gate_parts(launch, now, roles, allowed))  # fmt: skip
 
@@ -189,13 +187,19 @@ def readiness_forecast(launch, now, *, gates=None, roles=None) -> dict:
     return {"forecast": found, "burnup": c, "columns": columns, "marks": marks, "legend": legend}
 
 
+def _moment(launch, now, signed) -> str:
+    """What a cached forecast also depends on besides the launch's version: T-0, the day and the
+    sign-offs in force (a sign-off does not bump the version)."""
+    signoffs = sorted((s.pk, str(s.invalidated_at)) for s in signed.signoffs.values())
+    return f"t0={launch.target_t0};day={now.astimezone(UTC).date()};signoffs={signoffs}"
+
+
 def timeline_forecast_part(launch, now) -> str:
     """The timeline's forecast (templates/launches/overview_forecast.html), cached as the
     overview's is: per launch version, T-0, the day and the sign-offs in force (a sign-off does
     not bump the version), until a blocking gate's evidence or waiver runs out."""
     signed = readiness(launch, now, gates=[], roles=[])  # the sign-offs in force: one query
-    signoffs = sorted((s.pk, str(s.invalidated_at)) for s in signed.signoffs.values())
-    variant = f"forecast;t0={launch.target_t0};day={now.astimezone(UTC).date()};signoffs={signoffs}"
+    variant = f"forecast;{_moment(launch, now, signed)}"
 
     def draw() -> tuple[str, object]:
         gates = list(Gate.objects.filter(launch=launch, blocking=True).for_dashboard(now))
