@@ -161,6 +161,8 @@ def _database() -> dict:
         # half-way; the gate claim of apps/gates/tasks.py relies on it, as PostgreSQL's row locks).
         config.setdefault("OPTIONS", {}).update(timeout=20, transaction_mode="IMMEDIATE")
         config["CONN_MAX_AGE"] = 0
+    elif config["ENGINE"].endswith("postgresql"):
+        config["ENGINE"] = "portal.postgresql"  # Django's, knowing ExactDecimalField's column
     return config
 
 

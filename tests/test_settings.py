@@ -86,7 +86,7 @@ def test_production_settings_come_from_the_environment(tmp_path):
         }
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["django.db.backends.postgresql", "redis://127.0.0.1:6379/0"]
+    assert result.stdout.split() == ["portal.postgresql", "redis://127.0.0.1:6379/0"]
     assert not (tmp_path / "dev-secret-key").exists()
 
 

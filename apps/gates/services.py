@@ -1,6 +1,5 @@
 """Writes to gates: recording readings, evaluating polled gates, ingesting reports, waivers."""
 
-import functools
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -9,7 +8,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F, OuterRef, Subquery, Value, Window
 from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
@@ -163,32 +162,13 @@ STATE_FIELDS = ("state", "state_reason", "streak_status", "streak_count", "last_
 
 def _save_states(gates: list[Gate]) -> None:
     """Write STATE_FIELDS of the batch's gates: the state record_readings() advanced, and the
-    newest measurements it kept."""
-    if not gates:
-        return
-    if connection.vendor != "postgresql":  # the embedded SQLite of `make run`
-        Gate.objects.bulk_update(gates, STATE_FIELDS)
-        return
-    # The same fields in one UPDATE ... FROM unnest(arrays): bulk_update's CASE per row and field
-    # costs more to build than the rest of a batch's recording together. Values are prepared
-    # by the fields themselves, as bulk_update prepares them.
-    fields = [Gate._meta.get_field(name) for name in STATE_FIELDS]
-    columns = [[gate.pk for gate in gates]]
-    columns += [[f.get_db_prep_save(getattr(g, f.attname), connection) for g in gates]
-                for f in fields]  # fmt: skip
-    with connection.cursor() as cursor:
-        cursor.execute(_update_from_arrays(), columns)
-
-
-@functools.cache
-def _update_from_arrays() -> str:
-    """UPDATE gates SET <each of STATE_FIELDS> FROM unnest(id[], <one array per field>)."""
-    fields = [Gate._meta.get_field(name) for name in STATE_FIELDS]
-    names = ", ".join(f.column for f in fields)
-    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
-    sets = ", ".join(f"{f.column} = v.{f.column}" for f in fields)
-    return (f"UPDATE {Gate._meta.db_table} AS g SET {sets} "  # noqa: S608 - model names only
-            f"FROM unnest(%s::bigint[], {arrays}) AS v(id, {names}) WHERE g.id = v.id")  # fmt: skip
+    newest measurements it kept. One statement on both databases: INSERT … ON CONFLICT (id) DO
+    UPDATE of these fields alone, which on PostgreSQL sends one array per column (see
+    portal/postgresql). Every row exists and is locked by this transaction (_lock_gates), so the
+    insert half never runs: a gate deleted meanwhile cannot come back."""
+    Gate.objects.bulk_create(
+        gates, update_conflicts=True, unique_fields=["id"], update_fields=STATE_FIELDS
+    )
 
 
 def refill_kept_columns(gates) -> None:

@@ -3,6 +3,8 @@
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
@@ -105,3 +107,33 @@ def test_a_gate_twice_in_one_batch_is_refused_with_nothing_stored(launch):
     with pytest.raises(ValueError, match="twice"):
         record_readings([reading, Evaluation(gate, Reading(value=Decimal(0)))], actor="test")
     assert not Measurement.objects.filter(gate=gate).exists()
+
+
+def test_a_batch_writes_its_measurements_and_the_gates_state_one_statement_each(launch):
+    """One path on both databases (bulk_create); on PostgreSQL each sends one array per column
+    (portal.postgresql names ExactDecimalField), so a batch costs about what a raw UPDATE from
+    arrays did. A field type the backend cannot send as an array would fall back to one
+    placeholder per value: this test names it. (SQLite takes 999 parameters a statement, so
+    there bulk_create splits a batch of more than 23 gates.)"""
+    gates = _probes(launch, 20)
+    batch = [Evaluation(gate, Reading(value=Decimal(i))) for i, gate in enumerate(gates)]
+    with CaptureQueriesContext(connection) as captured:
+        record_readings(batch, actor="test")
+
+    statements = [q["sql"] for q in captured.captured_queries]
+    inserts = [sql for sql in statements if sql.startswith(("INSERT INTO", 'INSERT INTO "'))]
+    measurements = [sql for sql in inserts if Measurement._meta.db_table in sql.split("(")[0]]
+    states = [sql for sql in inserts if "ON CONFLICT" in sql]
+    assert len(measurements) == 1
+    assert len(states) == 1
+    assert not [
+        sql for sql in statements if sql.startswith("UPDATE") and Gate._meta.db_table in sql
+    ]
+    if connection.vendor == "postgresql":
+        assert "UNNEST" in measurements[0]
+        assert "UNNEST" in states[0]
+    for i, gate in enumerate(gates):
+        gate.refresh_from_db()
+        assert gate.latest_value == Decimal(i)
+        assert gate.latest_measurement.value == Decimal(i)
+        assert gate.spark_points[-1][0] == float(i)
