@@ -25,7 +25,7 @@ from apps.gates.services import (
     revoke_waiver,
     waiver_limit,
 )
-from apps.signoffs.permissions import administers, can_approve_waiver, can_attest, can_waive
+from apps.signoffs.permissions import can_attest, can_waive, permissions_for
 from portal import storage
 from portal.csvsafe import csv_text
 from portal.launch_access import get_launch_for_user
@@ -202,6 +202,7 @@ def gate_detail(request: HttpRequest, slug: str, key: str) -> HttpResponse:
 
 def _gate_page(request, gate: Gate, *, status: int = 200, error: str = "") -> HttpResponse:
     launch, now = gate.launch, timezone.now()
+    allowed = permissions_for(request.user, launch)  # one query for every "may" of the page
     gate.status, gate.status_reason = gate.current_status(now)
     waivers = list(gate.waivers.all()[:20])
     for waiver in waivers:
@@ -214,10 +215,10 @@ def _gate_page(request, gate: Gate, *, status: int = 200, error: str = "") -> Ht
         "waiver_warning": gate.waiver_warning(now),
         "roles": [r for r in launch.roles.filter(retired_at__isnull=True)
                   if gate.category in r.categories],
-        "may_attest": gate.source == Source.MANUAL and can_attest(request.user, gate),
-        "may_waive": can_waive(request.user, gate),
-        "may_approve": can_approve_waiver(request.user, gate),
-        "may_admin": administers(request.user, launch),
+        "may_attest": gate.source == Source.MANUAL and allowed.may_attest(gate),
+        "may_waive": allowed.may_waive(gate),
+        "may_approve": allowed.may_approve_waiver(gate),
+        "may_admin": allowed.admin,
         "demo_metrics": settings.DEMO_METRICS and gate.source == Source.PROMETHEUS
         and not gate.prometheus_id,
         "user_id": request.user.pk,

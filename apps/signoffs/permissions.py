@@ -34,44 +34,85 @@ def _is_active_staff(user) -> bool:
 
 
 # A gate is read by its category and launch only: apps.gates asks these rules, so this module
-# does not import apps.gates back.
+# does not import apps.gates back. Each rule is a method of LaunchPermissions, decided from one
+# query of the person's current assignments on the launch; the functions below ask it.
+
+
+def _decides(assignment: Assignment, launch) -> bool:
+    """A holding of the launch's decision role (spec `decision: {role: ...}`), as its holder or
+    as a delegate in their window (current() keeps only those in force)."""
+    role = assignment.role if assignment.role_id else None
+    return (assignment.duty == Duty.SIGNER and bool(launch.decision_role) and role is not None
+            and role.key == launch.decision_role and role.retired_at is None)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LaunchPermissions:
+    """What a user may do on a launch, from one query of their current assignments."""
+
+    attestable: set[str] | None  # gate categories; None: every category (program manager)
+    waivable: set[str]  # the categories of the roles they hold
+    program_manager: bool
+    admin: bool = False  # staff or a launch admin: people, API tokens, webhooks
+    decides: bool = False  # holds the launch's decision role (or is its delegate now)
+
+    def may_attest(self, gate) -> bool:
+        """A holder of a role covering the gate's category, the program manager or an
+        attester."""
+        return self.attestable is None or gate.category in self.attestable
+
+    def may_waive(self, gate) -> bool:
+        """A waiver is asked for by a holder of a role covering the gate, or the program manager
+        (a blocking gate's request then waits for may_approve_waiver's second person)."""
+        return gate.category in self.waivable or self.program_manager
+
+    def may_approve_waiver(self, gate) -> bool:
+        """The second person of a blocking gate's waiver: a holder of a role covering the gate,
+        or of the launch's decision role (that they did not ask for it is the service's rule)."""
+        return gate.category in self.waivable or self.decides
+
+
+def permissions_for(user, launch, now=None) -> LaunchPermissions:
+    assignments = _holdings(user, launch, now)
+    pm = any(a.duty == Duty.PROGRAM_MANAGER for a in assignments)
+    held: set[str] = set()
+    for assignment in assignments:
+        if assignment.role_id:
+            held.update(assignment.role.categories)
+    admin = _is_active_staff(user) or any(a.duty == Duty.ADMIN for a in assignments)
+    attests_all = pm or any(a.duty == Duty.ATTESTER for a in assignments)
+    return LaunchPermissions(attestable=None if attests_all else held, waivable=held,
+                             program_manager=pm, admin=admin,
+                             decides=any(_decides(a, launch) for a in assignments))  # fmt: skip
+
+
+def _holdings(user, launch, now=None) -> list[Assignment]:
+    """The user's current assignments on the launch, with their roles: one query."""
+    held = current_assignments(user, launch, now).select_related("role", "delegate_of")
+    return list(held.order_by("pk"))
 
 
 def can_attest(user, gate) -> bool:
-    """A holder of a role covering the gate's category, the program manager or an attester."""
-    categories = attestable_categories(user, gate.launch)
-    return categories is None or gate.category in categories
+    return permissions_for(user, gate.launch).may_attest(gate)
 
 
 def attestable_categories(user, launch) -> set[str] | None:
     """The gate categories `user` may attest on `launch`; None means every category (the program
     manager, an attester)."""
-    categories: set[str] = set()
-    for assignment in current_assignments(user, launch).select_related("role"):
-        if assignment.duty in (Duty.PROGRAM_MANAGER, Duty.ATTESTER):
-            return None
-        if assignment.role_id:
-            categories.update(assignment.role.categories)
-    return categories
+    return permissions_for(user, launch).attestable
 
 
 def decision_assignment(user, launch, now=None) -> Assignment | None:
-    """The user's current holding of the launch's decision role (spec `decision: {role: ...}`),
-    as its holder or as a delegate in their window; None without one, or when the spec names
-    no decision role."""
+    """The user's current holding of the launch's decision role, as its holder or as a delegate
+    in their window; None without one, or when the spec names no decision role."""
     if not launch.decision_role:
         return None
-    return (
-        current_assignments(user, launch, now)
-        .filter(duty=Duty.SIGNER, role__key=launch.decision_role, role__retired_at__isnull=True)
-        .select_related("role", "delegate_of")
-        .first()
-    )
+    return next((a for a in _holdings(user, launch, now) if _decides(a, launch)), None)
 
 
 def can_decide(user, launch, now=None) -> bool:
     """The Go/No-Go is recorded by a current holder (or delegate) of the launch's decision role."""
-    return decision_assignment(user, launch, now) is not None
+    return permissions_for(user, launch, now).decides
 
 
 def can_prepare_decision(user, launch) -> bool:
@@ -85,26 +126,15 @@ def can_prepare_decision(user, launch) -> bool:
 
 def waivable_categories(user, launch) -> set[str]:
     """The gate categories `user` may waive: those of the roles they hold."""
-    categories: set[str] = set()
-    for assignment in current_assignments(user, launch).select_related("role"):
-        if assignment.role_id:
-            categories.update(assignment.role.categories)
-    return categories
+    return permissions_for(user, launch).waivable
 
 
 def can_waive(user, gate) -> bool:
-    """A waiver is asked for by a holder of a role covering the gate, or the program manager
-    (a blocking gate's request then waits for can_approve_waiver's second person)."""
-    if gate.category in waivable_categories(user, gate.launch):
-        return True
-    return current_assignments(user, gate.launch).filter(duty=Duty.PROGRAM_MANAGER).exists()
+    return permissions_for(user, gate.launch).may_waive(gate)
 
 
 def can_approve_waiver(user, gate) -> bool:
-    """The second person of a blocking gate's waiver: a holder of a role covering the gate, or
-    of the launch's decision role (that they did not ask for it is the service's rule)."""
-    covering = gate.category in waivable_categories(user, gate.launch)
-    return covering or can_decide(user, gate.launch)
+    return permissions_for(user, gate.launch).may_approve_waiver(gate)
 
 
 def can_revoke_waiver(user, waiver) -> bool:
@@ -116,7 +146,7 @@ def can_revoke_waiver(user, waiver) -> bool:
 
 def can_edit_timeline(user, launch) -> bool:
     """Program managers edit the timeline's activities."""
-    return current_assignments(user, launch).filter(duty=Duty.PROGRAM_MANAGER).exists()
+    return permissions_for(user, launch).program_manager
 
 
 def can_request_signoff(user, launch, assignments=None) -> bool:
@@ -129,35 +159,12 @@ def can_request_signoff(user, launch, assignments=None) -> bool:
     return any(a.duty in (Duty.PROGRAM_MANAGER, Duty.ADMIN) for a in assignments)
 
 
-@dataclass(frozen=True)
-class LaunchPermissions:
-    """What a user may do on a launch, from one query of their current assignments."""
-
-    attestable: set[str] | None  # gate categories; None: every category (program manager)
-    waivable: set[str]
-    program_manager: bool
-    admin: bool = False  # staff or a launch admin: people, API tokens, webhooks
-
-
-def permissions_for(user, launch) -> LaunchPermissions:
-    assignments = list(current_assignments(user, launch).select_related("role"))
-    pm = any(a.duty == Duty.PROGRAM_MANAGER for a in assignments)
-    held: set[str] = set()
-    for assignment in assignments:
-        if assignment.role_id:
-            held.update(assignment.role.categories)
-    admin = (user.is_active and user.is_staff) or any(a.duty == Duty.ADMIN for a in assignments)
-    attests_all = pm or any(a.duty == Duty.ATTESTER for a in assignments)
-    return LaunchPermissions(attestable=None if attests_all else held, waivable=held,
-                             program_manager=pm, admin=admin)  # fmt: skip
-
-
 def administers(user, launch) -> bool:
     """Staff and the launch's current admins: they invite people, assign its roles, and manage
     its API tokens and webhooks."""
     if _is_active_staff(user):
         return True
-    return current_assignments(user, launch).filter(duty=Duty.ADMIN).exists()
+    return permissions_for(user, launch).admin
 
 
 def with_administered(user, launches: QuerySet) -> QuerySet:

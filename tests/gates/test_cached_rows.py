@@ -197,3 +197,38 @@ def test_a_gate_pages_cached_parts_carry_nothing_of_the_person(client, pm, launc
     assert history(as_pm) == history(as_vera) and "csrfmiddlewaretoken" not in history(as_pm)
     # The waivers are drawn per person: vera asked, so vera is told to wait; pat may not approve.
     assert "Waiting for another person" in as_vera and "Waiting for another person" not in as_pm
+
+
+@pytest.mark.parametrize("who", ["pm", "sre", "decider", "outsider-staff"])
+def test_a_gate_page_reads_the_persons_assignments_once_and_decides_as_the_rules_do(
+    client, pm, sre, launch, who
+):
+    """Every "may" of the gate page (attest, waive, approve a waiver, administer) comes from one
+    query of the person's assignments, and says what can_attest, can_waive, can_approve_waiver
+    and administers say one by one."""
+    from apps.signoffs.permissions import administers, can_approve_waiver, can_attest, can_waive
+
+    people = {
+        "pm": pm,
+        "sre": sre,
+        "decider": _person(launch, "cleo", duty=Duty.SIGNER,
+                           role=Role.objects.get(key=launch.decision_role)),
+        "outsider-staff": get_user_model().objects.create_user("stan", "stan@x.org", "pw",
+                                                               is_staff=True),
+    }  # fmt: skip
+    person = people[who]
+    client.force_login(person)
+    gate = Gate.objects.get(launch=launch, key="coverage")
+    client.get(DETAIL)  # warm: the cached parts
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(DETAIL)
+    assert response.status_code == 200
+    asked = [q for q in ctx.captured_queries if "signoffs_assignment" in q["sql"].split("WHERE")[0]]
+    assert len(asked) == 1, [q["sql"] for q in asked]
+    context = response.context
+    assert context["may_attest"] == (gate.source == "manual" and can_attest(person, gate))
+    assert context["may_waive"] == can_waive(person, gate)
+    assert context["may_approve"] == can_approve_waiver(person, gate)
+    assert context["may_admin"] == administers(person, launch)
+    expected = {"pm": ("may_waive",), "decider": ("may_approve",), "outsider-staff": ("may_admin",)}
+    assert all(context[name] for name in expected.get(who, ()))
