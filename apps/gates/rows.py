@@ -4,7 +4,8 @@ its launch's gates).
 A launch's version is a random token in the cache, replaced by bump() whenever what a row shows
 may have changed, by the code that writes it: apps/gates/services.py for a measurement (ingest,
 poll, attestation) and the status change it makes, and any waiver write; apps/launches/services.py
-for a spec import that adds, changes or retires gates. A fragment is kept under the launch, the
+for a spec import and an activity update (the overview and the timeline cache parts of the plan
+too); portal/admin.py for an admin change. A fragment is kept under the launch, the
 version and its variant (filters, sort), and carries the moment it goes stale by time alone
 (evidence older than max_age, a waiver that ends); relative times are written as <time datetime>
 and told relative in the browser (static/js/live.js), so that a cached row does not say

@@ -94,22 +94,37 @@ def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
     blockers = [*parts["blockers"], *signed.blockers]
     state = Readiness(ready=not blockers, blockers=blockers, approvals=signed.approvals,
                       signoffs=signed.signoffs)  # fmt: skip
-    phases = list(launch.phases.prefetch_related("activities"))
     context = {
-        "launch": launch, "now": now, "phases": phases, "roles": roles, "readiness": state,
+        "launch": launch, "now": now, "roles": roles, "readiness": state,
         "gate_parts": parts, "forecast_part": parts["forecast"], "allowed": allowed,
+        "plan_parts": overview_plan_parts(launch, now),
         "missing": [b for b in state.blockers if b.kind == "signoff"],
-        "overdue": overdue_activities(launch, phases, now),
         "brief": [(role, state.signoffs.get(role.pk)) for role in roles],
         "recent": AuditEvent.objects.for_launch(launch.slug).reverse()[:8],
     }  # fmt: skip
     if request.headers.get("HX-Request"):  # the live part's poll (every 15 s)
         return render(request, "launches/overview_live.html", context)
-    context.update(
-        sequence=launch.sequence.all(),
-        inbox=inbox_for(request.user, now, launch=launch),
-    )
+    context["inbox"] = inbox_for(request.user, now, launch=launch)
     return render(request, "launches/overview.html", context)
+
+
+def overview_plan_parts(launch, now) -> dict:
+    """The overview's parts drawn from the plan (templates/launches/overview_plan.html): its
+    phases and activities, its sequence and the overdue activities. Cached per launch version
+    and day: a spec import, an activity update and an admin change bump the version, and what
+    is overdue or open moves only with the day."""
+    variant = f"plan;day={now.date()};start={launch.start_date}"
+
+    def draw() -> tuple[dict, None]:
+        phases = list(launch.phases.prefetch_related("activities"))
+        overdue = overdue_activities(launch, phases, now)
+        context = {"launch": launch, "phases": phases, "overdue": overdue,
+                   "sequence": launch.sequence.all()}  # fmt: skip
+        parts = rows.render_parts("launches/overview_plan.html", context,
+                                  ("phases", "sequence", "overdue"))  # fmt: skip
+        return {**parts, "overdue_count": len(overdue)}, None
+
+    return rows.fragment(launch.pk, variant, now, draw)
 
 
 def _scope(categories) -> str:

@@ -1,0 +1,124 @@
+"""The overview's phases, sequence and overdue activities come from the cache (issue 21) until
+what they show changes: an activity update (browser or API), a spec import, an admin change, or
+the day."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from apps.launches.models import Activity, ActivityStatus
+from apps.launches.services import import_launch_spec
+from apps.signoffs.models import Assignment, Duty
+from tests.helpers import to_yaml
+
+pytestmark = pytest.mark.django_db
+OVERVIEW = "/launches/atlas/"
+PLAN_TABLES = ("launches_phase", "launches_activity", "launches_sequencestep")
+
+
+@pytest.fixture
+def launch(spec):
+    return import_launch_spec(raw=to_yaml(spec), actor="test").launch
+
+
+@pytest.fixture
+def pm(client, launch):
+    user = get_user_model().objects.create_user("pat", "pat@example.com", "pw")
+    Assignment.objects.create(launch=launch, user=user, duty=Duty.PROGRAM_MANAGER)
+    client.force_login(user)
+    return user
+
+
+def _plan_queries(client, path=OVERVIEW, **headers) -> list[str]:
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(path, headers=headers).status_code == 200
+    return [q["sql"] for q in ctx.captured_queries if any(t in q["sql"] for t in PLAN_TABLES)]
+
+
+def _overdue_activity(launch) -> Activity:
+    """An activity whose planned week is over and that is not done."""
+    current = launch.current_week()
+    activity = (
+        Activity.objects.filter(phase__launch=launch, planned_week__lt=current)
+        .exclude(status=ActivityStatus.DONE)
+        .order_by("planned_week")
+        .first()
+    )
+    if activity is None:  # the spec's dates put every activity ahead: move the launch back
+        launch.start_date -= timedelta(weeks=12)
+        launch.save(update_fields=["start_date"])
+        activity = Activity.objects.filter(phase__launch=launch).first()
+        activity.status = ActivityStatus.IN_PROGRESS
+        activity.save(update_fields=["status"])
+    return activity
+
+
+def test_the_second_view_reads_no_phase_activity_or_sequence(client, pm):
+    first = client.get(OVERVIEW).content.decode()
+    assert "<h2>Phases</h2>" in first and "<h2>Launch sequence</h2>" in first
+    assert _plan_queries(client) == []
+    assert _plan_queries(client, HX_Request="true") == []  # the live part's poll too
+
+
+def test_an_activity_update_in_the_browser_shows_at_once(client, pm, launch):
+    activity = _overdue_activity(launch)
+    page = client.get(OVERVIEW).content.decode()
+    assert f"#activity-{activity.pk}" in page  # listed as overdue
+
+    response = client.post(f"/launches/atlas/activities/{activity.pk}/",
+                           {"status": "done", "owner": "Quinn Doe"})  # fmt: skip
+    assert response.status_code == 302
+
+    page = client.get(OVERVIEW).content.decode()
+    assert f"#activity-{activity.pk}" not in page  # done: no longer overdue
+    assert "Quinn Doe" in page  # the phases table shows the new owner
+
+
+def test_an_activity_update_through_the_api_shows_at_once(client, pm, launch):
+    from apps.api.models import Scope
+    from apps.api.services import create_api_token
+
+    activity = Activity.objects.filter(phase__launch=launch).exclude(status="blocked").first()
+    blocked = client.get(OVERVIEW).content.decode().count("act act-blocked")
+    _, raw = create_api_token(launch=launch, name="t", scopes=[Scope.MANAGE], actor="test")
+    response = client.patch(f"/api/v1/launches/atlas/activities/{activity.pk}/",
+                            {"status": "blocked"}, content_type="application/json",
+                            headers={"Authorization": f"Bearer {raw}"})  # fmt: skip
+    assert response.status_code == 200, response.content
+    assert client.get(OVERVIEW).content.decode().count("act act-blocked") == blocked + 1
+
+
+def test_a_spec_import_renaming_a_phase_shows_at_once(client, pm, spec):
+    client.get(OVERVIEW)
+    spec["phases"][0]["name"] = "Renamed by the import"
+    import_launch_spec(raw=to_yaml(spec), actor="test")
+    assert "Renamed by the import" in client.get(OVERVIEW).content.decode()
+
+
+def test_an_admin_change_of_an_activity_shows_at_once(client, pm, launch):
+    root = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    activity = Activity.objects.filter(phase__launch=launch).first()
+    client.get(OVERVIEW)
+    client.force_login(root)
+    url = f"/admin/launches/activity/{activity.pk}/change/"
+    form = client.get(url).context["adminform"].form
+    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+    data["owner"] = "Changed In Admin"
+    assert client.post(url, data).status_code == 302
+    client.force_login(pm)
+    assert "Changed In Admin" in client.get(OVERVIEW).content.decode()
+
+
+def test_what_is_overdue_moves_with_the_day(client, pm, launch, monkeypatch):
+    activity = Activity.objects.filter(phase__launch=launch).order_by("-planned_week").first()
+    activity.status = ActivityStatus.IN_PROGRESS
+    activity.save(update_fields=["status"])
+    assert f"#activity-{activity.pk}" not in client.get(OVERVIEW).content.decode()
+
+    later = timezone.now() + timedelta(weeks=activity.planned_week + 60)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    assert f"#activity-{activity.pk}" in client.get(OVERVIEW).content.decode()
