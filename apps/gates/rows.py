@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from django.core.cache import cache
 from django.db import transaction
+from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
@@ -104,6 +105,18 @@ def stale_at(gates: Iterable, now: datetime) -> datetime | None:
         if expires is not None:
             moments += [expires, expires - WAIVER_WARNING]
     return min((m for m in moments if m > now), default=None)
+
+
+# What a cached form carries in place of the person's CSRF token (letters only: the tag writes
+# it as it is); with_csrf_token() puts the token of the request serving the page there.
+CSRF_SLOT = "CsrfTokenOfThePersonServed"
+
+
+def with_csrf_token(parts: dict, request) -> dict:
+    """`parts` (a fragment's markups) with the request's CSRF token in place of CSRF_SLOT."""
+    token = get_token(request)
+    return {name: mark_safe(part.replace(CSRF_SLOT, token)) if isinstance(part, str) else part  # noqa: S308
+            for name, part in parts.items()}  # fmt: skip
 
 
 def render_parts(template: str, context: dict, parts: Iterable[str]) -> dict[str, SafeString]:

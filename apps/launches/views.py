@@ -227,6 +227,28 @@ def timeline_forecast_part(launch, now) -> str:
     return mark_safe(rows.fragment(launch.pk, variant, now, draw))  # noqa: S308
 
 
+def timeline_plan_parts(launch, now, *, may_edit: bool) -> dict:
+    """The timeline's parts drawn from the plan (templates/launches/timeline_plan.html): the
+    forecast T-0 and the Gantt chart, the activities' rows (with their edit forms for a program
+    manager) and the sequence. Cached as the overview's plan is: per launch version and day, and
+    whether the person edits; the forms carry rows.CSRF_SLOT in place of the person's token."""
+    variant = (
+        f"timeline;day={now.date()};start={launch.start_date};t0={launch.target_t0};edit={may_edit}"
+    )
+
+    def draw() -> tuple[dict, None]:
+        phases = list(launch.phases.prefetch_related("activities"))
+        plan = build_plan(launch, phases, now.date())
+        context = {"launch": launch, "plan": plan, "gantt": gantt(launch, phases, now.date(), plan),
+                   "rows": timeline_rows(plan), "sequence": launch.sequence.all(),
+                   "may_edit": may_edit, "statuses": ActivityStatus.choices,
+                   "csrf_token": rows.CSRF_SLOT}  # fmt: skip
+        return rows.render_parts("launches/timeline_plan.html", context,
+                                 ("head", "rows", "sequence")), None  # fmt: skip
+
+    return rows.fragment(launch.pk, variant, now, draw)
+
+
 def overdue_activities(launch, phases, now) -> list:
     current = (now.date() - launch.start_date).days / 7
     return [a for p in phases for a in p.activities.all() if is_slipped(a, current)]
@@ -237,13 +259,11 @@ def overdue_activities(launch, phases, now) -> list:
 def timeline(request: HttpRequest, slug: str) -> HttpResponse:
     launch = get_launch_for_user(request, slug)
     now = timezone.now()
-    phases = list(launch.phases.prefetch_related("activities"))
-    plan = build_plan(launch, phases, now.date())
+    may_edit = can_edit_timeline(request.user, launch)
     context = {
-        "launch": launch, "now": now, "gantt": gantt(launch, phases, now.date(), plan),
-        "rows": timeline_rows(plan), "plan": plan, "phases": phases,
-        "sequence": launch.sequence.all(), "may_edit": can_edit_timeline(request.user, launch),
-        "statuses": ActivityStatus.choices,
+        "launch": launch, "now": now,
+        "plan_parts": rows.with_csrf_token(timeline_plan_parts(launch, now, may_edit=may_edit),
+                                           request),
         "forecast_part": timeline_forecast_part(launch, now),
         "calendar_url": request.build_absolute_uri(
             reverse("calendar", args=[calendar_token(request.user)])

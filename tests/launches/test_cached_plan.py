@@ -2,6 +2,7 @@
 what they show changes: an activity update (browser or API), a spec import, an admin change, or
 the day."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -122,3 +123,59 @@ def test_what_is_overdue_moves_with_the_day(client, pm, launch, monkeypatch):
     later = timezone.now() + timedelta(weeks=activity.planned_week + 60)
     monkeypatch.setattr(timezone, "now", lambda: later)
     assert f"#activity-{activity.pk}" in client.get(OVERVIEW).content.decode()
+
+
+TIMELINE = "/launches/atlas/timeline/"
+
+
+def test_the_timelines_second_view_reads_no_phase_activity_or_sequence(client, pm):
+    first = client.get(TIMELINE).content.decode()
+    assert "gantt-chart" in first and "<h2>Launch sequence</h2>" in first
+    assert _plan_queries(client, TIMELINE) == []
+
+
+def test_an_activity_update_shows_on_the_timeline_at_once(client, pm, launch):
+    activity = Activity.objects.filter(phase__launch=launch).first()
+    client.get(TIMELINE)
+    response = client.post(f"/launches/atlas/activities/{activity.pk}/",
+                           {"status": "blocked", "owner": "Quinn Doe"})  # fmt: skip
+    assert response.status_code == 302
+    page = client.get(TIMELINE).content.decode()
+    row = page[page.index(f'id="activity-{activity.pk}"') :]
+    row = row[: row.index("</tr>")]
+    assert 'value="Quinn Doe"' in row and 'value="blocked" selected' in row
+
+
+def test_cached_edit_forms_carry_each_persons_own_csrf_token(client, pm, launch):
+    from django.middleware.csrf import _unmask_cipher_token
+
+    from apps.gates.rows import CSRF_SLOT
+
+    other = get_user_model().objects.create_user("max", "max@example.com", "pw")
+    Assignment.objects.create(launch=launch, user=other, duty=Duty.PROGRAM_MANAGER)
+    viewer = get_user_model().objects.create_user("val", "val@example.com", "pw")
+    Assignment.objects.create(launch=launch, user=viewer, duty=Duty.AUDITOR)
+    pages = {}
+    for person in (pm, other, viewer):
+        client.force_login(person)
+        client.cookies.pop("csrftoken", None)
+        response = client.get(TIMELINE)
+        pages[person.username] = (response.content.decode(), response.cookies["csrftoken"].value)
+
+    for name in ("pat", "max"):
+        page, cookie = pages[name]
+        tokens = set(re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', page))
+        assert tokens and CSRF_SLOT not in page
+        assert {_unmask_cipher_token(t) for t in tokens} == {cookie}  # this person's secret
+    assert pages["pat"][1] != pages["max"][1]
+    assert "inline-edit" not in pages["val"][0]  # an auditor reads the rows, edits nothing
+
+    strict = type(client)(enforce_csrf_checks=True)  # the served token is accepted
+    strict.force_login(pm)
+    page = strict.get(TIMELINE).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    activity = Activity.objects.filter(phase__launch=launch).first()
+    form = {"status": "done", "owner": "", "csrfmiddlewaretoken": token}
+    assert strict.post(f"/launches/atlas/activities/{activity.pk}/", form).status_code == 302
+    form["csrfmiddlewaretoken"] = CSRF_SLOT
+    assert strict.post(f"/launches/atlas/activities/{activity.pk}/", form).status_code == 403
