@@ -5,6 +5,8 @@ the launches the pages show them) and its rows with one named queryset, so that 
 queries of a list does not grow with the rows.
 """
 
+from urllib.parse import urlencode
+
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -21,6 +23,7 @@ from apps.api.authentication import BearerTokenAuthentication
 from apps.api.models import ApiToken, Scope
 from apps.api.schema import LIST_ERRORS, READ_ERRORS
 from apps.audit.models import AuditEvent
+from apps.gates import rows as cached_rows
 from apps.gates.models import Gate, Measurement, Waiver
 from apps.launches.models import Activity, Launch, Phase
 from apps.launches.services import update_activity
@@ -169,17 +172,26 @@ class GateList(LaunchScopedView, generics.ListAPIView):
         return Gate.objects.filter(launch=self.launch)
 
     def list(self, request, *args, **kwargs):
-        gates = self.filter_queryset(self.get_queryset())
+        gates = self.filter_queryset(self.get_queryset())  # a filter it refuses answers 400 here
         now = timezone.now()
+        wanted = request.query_params.get("status", "")
+        filters_asked = sorted((name, values) for name, values in request.query_params.lists()
+                               if name not in ("page", "page_size"))  # fmt: skip
+        # The serialized gates, cached as the gate pages' rows are (apps/gates/rows.py): per
+        # launch version and filters, until a gate's evidence or waiver runs out; the same for
+        # everyone the view lets in, so only the page is cut per request.
+        variant = f"api-gates;{urlencode(filters_asked, doseq=True)}"
+        found = cached_rows.fragment(self.launch.pk, variant, now,
+                                     lambda: self._serialized(gates, now, wanted))  # fmt: skip
+        return self.get_paginated_response(self.paginate_queryset(found))
+
+    def _serialized(self, gates, now, wanted: str) -> tuple[list, object]:
         # One query: the filtered gates with newest measurement and waiver; status in Python.
-        rows = list(gates.for_dashboard(now))
-        for gate in rows:
+        loaded = list(gates.for_dashboard(now))
+        for gate in loaded:
             gate.status, gate.status_reason = gate.current_status(now)
-        wanted = request.query_params.get("status")
-        if wanted:
-            rows = [gate for gate in rows if gate.status == wanted]
-        page = self.paginate_queryset(rows)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        shown = [gate for gate in loaded if gate.status == wanted] if wanted else loaded
+        return list(self.get_serializer(shown, many=True).data), cached_rows.stale_at(loaded, now)
 
 
 class GateScopedView(LaunchScopedView):
