@@ -109,7 +109,7 @@ class AuditedLaunchObjects(ClosedLaunchReadOnly):
                launch_slug=launch.slug if launch else "", obj_type=model,
                obj_key=str(obj.pk), data=data)  # fmt: skip
         if launch is not None:
-            rows.bump(launch.pk)
+            rows.bump(launch.pk, rows.EVERYTHING)
 
 
 def _changes(form, names) -> dict:

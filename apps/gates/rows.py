@@ -4,8 +4,9 @@ its launch's gates).
 A launch's version is a random token in the cache, replaced by bump() whenever what a row shows
 may have changed, by the code that writes it: apps/gates/services.py for a measurement (ingest,
 poll, attestation) and the status change it makes, and any waiver write; apps/launches/services.py
-for a spec import and an activity update (the overview and the timeline cache parts of the plan
-too); portal/admin.py for an admin change. A fragment is kept under the launch, the
+for a spec import and an activity update; portal/admin.py for an admin change. Each fragment
+names what it is drawn from (GATES, STATUS or PLAN below), so that a reading, say, does not
+throw away the drawn plan or forecast. A fragment is kept under the launch, the
 version and its variant (filters, sort), and carries the moment it goes stale by time alone
 (evidence older than max_age, a waiver that ends); relative times are written as <time datetime>
 and told relative in the browser (static/js/live.js), so that a cached row does not say
@@ -27,13 +28,22 @@ FRAGMENT_SECONDS = 300  # a fragment nobody asks for again leaves the cache afte
 WAIVER_WARNING = timedelta(hours=48)  # Gate.waiver_warning's "ends within 48 hours"
 
 
-def _version_key(launch_id: int) -> str:
-    return f"gate-rows:version:{launch_id}"
+# What a fragment is drawn from; each has its own version per launch, bumped by the writes that
+# change it: GATES, anything a gate's row shows (its newest reading, status, waiver, rule);
+# STATUS, the gates' statuses, waivers and rules alone (a reading that changes no status leaves
+# it); PLAN, the phases, activities and sequence.
+GATES, STATUS, PLAN = "gate-rows", "gate-status", "plan-rows"
+A_GATE = (GATES, STATUS)  # a waiver, a status change
+EVERYTHING = (GATES, STATUS, PLAN)  # a spec import, an admin change
 
 
-def version(launch_id: int) -> str:
+def _version_key(launch_id: int, drawn_from: str = GATES) -> str:
+    return f"{drawn_from}:version:{launch_id}"
+
+
+def version(launch_id: int, drawn_from: str = GATES) -> str:
     """The launch's current version (a new one when the cache has none: never an old one)."""
-    key = _version_key(launch_id)
+    key = _version_key(launch_id, drawn_from)
     found = cache.get(key)
     if found is None:
         cache.add(key, secrets.token_hex(8), None)
@@ -41,26 +51,34 @@ def version(launch_id: int) -> str:
     return found
 
 
-def bump(launch_id: int) -> None:
-    """The launch's rows may have changed: every fragment of it is stale.
+def bump(launch_id: int, drawn_from: tuple[str, ...] = A_GATE) -> None:
+    """What the launch's fragments drawn from each of `drawn_from` show may have changed: every
+    one of them is stale.
 
     At once, and again when the transaction commits: a page rendered in between (from the data
     before the commit) is kept under a version nobody asks for after the commit.
     """
-    key = _version_key(launch_id)
-    cache.set(key, secrets.token_hex(8), None)
-    transaction.on_commit(lambda: cache.set(key, secrets.token_hex(8), None))
+    keys = [_version_key(launch_id, name) for name in drawn_from]
+
+    def renew() -> None:
+        cache.set_many({key: secrets.token_hex(8) for key in keys}, None)
+
+    renew()
+    transaction.on_commit(renew)
 
 
-def fragment(launch_id: int, variant: str, now: datetime, render: Callable) -> str:
-    """The fragment of `variant` (the filters, or a role's scope) of the launch's current version.
+def fragment(
+    launch_id: int, variant: str, now: datetime, render: Callable, drawn_from: str = GATES
+) -> str:
+    """The fragment of `variant` (the filters, or a role's scope) of the launch's current version
+    of what it is `drawn_from`.
 
     `render()` returns (html, stale_at): the markup (or a dict of markups and the small values
     they were drawn with) and the moment it goes stale by time alone (None: never). It is called
     only when the cache has no fresh fragment.
     """
     digest = hashlib.sha256(variant.encode()).hexdigest()[:24]
-    key = f"gate-rows:{launch_id}:{version(launch_id)}:{digest}"
+    key = f"{drawn_from}:{launch_id}:{version(launch_id, drawn_from)}:{digest}"
     found = cache.get(key)
     if found is not None and (found[1] is None or now < found[1]):
         return found[0]

@@ -95,7 +95,9 @@ def record_readings(evaluations: list[Evaluation], *, actor) -> list[Measurement
         _reread_points([m.gate for m in stored if m.gate.latest_measurement_id != m.pk])
         _save_states([m.gate for m in stored])
         for launch_id in {m.gate.launch_id for m in stored}:
-            rows.bump(launch_id)  # each gate's row shows its newest reading
+            rows.bump(launch_id, (rows.GATES,))  # each gate's row shows its newest reading
+        for launch_id in {m.gate.launch_id for m, _ in changes}:
+            rows.bump(launch_id, (rows.STATUS,))  # the forecast follows statuses alone
         lock_chains(m.gate.launch.slug for m, _ in changes)  # a batch spans launches: no deadlock
         for measurement, before in changes:
             _status_changed(measurement.gate, before, measurement, actor=actor)

@@ -103,7 +103,9 @@ def _apply(spec: dict) -> ImportResult:
     sources = _sync_sources(launch, spec["sources"], result)
     _sync_phases(launch, spec["phases"], result)
     _sync_gates(launch, spec["gates"], sources, result)
-    rows.bump(launch.pk)  # cached parts show the gates' rules, the phases and the sequence
+    rows.bump(
+        launch.pk, rows.EVERYTHING
+    )  # cached parts show the gates' rules, the phases and the sequence
     _link_gates_to_activities(launch, spec["gates"])
     _sync_roles(launch, spec["roles"], result)
     _sync_sequence(launch, spec["sequence"], result)
@@ -452,7 +454,7 @@ def update_activity(*, activity: Activity, user, status: str, owner: str) -> Act
         elif status != ActivityStatus.DONE:
             activity.completed_at = None
         activity.save(update_fields=["status", "owner", "completed_at"])
-        rows.bump(activity.phase.launch_id)  # the overview's and timeline's cached plan
+        rows.bump(activity.phase.launch_id, (rows.PLAN,))  # the overview's and timeline's plan
         record(
             actor=user, action="activity.updated", launch_slug=activity.phase.launch.slug,
             obj_type="activity", obj_key=f"{activity.phase.code}: {activity.name}",

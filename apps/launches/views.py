@@ -96,7 +96,8 @@ def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
                       signoffs=signed.signoffs)  # fmt: skip
     context = {
         "launch": launch, "now": now, "roles": roles, "readiness": state,
-        "gate_parts": parts, "forecast_part": parts["forecast"], "allowed": allowed,
+        "gate_parts": parts, "forecast_part": forecast_part(launch, now, signed),
+        "allowed": allowed,
         "plan_parts": overview_plan_parts(launch, now),
         "missing": [b for b in state.blockers if b.kind == "signoff"],
         "brief": [(role, state.signoffs.get(role.pk)) for role in roles],
@@ -124,7 +125,7 @@ def overview_plan_parts(launch, now) -> dict:
                                   ("phases", "sequence", "overdue"))  # fmt: skip
         return {**parts, "overdue_count": len(overdue)}, None
 
-    return rows.fragment(launch.pk, variant, now, draw)
+    return rows.fragment(launch.pk, variant, now, draw, rows.PLAN)
 
 
 def _scope(categories) -> str:
@@ -169,12 +170,7 @@ def _draw_gate_parts(launch, now, roles, allowed) -> tuple[dict, object]:
         context,
         ("dimensions", "blocking", "counts", "waivers", "attention"),
     )
-    forecast = readiness_forecast(launch, now, gates=gates, roles=roles)
-    parts.update(
-        forecast=mark_safe(render_to_string("launches/overview_forecast.html", forecast)),  # noqa: S308
-        blockers=gate_blockers(gates, now),
-        blocking_count=len(blocking),
-    )
+    parts.update(blockers=gate_blockers(gates, now), blocking_count=len(blocking))
     return parts, rows.stale_at(gates, now)
 
 
@@ -209,11 +205,12 @@ def _moment(launch, now, signed) -> str:
     return f"t0={launch.target_t0};day={now.astimezone(UTC).date()};signoffs={signoffs}"
 
 
-def timeline_forecast_part(launch, now) -> str:
-    """The timeline's forecast (templates/launches/overview_forecast.html), cached as the
-    overview's is: per launch version, T-0, the day and the sign-offs in force (a sign-off does
-    not bump the version), until a blocking gate's evidence or waiver runs out."""
-    signed = readiness(launch, now, gates=[], roles=[])  # the sign-offs in force: one query
+def forecast_part(launch, now, signed: Readiness) -> str:
+    """The readiness forecast of the overview and the timeline
+    (templates/launches/overview_forecast.html), cached per launch status version (a status
+    change, a waiver, a spec import, an admin change: a reading that changes no status leaves
+    it), T-0, the day and the sign-offs in force (`signed`: readiness() over no gates), until a
+    blocking gate's evidence or waiver runs out."""
     variant = f"forecast;{_moment(launch, now, signed)}"
 
     def draw() -> tuple[str, object]:
@@ -224,7 +221,7 @@ def timeline_forecast_part(launch, now) -> str:
                                 readiness_forecast(launch, now, gates=gates))  # fmt: skip
         return html, rows.stale_at(gates, now)
 
-    return mark_safe(rows.fragment(launch.pk, variant, now, draw))  # noqa: S308
+    return mark_safe(rows.fragment(launch.pk, variant, now, draw, rows.STATUS))  # noqa: S308
 
 
 def timeline_plan_parts(launch, now, *, may_edit: bool) -> dict:
@@ -246,7 +243,7 @@ def timeline_plan_parts(launch, now, *, may_edit: bool) -> dict:
         return rows.render_parts("launches/timeline_plan.html", context,
                                  ("head", "rows", "sequence")), None  # fmt: skip
 
-    return rows.fragment(launch.pk, variant, now, draw)
+    return rows.fragment(launch.pk, variant, now, draw, rows.PLAN)
 
 
 def overdue_activities(launch, phases, now) -> list:
@@ -264,7 +261,8 @@ def timeline(request: HttpRequest, slug: str) -> HttpResponse:
         "launch": launch, "now": now,
         "plan_parts": rows.with_csrf_token(timeline_plan_parts(launch, now, may_edit=may_edit),
                                            request),
-        "forecast_part": timeline_forecast_part(launch, now),
+        # The sign-offs in force (one query), which the cached forecast is kept under.
+        "forecast_part": forecast_part(launch, now, readiness(launch, now, gates=[], roles=[])),
         "calendar_url": request.build_absolute_uri(
             reverse("calendar", args=[calendar_token(request.user)])
         ),

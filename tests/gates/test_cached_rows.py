@@ -136,7 +136,7 @@ def _add_gates(launch, count: int) -> None:
     )  # fmt: skip
     from apps.gates import rows
 
-    rows.bump(launch.pk)
+    rows.bump(launch.pk, rows.EVERYTHING)  # written around the services: every part is drawn again
     return gates
 
 

@@ -179,3 +179,24 @@ def test_cached_edit_forms_carry_each_persons_own_csrf_token(client, pm, launch)
     assert strict.post(f"/launches/atlas/activities/{activity.pk}/", form).status_code == 302
     form["csrfmiddlewaretoken"] = CSRF_SLOT
     assert strict.post(f"/launches/atlas/activities/{activity.pk}/", form).status_code == 403
+
+
+def test_a_reading_redraws_the_gates_parts_but_not_the_plan(client, pm, launch):
+    """The plan's parts have their own version: ingests and polls (which bump the gates') do not
+    throw them away."""
+    from decimal import Decimal
+
+    from apps.gates.models import Gate
+    from apps.gates.services import Reading, record_reading
+
+    client.get(OVERVIEW)
+    client.get(TIMELINE)
+    gate = Gate.objects.get(launch=launch, key="coverage")
+    record_reading(gate=gate, reading=Reading(value=Decimal("12.5")), actor="test")
+
+    with CaptureQueriesContext(connection) as ctx:
+        page = client.get(OVERVIEW).content.decode()
+    assert "12.5" in page or "failing" in page  # the gates' parts were drawn again
+    assert any("gates_gate" in q["sql"] for q in ctx.captured_queries)
+    assert _plan_queries(client) == []
+    assert _plan_queries(client, TIMELINE) == []

@@ -162,18 +162,37 @@ def test_the_overview_and_the_timeline_show_the_forecast(client, pm, launch):
 
 @pytest.mark.django_db
 def test_the_timelines_forecast_follows_a_reading_and_the_clock(client, pm, launch):
-    """The timeline's forecast is kept in the cache (views.timeline_forecast_part): a reading
-    shows at once, and so does evidence going stale, with no write at all."""
-    from apps.launches.views import timeline_forecast_part
+    """The forecast is kept in the cache (views.forecast_part): a status change shows at once,
+    and so does evidence going stale, with no write at all."""
+    from apps.launches.views import forecast_part
+    from apps.signoffs.readiness import readiness
 
     url = "/launches/atlas/timeline/"
     _measure("coverage", 90, 0.99)  # passing, on evidence nearly a day old
-    assert "1 blocking gate and 2 sign-offs left" in client.get(url).content.decode()
+    assert "1 blocking gate and" in client.get(url).content.decode()
 
     now = timezone.now()
-    assert "1 blocking gate and" in timeline_forecast_part(launch, now)
+    signed = readiness(launch, now, gates=[], roles=[])
+    assert "1 blocking gate and" in forecast_part(launch, now, signed)
     later = now + timedelta(minutes=20)  # past coverage's max_age (1 day): unknown
-    assert "2 blocking gates and" in timeline_forecast_part(launch, later)
+    assert "2 blocking gates and" in forecast_part(launch, later, signed)
 
     _measure("coverage", 80, 0)  # failing
-    assert "2 blocking gates and 2 sign-offs left" in client.get(url).content.decode()
+    for page in ("/launches/atlas/", url):
+        assert "2 blocking gates and 2 sign-offs left" in client.get(page).content.decode()
+
+
+@pytest.mark.django_db
+def test_a_reading_that_changes_no_status_leaves_the_forecast_drawn(client, pm, launch):
+    """The forecast is drawn from statuses, waivers and sign-offs: its version moves with a
+    status change, not with every reading (a busy ingest would redraw it each time)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _measure("coverage", 90, 0)
+    client.get("/launches/atlas/timeline/")
+    _measure("coverage", 91, 0)  # passing again: no status change
+    with CaptureQueriesContext(connection) as ctx:
+        page = client.get("/launches/atlas/timeline/").content.decode()
+    assert "1 blocking gate and" in page
+    assert not any("gates_statuschange" in q["sql"] for q in ctx.captured_queries)

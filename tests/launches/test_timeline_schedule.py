@@ -111,7 +111,9 @@ def _count(client) -> int:
 def test_the_timeline_costs_the_same_queries_with_400_activities(client, pm):
     launch = Launch.objects.get(slug=SLUG)
     _count(client)  # warm: the session, the person
-    rows.bump(launch.pk)  # the plan's and the forecast's parts are drawn again (views.py)
+    rows.bump(
+        launch.pk, rows.EVERYTHING
+    )  # the plan's and the forecast's parts are drawn again (views.py)
     seed = _count(client)  # drawn from 35 activities
     phases = list(launch.phases.all())
     extra = [
@@ -121,7 +123,9 @@ def test_the_timeline_costs_the_same_queries_with_400_activities(client, pm):
         for i, phase in ((i, phases[i % len(phases)]) for i in range(365))
     ]  # fmt: skip
     Activity.objects.bulk_create(extra)
-    rows.bump(launch.pk)  # written around update_activity: the cached plan is told by hand
+    rows.bump(
+        launch.pk, rows.EVERYTHING
+    )  # written around update_activity: the cached plan is told by hand
     assert Activity.objects.count() == 400
     with CaptureQueriesContext(connection) as queries:
         page = client.get(URL).content.decode()
