@@ -31,10 +31,12 @@ WAIVER_WARNING = timedelta(hours=48)  # Gate.waiver_warning's "ends within 48 ho
 # What a fragment is drawn from; each has its own version per launch, bumped by the writes that
 # change it: GATES, anything a gate's row shows (its newest reading, status, waiver, rule);
 # STATUS, the gates' statuses, waivers and rules alone (a reading that changes no status leaves
-# it); PLAN, the phases, activities and sequence.
-GATES, STATUS, PLAN = "gate-rows", "gate-status", "plan-rows"
+# it); HISTORY, what a gate's page draws from its own measurements (kept under the gate's newest
+# one, so this version moves only with a late reading or a change of rule); PLAN, the phases,
+# activities and sequence.
+GATES, STATUS, HISTORY, PLAN = "gate-rows", "gate-status", "gate-history", "plan-rows"
 A_GATE = (GATES, STATUS)  # a waiver, a status change
-EVERYTHING = (GATES, STATUS, PLAN)  # a spec import, an admin change
+EVERYTHING = (GATES, STATUS, HISTORY, PLAN)  # a spec import, an admin change, a write around
 
 
 def _version_key(launch_id: int, drawn_from: str = GATES) -> str:

@@ -92,10 +92,13 @@ def record_readings(evaluations: list[Evaluation], *, actor) -> list[Measurement
         stored = [m for m in results if m is not None]
         _insert(stored)
         changes = [(m, before) for m in stored if (before := _step(m.gate, m)) != m.gate.state]
-        _reread_points([m.gate for m in stored if m.gate.latest_measurement_id != m.pk])
+        late = [m.gate for m in stored if m.gate.latest_measurement_id != m.pk]
+        _reread_points(late)
         _save_states([m.gate for m in stored])
         for launch_id in {m.gate.launch_id for m in stored}:
             rows.bump(launch_id, (rows.GATES,))  # each gate's row shows its newest reading
+        for launch_id in {gate.launch_id for gate in late}:
+            rows.bump(launch_id, (rows.HISTORY,))  # not the newest: its gate's page is redrawn
         for launch_id in {m.gate.launch_id for m, _ in changes}:
             rows.bump(launch_id, (rows.STATUS,))  # the forecast follows statuses alone
         lock_chains(m.gate.launch.slug for m, _ in changes)  # a batch spans launches: no deadlock
@@ -198,7 +201,7 @@ def refill_kept_columns(gates) -> None:
         ]
         Gate.objects.bulk_update(refilled, ["spark_points"], batch_size=500)
         for launch_id in set(chosen.values_list("launch_id", flat=True)):
-            rows.bump(launch_id)  # what the rows show was written around the services
+            rows.bump(launch_id, rows.EVERYTHING)  # written around the services
 
 
 def _reread_points(gates: list[Gate]) -> None:

@@ -209,8 +209,9 @@ def _gate_page(request, gate: Gate, *, status: int = 200, error: str = "") -> Ht
         waiver.state_now = waiver.state(now)
     context = {
         "launch": launch, "gate": gate, "now": now, "error": error,
-        "parts": rows.fragment(launch.pk, f"gate;{gate.pk}", now,
-                               lambda: (_gate_history_parts(launch, gate), None)),
+        # Drawn from the gate's measurements alone: kept under its newest one (rows.HISTORY).
+        "parts": rows.fragment(launch.pk, f"gate;{gate.pk};{gate.latest_measurement_id}", now,
+                               lambda: (_gate_history_parts(launch, gate), None), rows.HISTORY),
         "waivers": waivers,
         "waiver_warning": gate.waiver_warning(now),
         "roles": [r for r in launch.roles.filter(retired_at__isnull=True)
@@ -228,8 +229,8 @@ def _gate_page(request, gate: Gate, *, status: int = 200, error: str = "") -> Ht
 
 def _gate_history_parts(launch, gate: Gate) -> dict:
     """The chart, the status changes and the newest measurements of the gate's page: the same
-    for everyone and at any moment until a write bumps the launch's version (a measurement, and
-    the status change it makes; a spec import or admin change of the gate's rule)."""
+    for everyone and at any moment until the gate gets a new measurement (and with it any status
+    change), a late one, or a spec import or admin change of its rule (rows.HISTORY)."""
     history = recent_values([gate.pk], per_gate=CHART_POINTS).get(gate.pk, [])
     context = {
         "launch": launch, "gate": gate,

@@ -232,3 +232,34 @@ def test_a_gate_page_reads_the_persons_assignments_once_and_decides_as_the_rules
     assert context["may_admin"] == administers(person, launch)
     expected = {"pm": ("may_waive",), "decider": ("may_approve",), "outsider-staff": ("may_admin",)}
     assert all(context[name] for name in expected.get(who, ()))
+
+
+def _history_queries(client) -> list[str]:
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(DETAIL).status_code == 200
+    return [q["sql"] for q in ctx.captured_queries
+            if "gates_measurement" in q["sql"] or "gates_statuschange" in q["sql"]]  # fmt: skip
+
+
+def test_a_reading_of_another_gate_leaves_a_gate_pages_history_drawn(client, pm, launch):
+    record_reading(gate=Gate.objects.get(launch=launch, key="coverage"),
+                   reading=Reading(value=Decimal(90)), actor="test")  # fmt: skip
+    client.get(DETAIL)
+    other = Gate.objects.filter(launch=launch).exclude(key="coverage").first()
+    record_reading(gate=other, reading=Reading(value=Decimal(1)), actor="test")
+    assert _history_queries(client) == []
+
+
+def test_a_late_reading_shows_on_the_gate_page_at_once(client, pm, launch):
+    def history() -> str:
+        page = client.get(DETAIL).content.decode()
+        return page[page.index("<h2>History</h2>") : page.index("<h2>Waivers</h2>")]
+
+    gate = Gate.objects.get(launch=launch, key="coverage")
+    record_reading(gate=gate, reading=Reading(value=Decimal(90)), actor="test")
+    assert "95.25" not in history()
+    earlier = timezone.now() - timedelta(hours=1)  # older than the newest: not the gate's latest
+    record_reading(gate=gate, reading=Reading(value=Decimal("95.25")), actor="test", at=earlier)
+    gate.refresh_from_db()
+    assert gate.latest_value == Decimal(90)
+    assert "95.25" in history()
