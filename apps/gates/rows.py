@@ -127,6 +127,29 @@ def stale_at(gates: Iterable, now: datetime) -> datetime | None:
     return min((m for m in moments if m > now), default=None)
 
 
+def drawn_once(launch_id: int, items: list, shown: Callable, draw: Callable) -> list[SafeString]:
+    """Each item's markup (items: the launch's gates), drawn by `draw(item)` only when the one
+    kept for it was drawn from other values than `shown(item)` (a tuple of plain values): for
+    the parts of a page that change one at a time, such as a gate's row after a reading.
+
+    The launch's markups are one cache entry {item pk: (digest of what it shows, markup)}, at
+    most one per item: one read, and one write when something was drawn, whatever the number of
+    items (a concurrent draw may overwrite it: the loser's rows are only drawn again)."""
+    key = f"drawn:{launch_id}"
+    kept = cache.get(key) or {}
+    markups, drawn = [], False
+    for item in items:
+        digest = hashlib.sha256(repr(shown(item)).encode()).hexdigest()[:32]
+        found = kept.get(item.pk)
+        if found is None or found[0] != digest:
+            found = kept[item.pk] = (digest, draw(item))
+            drawn = True
+        markups.append(mark_safe(found[1]))  # noqa: S308 - drawn by our templates
+    if drawn:
+        cache.set(key, kept, FRAGMENT_SECONDS)
+    return markups
+
+
 # What a cached form carries in place of the person's CSRF token (letters only: the tag writes
 # it as it is); with_csrf_token() puts the token of the request serving the page there.
 CSRF_SLOT = "CsrfTokenOfThePersonServed"

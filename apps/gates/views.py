@@ -171,13 +171,33 @@ def _listed_gates(launch, f: dict, now) -> list[Gate]:
 
 
 def _gate_rows(launch, gates: list[Gate], now) -> str:
-    """The rows' markup (templates/gates/rows.html): the same for everyone who sees the launch."""
-    series = recent_values([g.pk for g in gates], times=False)
-    for gate in gates:
-        gate.spark = sparkline(series.get(gate.pk, []), gate.threshold)
-    context = {"gates": gates, "demo_metrics": settings.DEMO_METRICS,
-               "gates_url": reverse("launches:gates", args=[launch.slug])}  # fmt: skip
-    return render_to_string("gates/rows.html", context)
+    """The rows' markup (templates/gates/rows.html): the same for everyone who sees the launch.
+    Each row is kept under what it shows (row_shows), so after a reading only the rows of the
+    gates it changed are drawn again."""
+    shared = {"demo_metrics": settings.DEMO_METRICS,
+              "gates_url": reverse("launches:gates", args=[launch.slug])}  # fmt: skip
+
+    def draw(gate: Gate) -> str:
+        points = [(None, value, status) for value, status in gate.spark_points or []]
+        gate.spark = sparkline(points, gate.threshold)
+        return render_to_string("gates/row.html", {"gate": gate, **shared})
+
+    def shown(gate: Gate) -> tuple:
+        return (*row_shows(gate), *shared.values())
+
+    drawn = rows.drawn_once(launch.pk, gates, shown, draw)
+    return render_to_string("gates/rows.html", {"rows": drawn})
+
+
+def row_shows(gate: Gate) -> tuple:
+    """Every value templates/gates/row.html reads of a gate (its status set by current_status),
+    and the row's format: a row is kept in the cache under these, so one left out would show
+    stale. Change the format's name when the template changes what it draws from them."""
+    return (
+        "row/1", gate.pk, gate.key, gate.name, gate.blocking, gate.category, gate.status,
+        gate.status_reason, gate.latest_value, gate.comparator, gate.threshold, gate.unit,
+        gate.last_measured_at, gate.source, gate.prometheus_id, gate.spark_points,
+    )  # fmt: skip
 
 
 def _gates_csv(launch, gates: list[Gate]) -> HttpResponse:

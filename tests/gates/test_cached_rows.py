@@ -263,3 +263,50 @@ def test_a_late_reading_shows_on_the_gate_page_at_once(client, pm, launch):
     gate.refresh_from_db()
     assert gate.latest_value == Decimal(90)
     assert "95.25" in history()
+
+
+def _drawn_rows(client) -> tuple[str, int]:
+    """(the rows' markup, how many rows were drawn, not taken from the cache)."""
+    response = client.get(GATES, headers={"HX-Request": "true"})
+    drawn = [t.name for t in response.templates].count("gates/row.html")
+    return response.content.decode(), drawn
+
+
+def test_after_a_reading_only_the_changed_gates_row_is_drawn_again(client, pm, launch):
+    _, first = _drawn_rows(client)
+    assert first == Gate.objects.filter(launch=launch).active().count()
+    gate = Gate.objects.get(launch=launch, key="coverage")
+    record_reading(gate=gate, reading=Reading(value=Decimal("88.5")), actor="test")
+
+    page, drawn = _drawn_rows(client)
+
+    assert drawn == 1 and "88.5" in _row_of(page, "coverage")
+
+
+def test_rows_kept_one_by_one_are_the_rows_a_fresh_draw_gives(client, pm, sre, launch, spec):
+    """Whatever changes, the rows put together from kept ones equal the rows drawn from
+    nothing: each row's key names every value it shows (views.row_shows)."""
+    from django.core.cache import cache
+
+    gate = Gate.objects.get(launch=launch, key="coverage")
+    changes = [
+        lambda: record_reading(gate=gate, reading=Reading(value=Decimal(70)), actor="test"),
+        lambda: request_waiver(gate=gate, user=pm, reason="flaky",
+                               expires_at=timezone.now() + timedelta(days=1)),
+        lambda: import_launch_spec(raw=to_yaml(_renamed(spec)), actor="test"),
+    ]  # fmt: skip
+    for change in changes:
+        _drawn_rows(client)  # every row kept
+        change()
+        kept, _ = _drawn_rows(client)
+        cache.clear()
+        fresh, drawn = _drawn_rows(client)
+        assert drawn and kept == fresh
+
+
+def _renamed(spec: dict) -> dict:
+    for gate in spec["gates"]:
+        if gate["key"] == "coverage":
+            gate["name"] = "Line coverage (renamed)"
+            gate["threshold"] = 85
+    return spec
