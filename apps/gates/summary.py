@@ -1,6 +1,9 @@
 """Summaries of a launch's gates, shared by the overview page and the sign-off packet."""
 
-from apps.gates.models import Dimension, GateStatus
+from django.db.models import Count
+
+from apps.gates import rows
+from apps.gates.models import Dimension, Gate, GateStatus
 
 GOOD = (GateStatus.PASSING, GateStatus.WAIVED)
 
@@ -20,3 +23,15 @@ def dimension_summary(gates) -> list[dict]:
 def owners_of(gate, roles) -> list[str]:
     """The roles whose signature covers the gate: who owes its evidence."""
     return [role.name for role in roles if gate.category in role.categories]
+
+
+def active_gate_counts(launch_ids: list[int], now) -> dict[int, int]:
+    """Each launch's number of active gates, kept in the gate rows' cache (apps/gates/rows.py):
+    one query for the launches it lacks, none when it has them all."""
+
+    def count(missing: list[int]) -> dict:
+        found = dict(Gate.objects.filter(launch_id__in=missing).active().order_by()
+                     .values_list("launch_id").annotate(n=Count("pk")))  # fmt: skip
+        return {pk: (found.get(pk, 0), None) for pk in missing}
+
+    return rows.fragments(launch_ids, "launch-list;active-gates", now, count)

@@ -19,7 +19,7 @@ from kombu import Connection
 from apps.audit.models import AuditEvent
 from apps.gates import rows
 from apps.gates.models import Gate, GateStatus, Waiver
-from apps.gates.summary import dimension_summary, owners_of
+from apps.gates.summary import active_gate_counts, dimension_summary, owners_of
 from apps.launches import demo_metrics
 from apps.launches.calendar import calendar_token, launch_calendar, user_from_token
 from apps.launches.forecast import chart as burnup_chart
@@ -74,8 +74,9 @@ def launch_list(request: HttpRequest) -> HttpResponse:
         timezone.now(),
     )
     states = readiness_of_many(launches, now)
+    gate_counts = active_gate_counts([launch.pk for launch in launches], now)
     for launch in launches:
-        launch.state = states[launch.pk]
+        launch.state, launch.gate_count = states[launch.pk], gate_counts[launch.pk]
     context = {"launches": launches, "now": now, "inbox": inbox_for(request.user, now)}
     return render(request, "launches/list.html", context)
 

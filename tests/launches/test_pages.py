@@ -70,6 +70,18 @@ def test_the_launch_list_shows_each_launch(client, pm, launch):
     assert response.context["launches"][0].gate_count == 3
 
 
+def test_the_launch_lists_gate_count_follows_a_spec_import(client, pm, launch, spec):
+    """The count is kept in the cache (summary.active_gate_counts): an import that retires a
+    gate shows at once."""
+    from apps.launches.services import import_launch_spec
+    from tests.helpers import to_yaml
+
+    client.get("/launches/")
+    spec["gates"] = [g for g in spec["gates"] if g["key"] != "coverage"]
+    import_launch_spec(raw=to_yaml(spec), actor="test")
+    assert client.get("/launches/").context["launches"][0].gate_count == 2
+
+
 def test_the_launch_list_judges_readiness_as_the_overview_does(client, pm, launch):
     """The list judges many launches by the overview's rule (readiness_of_many: the gates that
     may block and the roles with only what the blockers read): the same blockers, no extra
@@ -84,9 +96,10 @@ def test_the_launch_list_judges_readiness_as_the_overview_does(client, pm, launc
         (b.kind, b.key, b.status, b.reason) for b in overview.blockers
     ]
     assert {b.kind for b in listed.blockers} == {"gate", "signoff"}
-    # + 2: the inbox (the person's signing roles: none here; the conditions they own); + 2: the
-    # cache's two reads (the launches' versions, their blockers), queries with the test's cache
-    assert len(queries) <= 9, [q["sql"][:80] for q in queries.captured_queries]
+    # + 2: the inbox (the person's signing roles: none here; the conditions they own); + 4: the
+    # cache's reads (the launches' versions, their blockers; again for their gate counts),
+    # queries with the test's cache
+    assert len(queries) <= 11, [q["sql"][:80] for q in queries.captured_queries]
 
 
 def test_the_overview_shows_phases_gates_roles_and_status(client, pm, launch):
