@@ -59,3 +59,54 @@ def test_the_demo_loads_evaluates_and_renders_on_sqlite(tmp_path):
     pages = manage(tmp_path, "shell", "-c", PAGES).stdout.split("\n")
     answers = dict(line.rsplit(" ", 1) for line in pages if line.startswith("/"))
     assert len(answers) == 8 and set(answers.values()) == {"200"}, answers
+
+
+TICKER = """
+import json, os, time
+from apps.gates import tasks
+
+won = []
+tasks._queue = lambda claimed: won.extend(gate_id for gate_id, _, _ in claimed)  # no broker
+time.sleep(max(0.0, float(os.environ["START_AT"]) - time.time()))  # both tick at once
+tasks.tick()
+print("won", json.dumps(won))
+"""
+
+
+def test_two_tickers_at_once_on_sqlite_claim_each_due_gate_once(tmp_path):
+    """Beat on two hosts of the embedded mode: SQLite has no row locks, so the gate claim relies
+    on transactions that take the write lock when they begin (portal/settings.py IMMEDIATE)."""
+    import time
+
+    manage(tmp_path, "migrate", "--noinput", "-v0")
+    manage(tmp_path, "load_demo")
+    due = "from django.utils import timezone\nfrom apps.gates.models import Gate\n"
+    due += "print('due', Gate.objects.due(timezone.now()).count())"
+    out = manage(tmp_path, "shell", "-c", due).stdout.splitlines()
+    count = int(next(line for line in out if line.startswith("due ")).split()[1])
+    assert count > 0
+
+    dropped = ("DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "CACHE_URL")
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    env.update(DEBUG="1", PORTAL_VAR_DIR=str(tmp_path), START_AT=str(time.time() + 6))
+    tickers = [
+        subprocess.Popen(  # noqa: S603 - our own manage.py
+            [sys.executable, "manage.py", "shell", "-c", TICKER],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    claims = []
+    for ticker in tickers:
+        out, err = ticker.communicate(timeout=120)
+        assert ticker.returncode == 0, err[-3000:]
+        line = next(line for line in out.splitlines() if line.startswith("won "))
+        claims.append(json.loads(line[4:]))
+
+    first, second = (set(c) for c in claims)
+    assert len(first) + len(second) == count  # every due gate claimed, none twice
+    assert not first & second
