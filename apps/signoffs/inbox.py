@@ -49,7 +49,7 @@ def inbox_for(user, now, *, launch=None) -> Inbox:
     """What waits for `user` now, on every launch they sign for (or on `launch` alone).
 
     A role waits while it is not signed, or its sign-off was rejected or invalidated, or was
-    approved with conditions now due. Seven queries at most.
+    approved with conditions now due. Eight queries at most (one fewer when they own no condition).
     """
     if not user.is_authenticated:
         return Inbox([], [])
@@ -122,11 +122,17 @@ def owned_conditions(user, now, *, launch=None) -> list[OwnedCondition]:
     conditions = Condition.objects.filter(
         met_at__isnull=True, signoff__superseded_at__isnull=True,
         signoff__invalidated_at__isnull=True, signoff__launch__in=on,
-    ).select_related("signoff__role__launch")  # fmt: skip
+    )  # fmt: skip
     if launch is not None:
         conditions = conditions.filter(signoff__launch=launch)
-    mine = [c for c in conditions.order_by("due_at") if c.owner.strip().lower() in names]
-    return [OwnedCondition(c, c.due_at <= now) for c in mine]
+    # The owners first (a light query: most people own none), then theirs with what the inbox
+    # shows of each.
+    mine = [pk for pk, owner in conditions.values_list("pk", "owner")
+            if owner.strip().lower() in names]  # fmt: skip
+    if not mine:
+        return []
+    shown = Condition.objects.filter(pk__in=mine).select_related("signoff__role__launch")
+    return [OwnedCondition(c, c.due_at <= now) for c in shown.order_by("due_at", "pk")]
 
 
 def _name(user) -> str:
