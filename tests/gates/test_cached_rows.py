@@ -310,3 +310,18 @@ def _renamed(spec: dict) -> dict:
             gate["name"] = "Line coverage (renamed)"
             gate["threshold"] = 85
     return spec
+
+
+def test_redraw_pages_shows_a_change_made_around_the_portal_at_once(client, pm, launch):
+    from django.core.management import CommandError, call_command
+
+    first = _rows(client)
+    assert "Renamed in SQL" not in first
+    Gate.objects.filter(launch=launch, key="coverage").update(name="Renamed in SQL")
+    assert "Renamed in SQL" not in _rows(client)  # the kept rows, until told
+
+    call_command("redraw_pages", "atlas")
+
+    assert "Renamed in SQL" in _rows(client)
+    with pytest.raises(CommandError, match="no launch nope"):
+        call_command("redraw_pages", "atlas", "nope")
