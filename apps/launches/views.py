@@ -112,9 +112,9 @@ def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
 
 def overview_plan_parts(launch, now) -> dict:
     """The overview's parts drawn from the plan (templates/launches/overview_plan.html): its
-    phases and activities, its sequence and the overdue activities. Cached per launch version
-    and day: a spec import, an activity update and an admin change bump the version, and what
-    is overdue or open moves only with the day."""
+    phases and activities, its sequence and the overdue activities. Cached per version of the
+    launch's plan (rows.PLAN: a spec import, an activity update and an admin change bump it) and
+    day: what is overdue or open moves only with the day."""
     variant = f"plan;day={now.date()};start={launch.start_date}"
 
     def draw() -> tuple[dict, None]:
@@ -228,7 +228,7 @@ def forecast_part(launch, now, signed: Readiness) -> str:
 def timeline_plan_parts(launch, now, *, may_edit: bool) -> dict:
     """The timeline's parts drawn from the plan (templates/launches/timeline_plan.html): the
     forecast T-0 and the Gantt chart, the activities' rows (with their edit forms for a program
-    manager) and the sequence. Cached as the overview's plan is: per launch version and day, and
+    manager) and the sequence. Cached as the overview's plan is (rows.PLAN, the day), and per
     whether the person edits; the forms carry rows.CSRF_SLOT in place of the person's token."""
     variant = (
         f"timeline;day={now.date()};start={launch.start_date};t0={launch.target_t0};edit={may_edit}"
