@@ -325,3 +325,26 @@ def test_redraw_pages_shows_a_change_made_around_the_portal_at_once(client, pm, 
     assert "Renamed in SQL" in _rows(client)
     with pytest.raises(CommandError, match="no launch nope"):
         call_command("redraw_pages", "atlas", "nope")
+
+
+# What a row's template reads that is drawn from other fields (views.row_shows names those).
+DERIVED = {
+    "rule_text": {"comparator", "threshold", "unit"},  # Gate.rule_text
+    "get_source_display": {"source"},
+    "spark": {"spark_points", "threshold"},  # views._gate_rows draws it from these
+}
+
+
+def test_every_value_a_row_reads_is_in_the_key_it_is_kept_under():
+    """A gate row is kept under row_shows(gate): each `gate.x` its template reads (or the fields
+    x is drawn from) must be there, or a change of x would leave the kept row stale."""
+    import inspect
+    import re
+
+    from apps.gates.views import row_shows
+
+    template = (Path(__file__).parents[2] / "templates" / "gates" / "row.html").read_text()
+    read = set(re.findall(r"\bgate\.(\w+)", template))
+    named = set(re.findall(r"\bgate\.(\w+)", inspect.getsource(row_shows)))
+    needed = set().union(*(DERIVED.get(name, {name}) for name in read))
+    assert needed - named == set(), "named by the row's template, missing from row_shows"
