@@ -11,30 +11,23 @@ from apps.gates.models import NEWEST_FIRST, SPARK_POINTS, Gate, Measurement
 CHART_POINTS = 200
 
 
-def recent_values(
-    gate_ids: list[int], *, per_gate: int = SPARK_POINTS, times: bool = True
-) -> dict[int, list]:
-    """The newest `per_gate` (time, value, status) of each gate, oldest first.
-
-    `times=False` (what a row's sparkline draws: values and statuses) reads the points each gate
-    keeps (Gate.spark_points, at most SPARK_POINTS), in one query however long the histories:
-    the times are None and the values floats. Otherwise the gates' measurements are read, one
-    query a gate through the (gate, -evaluated_at) index (the chart of one gate)."""
-    if not times and per_gate <= SPARK_POINTS:
-        kept = Gate.objects.filter(pk__in=gate_ids).values_list("pk", "spark_points")
-        return {
-            gate_id: [(None, value, status) for value, status in points[-per_gate:]]
-            for gate_id, points in kept
-            if points
-        }
+def recent_values(gate_ids: list[int], *, per_gate: int = SPARK_POINTS) -> dict[int, list]:
+    """The newest `per_gate` (time, value, status) of each gate, oldest first, read from its
+    measurements: one query a gate through the (gate, -evaluated_at) index (the chart of one
+    gate). A row's sparkline draws the points the gate keeps instead (kept_points)."""
     series = {}
     for gate_id in gate_ids:
         newest = Measurement.objects.filter(gate_id=gate_id).order_by(*NEWEST_FIRST)[:per_gate]
         points = list(newest.values_list("evaluated_at", "value", "status"))
         if points:
-            series[gate_id] = [(at if times else None, value, status)
-                               for at, value, status in reversed(points)]  # fmt: skip
+            series[gate_id] = list(reversed(points))
     return series
+
+
+def kept_points(gate: Gate) -> list:
+    """What a gate's row draws: the (None, value, status) of the points it keeps
+    (Gate.spark_points, at most SPARK_POINTS, values as floats), oldest first."""
+    return [(None, value, status) for value, status in gate.spark_points or []]
 
 
 @dataclass
@@ -119,7 +112,7 @@ def _spark_xs(count: int) -> tuple[str, ...]:
 def sparkline(points: list, threshold: Decimal) -> str:
     """A row's sparkline as SVG markup (built here, not by a template: the gates page draws one
     per gate). `points` are (time, value, status), oldest first; only values and statuses are
-    read, so the times may be None, and the values may be floats (recent_values(times=False))."""
+    read, so the times may be None, and the values may be floats (kept_points)."""
     values = [v for _, v, _ in points if v is not None]
     if not values:
         return mark_safe('<span class="muted small">no values</span>')  # noqa: S308 - constant

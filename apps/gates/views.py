@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.gates import rows
 from apps.gates.evidence import store_evidence
 from apps.gates.forms import AttestationForm, WaiverDecisionForm, WaiverForm
-from apps.gates.history import CHART_POINTS, chart, recent_values, sparkline
+from apps.gates.history import CHART_POINTS, chart, kept_points, recent_values, sparkline
 from apps.gates.models import Evidence, Gate, GateStatus, Source, Waiver, format_decimal
 from apps.gates.services import (
     WaiverRefused,
@@ -178,8 +178,7 @@ def _gate_rows(launch, gates: list[Gate], now) -> str:
               "gates_url": reverse("launches:gates", args=[launch.slug])}  # fmt: skip
 
     def draw(gate: Gate) -> str:
-        points = [(None, value, status) for value, status in gate.spark_points or []]
-        gate.spark = sparkline(points, gate.threshold)
+        gate.spark = sparkline(kept_points(gate), gate.threshold)
         return render_to_string("gates/row.html", {"gate": gate, **shared})
 
     def shown(gate: Gate) -> tuple:

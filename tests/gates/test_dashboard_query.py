@@ -10,7 +10,7 @@ import pytest
 from django.apps import apps
 from django.utils import timezone
 
-from apps.gates.history import recent_values
+from apps.gates.history import kept_points
 from apps.gates.models import SPARK_POINTS, Evidence, Gate, Measurement, Waiver
 from apps.gates.services import (
     Evaluation,
@@ -96,8 +96,8 @@ def test_after_a_burst_of_mixed_order_writes_the_kept_measurement_is_the_newest(
 
 
 def _kept_points(gate: Gate) -> list:
-    """What the gate's row draws: the points kept on it (recent_values(times=False))."""
-    return recent_values([gate.pk], times=False).get(gate.pk, [])
+    """What the gate's row draws: the points kept on it (kept_points), as stored."""
+    return kept_points(Gate.objects.get(pk=gate.pk))
 
 
 def _newest_points(gate: Gate) -> list:
