@@ -13,12 +13,13 @@ from apps.launches.models import Launch
 from apps.signoffs.permissions import visible_launches, with_administered
 
 
-def get_launch_for_user(request: HttpRequest, slug: str) -> Launch:
-    """The launch, if the user may see it (404 otherwise).
+def get_launch_for_user(request: HttpRequest, slug: str, launches=None) -> Launch:
+    """The launch, if the user may see it (404 otherwise), from `launches` (a Launch queryset
+    with what the page reads in the same query, such as `with_record_version()`).
 
     Staff see every launch; anyone else only the launches they hold a current assignment on.
     """
-    return get_object_or_404(visible_launches(request.user), slug=slug)
+    return get_object_or_404(visible_launches(request.user, launches), slug=slug)
 
 
 def get_launch_for_admin(request: HttpRequest, slug: str, *, managing: str) -> Launch:

@@ -2,6 +2,8 @@ from datetime import UTC
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 
 PORTAL_CHAIN = "portal"  # the chain of events without a launch (sign-ins, invitations...)
 
@@ -9,6 +11,16 @@ PORTAL_CHAIN = "portal"  # the chain of events without a launch (sign-ins, invit
 def chain_name(launch_slug: str) -> str:
     """The chain an event of `launch_slug` is appended to: the launch's own, or the portal's."""
     return launch_slug or PORTAL_CHAIN
+
+
+def newest_hash(slug=None):
+    """An expression: the hash of the newest event of the launch chain `slug` names (by default
+    the slug of the launch an annotation is made on), "" before its first event. Every audited
+    change of a launch appends an event in the change's own transaction, so this names a version
+    of all that the launch's record shows: what is cached under it is drawn again after any such
+    change (and after a chain was emptied or rewritten: a hash is never reused)."""
+    newest = AuditEvent.objects.filter(chain=models.OuterRef("slug") if slug is None else slug)
+    return Coalesce(models.Subquery(newest.order_by("-sequence").values("hash")[:1]), Value(""))
 
 
 class AuditEventQuerySet(models.QuerySet):

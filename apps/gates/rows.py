@@ -79,32 +79,55 @@ def fragment(
     they were drawn with) and the moment it goes stale by time alone (None: never). It is called
     only when the cache has no fresh fragment.
     """
-    digest = hashlib.sha256(variant.encode()).hexdigest()[:24]
-    key = f"{drawn_from}:{launch_id}:{version(launch_id, drawn_from)}:{digest}"
+    return kept(f"{drawn_from}:{launch_id}:{version(launch_id, drawn_from)}:{variant}", now, render)
+
+
+def kept(name: str, now: datetime, render: Callable):
+    """What `render()` returns (value, stale_at) drew, kept under `name` until `stale_at`: `name`
+    must hold every version the value was drawn from (fragment() names the launch's)."""
+    key = _kept_key(name)
     found = cache.get(key)
     if found is not None and (found[1] is None or now < found[1]):
         return found[0]
-    html, stale_at = render()
-    cache.set(key, (html, stale_at), FRAGMENT_SECONDS)
-    return html
+    value, stale_at = render()
+    cache.set(key, (value, stale_at), FRAGMENT_SECONDS)
+    return value
 
 
-def fragments(launch_ids: list[int], variant: str, now: datetime, render_many: Callable) -> dict:
+def _kept_key(name: str) -> str:
+    return f"kept:{hashlib.sha256(name.encode()).hexdigest()[:32]}"
+
+
+def versions(launch_ids: Iterable[int], drawn_from: str = GATES) -> dict[int, str]:
+    """version() of several launches, in one cache round trip when the cache has them all."""
+    found = cache.get_many([_version_key(pk, drawn_from) for pk in launch_ids])
+    return {pk: found.get(_version_key(pk, drawn_from)) or version(pk, drawn_from)
+            for pk in launch_ids}  # fmt: skip
+
+
+def fragments(
+    launch_ids: list[int],
+    variant: str,
+    now: datetime,
+    render_many: Callable,
+    drawn_from: str = GATES,
+    *,
+    each: dict[int, object] | None = None,
+) -> dict:
     """fragment() of `variant` for several launches at once, in two cache round trips whatever
     their number: `render_many(ids)` returns {id: (value, stale_at)} for the launches whose
-    fragment the cache has not (fresh), and is called once, or not at all."""
-    digest = hashlib.sha256(variant.encode()).hexdigest()[:24]
-    versions = cache.get_many([_version_key(pk) for pk in launch_ids])
-    keys = {
-        pk: f"gate-rows:{pk}:{versions.get(_version_key(pk)) or version(pk)}:{digest}"
-        for pk in launch_ids
-    }
+    fragment the cache has not (fresh), and is called once, or not at all. `each` adds a part
+    of its own to each launch's variant (what else it was drawn from, such as its audit head)."""
+    each = each or {}
+    names = {pk: f"{drawn_from}:{pk}:{kept_version}:{variant}:{each.get(pk, '')}"
+             for pk, kept_version in versions(launch_ids, drawn_from).items()}  # fmt: skip
+    keys = {pk: _kept_key(name) for pk, name in names.items()}
     found = cache.get_many(list(keys.values()))
     out, missing = {}, []
     for pk, key in keys.items():
-        kept = found.get(key)
-        if kept is not None and (kept[1] is None or now < kept[1]):
-            out[pk] = kept[0]
+        kept_value = found.get(key)
+        if kept_value is not None and (kept_value[1] is None or now < kept_value[1]):
+            out[pk] = kept_value[0]
         else:
             missing.append(pk)
     if missing:

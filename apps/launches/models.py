@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from apps.audit.models import newest_hash
 from apps.launches.durations import format_offset
 
 WAIVER_MAX_DAYS = 30  # the longest waiver, unless the launch spec says otherwise
@@ -54,6 +55,11 @@ class Shift:
 
 
 class LaunchQuerySet(models.QuerySet):
+    def with_record_version(self):
+        """Each launch with `record_version`, the hash of its newest audit event (apps.audit
+        newest_hash): what is kept under it follows every audited change of the launch."""
+        return self.annotate(record_version=newest_hash())
+
     def with_counts(self):
         """Each launch with its number of required roles, in the query that loads it (its gates
         are counted by apps.gates.summary.active_gate_counts, kept in the cache: counting them

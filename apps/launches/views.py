@@ -29,7 +29,7 @@ from apps.launches.models import Activity, ActivityStatus, Launch
 from apps.launches.services import update_activity
 from apps.launches.timeline import build_plan, gantt, is_slipped, key_of
 from apps.launches.timeline import rows as timeline_rows
-from apps.signoffs.inbox import inbox_for
+from apps.signoffs.inbox import Inbox, kept_inbox
 from apps.signoffs.permissions import (
     can_edit_timeline,
     permissions_for,
@@ -70,27 +70,26 @@ def readyz(request: HttpRequest) -> JsonResponse:
 @require_GET
 def launch_list(request: HttpRequest) -> HttpResponse:
     launches, now = (
-        list(visible_launches(request.user, Launch.objects.with_counts())),
+        list(visible_launches(request.user, Launch.objects.with_counts().with_record_version())),
         timezone.now(),
     )
     states = readiness_of_many(launches, now)
     gate_counts = active_gate_counts([launch.pk for launch in launches], now)
     for launch in launches:
         launch.state, launch.gate_count = states[launch.pk], gate_counts[launch.pk]
-    context = {"launches": launches, "now": now, "inbox": inbox_for(request.user, now)}
+    inbox = kept_inbox(request.user, now, launches) if launches else Inbox([], [])
+    context = {"launches": launches, "now": now, "inbox": inbox}
     return render(request, "launches/list.html", context)
 
 
 @login_required
 @require_GET
 def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
-    launch = get_launch_for_user(request, slug)
+    launch = get_launch_for_user(request, slug, Launch.objects.with_record_version())
     now = timezone.now()
-    roles = list(launch.roles.filter(retired_at__isnull=True))
+    record = overview_record_part(launch, now)
+    roles, signed = record["roles"], record["signed"]
     allowed = permissions_for(request.user, launch)
-    # The rule in two halves: the sign-offs' blockers are judged here (readiness() over no
-    # gates), the gates' come with the cached parts; together, readiness() over the launch.
-    signed = readiness(launch, now, gates=[], roles=roles)
     parts = overview_gate_parts(launch, now, roles=roles, allowed=allowed, signed=signed)
     blockers = [*parts["blockers"], *signed.blockers]
     state = Readiness(ready=not blockers, blockers=blockers, approvals=signed.approvals,
@@ -102,12 +101,28 @@ def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
         "plan_parts": overview_plan_parts(launch, now),
         "missing": [b for b in state.blockers if b.kind == "signoff"],
         "brief": [(role, state.signoffs.get(role.pk)) for role in roles],
-        "recent": AuditEvent.objects.for_launch(launch.slug).reverse()[:8],
+        "recent": record["recent"],
     }  # fmt: skip
     if request.headers.get("HX-Request"):  # the live part's poll (every 15 s)
         return render(request, "launches/overview_live.html", context)
-    context["inbox"] = inbox_for(request.user, now, launch=launch)
+    context["inbox"] = kept_inbox(request.user, now, [launch])
     return render(request, "launches/overview.html", context)
+
+
+def overview_record_part(launch, now) -> dict:
+    """What the overview reads from the launch's record: its unretired roles, the sign-offs'
+    half of readiness (readiness() over no gates: the gates' half comes with the cached gate
+    parts; together, readiness() over the launch) and the newest audit events. Kept under the
+    launch's newest audit event (`record_version`: a sign-off, its invalidation, a role change
+    are audited) and gate statuses (rows.STATUS: a spec import, an admin change)."""
+
+    def draw() -> tuple[dict, None]:
+        roles = list(launch.roles.filter(retired_at__isnull=True))
+        recent = list(AuditEvent.objects.for_launch(launch.slug).reverse()[:8])
+        return {"roles": roles, "signed": readiness(launch, now, gates=[], roles=roles),
+                "recent": recent}, None  # fmt: skip
+
+    return rows.fragment(launch.pk, f"record;{launch.record_version}", now, draw, rows.STATUS)
 
 
 def overview_plan_parts(launch, now) -> dict:

@@ -8,6 +8,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db.models import Q
+
+from apps.gates import rows
 from apps.gates.models import Gate
 from apps.signoffs.models import Assignment, Condition, Duty, Role, SignatureRequest, SignOff
 from apps.signoffs.snapshot import GOOD
@@ -40,6 +43,9 @@ class OwnedCondition:
 class Inbox:
     waiting: list[Waiting]
     conditions: list[OwnedCondition]
+    # The first moment after `now` at which it reads otherwise with no write: a request or a
+    # condition falls due, a blocking gate's evidence or waiver runs out (None: none of these).
+    changes_at: datetime | None = None
 
     def __bool__(self) -> bool:
         return bool(self.waiting or self.conditions)
@@ -59,15 +65,14 @@ def inbox_for(user, now, *, launch=None) -> Inbox:
     held = list(held.select_related("role__launch", "delegate_of").order_by("role__order"))
     roles = {a.role_id: a for a in held if a.role.retired_at is None}
     if not roles:
-        return Inbox([], owned_conditions(user, now, launch=launch))
+        owned = owned_conditions(user, now, launch=launch)
+        return Inbox([], owned, _first_after(now, [c.condition.due_at for c in owned]))
     signed = {s.role_id: s for s in SignOff.objects.filter(role_id__in=roles).active().briefly()}
-    conditions_due = set(
-        Condition.objects.filter(
-            signoff__in=signed.values(), met_at__isnull=True, due_at__lte=now
-        ).values_list("signoff_id", flat=True)
-    )
+    unmet = list(Condition.objects.filter(signoff__in=signed.values(), met_at__isnull=True)
+                 .values_list("signoff_id", "due_at"))  # fmt: skip
+    conditions_due = {signoff_id for signoff_id, due_at in unmet if due_at <= now}
     due = _due_dates(roles, now)
-    blocking = _blocking(list(roles.values()), now)
+    blocking, gates_change_at = _blocking(list(roles.values()), now)
     waiting = []
     for role_id, assignment in roles.items():
         state = _state(signed.get(role_id), user, conditions_due)
@@ -78,7 +83,44 @@ def inbox_for(user, now, *, launch=None) -> Inbox:
                 blocking=blocking.get(role_id, []),
             ))  # fmt: skip
     waiting.sort(key=lambda w: (w.due_at is None, w.due_at or now, w.role.launch.target_t0))
-    return Inbox(waiting, owned_conditions(user, now, launch=launch))
+    owned = owned_conditions(user, now, launch=launch)
+    moments = [*(due_at for _, due_at in unmet), *due.values(), gates_change_at,
+               *(c.condition.due_at for c in owned)]  # fmt: skip
+    return Inbox(waiting, owned, _first_after(now, moments))
+
+
+def kept_inbox(user, now, launches: list) -> Inbox:
+    """inbox_for(user, now), over `launches` (every launch the person sees, or the one launch a
+    page shows), kept in the cache until a write changes it or time does (Inbox.changes_at).
+
+    The key names what it is drawn from: the person and the names a condition's owner is
+    matched by, each launch's record (`record_version`, Launch.objects.with_record_version():
+    every sign-off, condition, request and assignment change is audited) and its gates'
+    statuses (rows.STATUS); an assignment that starts or ends by time alone is waited for."""
+    statuses = rows.versions([launch.pk for launch in launches], rows.STATUS)
+    drawn_from = ";".join(f"{launch.pk}.{launch.record_version}.{statuses[launch.pk]}"
+                          for launch in launches)  # fmt: skip
+    names = (user.get_full_name(), user.get_username(), user.email)
+    one = launches[0] if len(launches) == 1 else None
+
+    def draw() -> tuple[Inbox, datetime | None]:
+        found = inbox_for(user, now, launch=one)
+        return found, _first_after(now, [found.changes_at, _next_assignment_change(user, now)])
+
+    return rows.kept(f"inbox;{user.pk};{names};one={bool(one)};{drawn_from}", now, draw)
+
+
+def _next_assignment_change(user, now) -> datetime | None:
+    """When one of the person's assignments next starts or ends by its window alone."""
+    windows = Assignment.objects.filter(user=user, revoked_at__isnull=True).filter(
+        Q(valid_from__gt=now) | Q(valid_until__gt=now)
+    )
+    return _first_after(now, [m for pair in windows.values_list("valid_from", "valid_until")
+                              for m in pair])  # fmt: skip
+
+
+def _first_after(now, moments) -> datetime | None:
+    return min((m for m in moments if m is not None and m > now), default=None)
 
 
 def _state(signoff: SignOff | None, user, conditions_due: set[int]) -> str:
@@ -99,18 +141,20 @@ def _due_dates(roles: dict, now) -> dict[int, datetime]:
     return found
 
 
-def _blocking(assignments: list[Assignment], now) -> dict[int, list[str]]:
-    """For each role, the blocking gates of its scope that are neither passing nor waived."""
+def _blocking(assignments: list[Assignment], now) -> tuple[dict[int, list[str]], object]:
+    """For each role, the blocking gates of its scope that are neither passing nor waived; and
+    when that may next change by time alone (rows.stale_at)."""
     launch_ids = {a.launch_id for a in assignments}
     gates = Gate.objects.filter(launch_id__in=launch_ids, blocking=True).for_dashboard(now)
+    gates = list(gates.order_by("launch_id", "order", "key"))
     bad: dict[tuple[int, str], list[str]] = defaultdict(list)
-    for gate in gates.order_by("launch_id", "order", "key"):
+    for gate in gates:
         if gate.current_status(now)[0] not in GOOD:
             bad[(gate.launch_id, gate.category)].append(gate.key)
     return {
         a.role_id: [key for category in a.role.categories for key in bad[(a.launch_id, category)]]
         for a in assignments
-    }
+    }, rows.stale_at(gates, now)
 
 
 def owned_conditions(user, now, *, launch=None) -> list[OwnedCondition]:

@@ -54,15 +54,24 @@ def readiness(launch, now, *, gates=None, roles=None, signoffs=None) -> Readines
 
 
 def readiness_of_many(launches: list, now) -> dict[int, Readiness]:
-    """Readiness of several launches (by id), as a page lists them: the gates' blockers from the
-    cache (cached_gate_blockers), the roles and sign-offs in two queries, whatever their number."""
+    """Readiness of several launches (by id), as a page lists them, from the cache whatever their
+    number: the gates' blockers (cached_gate_blockers) and the roles and sign-offs, kept under
+    each launch's record (`record_version`: Launch.objects.with_record_version(); a sign-off, a
+    role or its invalidation is audited) and gate statuses (rows.STATUS), loaded in two queries
+    for the launches the cache lacks."""
     ids = [launch.pk for launch in launches]
     blocked = cached_gate_blockers(ids, now)
-    roles, signoffs = defaultdict(list), defaultdict(list)
-    for rows_of, by_launch in ((_roles(ids), roles), (_signoffs(ids), signoffs)):
-        for row in rows_of:
-            by_launch[row.launch_id].append(row)
-    return {pk: _judge(blocked[pk], roles=roles[pk], signoffs=signoffs[pk]) for pk in ids}
+
+    def draw(missing: list[int]) -> dict:
+        roles, signoffs = defaultdict(list), defaultdict(list)
+        for rows_of, by_launch in ((_roles(missing), roles), (_signoffs(missing), signoffs)):
+            for row in rows_of:
+                by_launch[row.launch_id].append(row)
+        return {pk: ((roles[pk], signoffs[pk]), None) for pk in missing}
+
+    records = {launch.pk: launch.record_version for launch in launches}
+    signed = rows.fragments(ids, "readiness;signoffs", now, draw, rows.STATUS, each=records)
+    return {pk: _judge(blocked[pk], roles=signed[pk][0], signoffs=signed[pk][1]) for pk in ids}
 
 
 def gate_blockers(gates, now) -> list[Blocker]:

@@ -1,0 +1,156 @@
+"""What a person's pages read from a launch's record is kept in the cache under the launch's
+newest audit event (Launch.objects.with_record_version): the inbox (inbox.kept_inbox), the
+sign-offs' half of readiness on /launches/ (readiness_of_many) and on the overview, its newest
+events. Each must follow every audited write at once, and time alone (a condition or a request
+falling due, a delegate's window opening) without any write; a write around the services shows
+after `manage.py redraw_pages`, as the gate rows do."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from apps.launches.models import Launch
+from apps.signoffs.inbox import inbox_for, kept_inbox
+from apps.signoffs.models import Condition, Duty, Role, SignOff
+from apps.signoffs.readiness import readiness, readiness_of_many
+from apps.signoffs.requests import request_signoff
+from apps.signoffs.services import AssignmentInput, assign_role
+from tests.signoffs.conftest import PASSWORD, read
+
+pytestmark = pytest.mark.django_db
+SIGN_VP = "/launches/atlas/signoffs/vp-engineering/sign/"
+
+
+def _launches():
+    return list(Launch.objects.with_record_version())
+
+
+def _shown(inbox) -> tuple:
+    waiting = [(w.role.key, w.state, w.blocking, w.due_at, w.on_behalf_of) for w in inbox.waiting]
+    return waiting, [(c.condition.text, c.overdue) for c in inbox.conditions]
+
+
+def _kept(user, now=None) -> tuple:
+    return _shown(kept_inbox(user, now or timezone.now(), _launches()))
+
+
+def _fresh(user, now=None) -> tuple:
+    return _shown(inbox_for(user, now or timezone.now()))
+
+
+def _sign(client, decision, **extra):
+    form = client.get(SIGN_VP).context["form"]
+    seen = {"digest": form.initial["digest"], "previous": form.initial["previous"]}
+    data = {"decision": decision, "password": PASSWORD, "comment": "", **seen, **extra}
+    return client.post(SIGN_VP, data)
+
+
+def test_the_kept_inbox_is_inbox_for_after_each_audited_write(client, people, all_passing):
+    vera = people["vera"]
+    assert _kept(vera) == _fresh(vera) == ([("vp-engineering", "not signed", [], None, "")], [])
+    with CaptureQueriesContext(connection) as queries:
+        _kept(vera)
+    assert [q["sql"] for q in queries.captured_queries if "signoffs_" in q["sql"]] == []
+
+    client.force_login(vera)
+    assert _sign(client, "approve").status_code == 302
+    assert _kept(vera) == _fresh(vera) == ([], [])
+
+    read("coverage", "70")  # a reading invalidates the approval (audited)
+    assert _kept(vera) == _fresh(vera)
+    assert _kept(vera)[0] == [("vp-engineering", "invalidated", ["coverage"], None, "")]
+
+    due = timezone.now() + timedelta(days=2)
+    with transaction.atomic():
+        request_signoff(launch=Launch.objects.get(), roles=[Role.objects.get(key="vp-engineering")],
+                        user=people["pat"], due_at=due, message="please")  # fmt: skip
+    assert _kept(vera) == _fresh(vera)
+    assert _kept(vera)[0][0][3] == due
+
+
+def test_a_condition_falling_due_shows_without_a_write(client, people, all_passing):
+    vera, sam = people["vera"], people["sam"]
+    client.force_login(vera)
+    due = timezone.now() + timedelta(minutes=6)  # before any gate's evidence goes stale
+    condition = {"condition_0": "fix the flaky test", "owner_0": "Sam",
+                 "due_0": due.strftime("%Y-%m-%dT%H:%M")}  # fmt: skip
+    assert _sign(client, "approve_with_conditions", **condition).status_code == 302
+    now = timezone.now()
+    assert _kept(vera, now) == ([], [])
+    assert _kept(sam, now)[1] == [("fix the flaky test", False)]
+
+    later = Condition.objects.get().due_at + timedelta(seconds=1)  # no write in between
+
+    assert _kept(vera, later) == _fresh(vera, later)
+    assert [(role, state) for role, state, *_ in _kept(vera, later)[0]] == [
+        ("vp-engineering", "conditions due")
+    ]  # the signer's: the approval's condition is due
+    assert _kept(sam, later) == _fresh(sam, later)
+    assert _kept(sam, later)[1] == [("fix the flaky test", True)]  # the owner's: overdue
+
+
+def test_a_delegates_window_opening_shows_without_a_write(people, launch, all_passing):
+    nora, now = people["nora"], timezone.now()
+    opens = now + timedelta(hours=2)
+    with transaction.atomic():
+        assign_role(launch=launch, user=nora, actor="test", what=AssignmentInput(
+            duty=Duty.SIGNER, role=Role.objects.get(key="vp-engineering"),
+            delegate_of=people["vera"], valid_from=opens, valid_until=opens + timedelta(days=1),
+            reason="vacation"))  # fmt: skip
+    assert _kept(nora, now) == ([], [])
+
+    later = opens + timedelta(seconds=1)
+
+    assert _kept(nora, later) == _fresh(nora, later)
+    [(role, state, _, _, on_behalf_of)] = _kept(nora, later)[0]
+    assert (role, state, on_behalf_of) == ("vp-engineering", "not signed", "Vera")
+
+
+def test_a_blocking_gate_that_fails_shows_in_the_inbox_at_once(people, all_passing):
+    vera = people["vera"]
+    assert _kept(vera)[0][0][2] == []
+    read("availability", "90")  # no approval to invalidate: only the gate's status changes
+    assert _kept(vera) == _fresh(vera)
+    assert _kept(vera)[0][0][2] == ["availability"]
+
+
+def test_a_write_around_the_services_shows_after_redraw_pages(people, all_passing):
+    vera = people["vera"]
+    with transaction.atomic():
+        Role.objects.filter(key="vp-engineering").update(name="VP Eng")  # no audit event
+    assert _kept(vera) == _fresh(vera)  # nothing was kept yet
+    with transaction.atomic():
+        Condition.objects.all().delete()
+        SignOff.objects.create(launch=Launch.objects.get(), role=Role.objects.get(
+            key="vp-engineering"), user=vera, decision="approve", signed_at=timezone.now(),
+            printed_name="Vera", meaning="forged", digest="0" * 64, snapshot={})  # fmt: skip
+    assert _kept(vera) != _fresh(vera)  # around the audit log: kept as it was
+
+    call_command("redraw_pages")
+
+    assert _kept(vera) == _fresh(vera) == ([], [])
+
+
+def test_list_and_overview_follow_a_sign_off_at_once(client, people, all_passing):
+    client.force_login(people["vera"])
+    overview = client.get("/launches/atlas/")
+    assert [b.key for b in overview.context["readiness"].blockers] == ["vp-engineering",
+                                                                       "sre-lead"]  # fmt: skip
+    launch_list = client.get("/launches/")
+    [state] = [launch.state for launch in launch_list.context["launches"]]
+    assert [b.key for b in state.blockers] == ["vp-engineering", "sre-lead"]
+
+    assert _sign(client, "approve").status_code == 302
+
+    overview = client.get("/launches/atlas/")
+    assert [b.key for b in overview.context["readiness"].blockers] == ["sre-lead"]
+    assert overview.context["recent"][0].action == "signoff.signed"
+    launch = Launch.objects.with_record_version().get()
+    assert overview.context["readiness"].blockers == readiness(launch, timezone.now()).blockers
+    [state] = [launch.state for launch in client.get("/launches/").context["launches"]]
+    assert [b.key for b in state.blockers] == ["sre-lead"]
+    assert state == readiness_of_many([launch], timezone.now())[launch.pk]
