@@ -113,6 +113,19 @@ def service_times(portal: Portal, found: dict, *, requests: int, token: str) -> 
     return out
 
 
+def warm_up(portal: Portal, found: dict, slugs: list[str]) -> float:
+    """Each page of `found` that reads (GET) asked once for each launch of `slugs`; seconds."""
+    started = time.perf_counter()
+    for slug in slugs:
+        for name, page in found.items():
+            if page.get("method") == "POST":
+                continue
+            status, _, body = portal.request("GET", page["path"].replace("{slug}", slug))
+            if status != 200:
+                raise RuntimeError(f"warm-up: {name} of {slug} answered {status}: {body[:300]!r}")
+    return round(time.perf_counter() - started, 2)
+
+
 def _ask(portal: Portal, page: dict, report: bytes, token: str) -> tuple[int, bytes]:
     if page.get("method") == "POST":
         body, boundary = multipart(report)
