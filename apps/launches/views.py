@@ -29,7 +29,7 @@ from apps.launches.models import Activity, ActivityStatus, Launch
 from apps.launches.services import update_activity
 from apps.launches.timeline import build_plan, gantt, is_slipped, key_of
 from apps.launches.timeline import rows as timeline_rows
-from apps.signoffs.inbox import Inbox, kept_inbox
+from apps.signoffs.inbox import kept_inbox
 from apps.signoffs.permissions import (
     can_edit_timeline,
     permissions_for,
@@ -77,8 +77,7 @@ def launch_list(request: HttpRequest) -> HttpResponse:
     gate_counts = active_gate_counts([launch.pk for launch in launches], now)
     for launch in launches:
         launch.state, launch.gate_count = states[launch.pk], gate_counts[launch.pk]
-    inbox = kept_inbox(request.user, now, launches) if launches else Inbox([], [])
-    context = {"launches": launches, "now": now, "inbox": inbox}
+    context = {"launches": launches, "now": now, "inbox": kept_inbox(request.user, now, launches)}
     return render(request, "launches/list.html", context)
 
 

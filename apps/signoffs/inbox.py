@@ -51,8 +51,8 @@ class Inbox:
         return bool(self.waiting or self.conditions)
 
 
-def inbox_for(user, now, *, launch=None) -> Inbox:
-    """What waits for `user` now, on every launch they sign for (or on `launch` alone).
+def inbox_for(user, now, *, launch_ids=None) -> Inbox:
+    """What waits for `user` now, on every launch they sign for (or on those of `launch_ids`).
 
     A role waits while it is not signed, or its sign-off was rejected or invalidated, or was
     approved with conditions now due. Eight queries at most (one fewer when they own no condition).
@@ -60,12 +60,12 @@ def inbox_for(user, now, *, launch=None) -> Inbox:
     if not user.is_authenticated:
         return Inbox([], [])
     held = Assignment.objects.current(now).filter(user=user, duty=Duty.SIGNER)
-    if launch is not None:
-        held = held.filter(launch=launch)
+    if launch_ids is not None:
+        held = held.filter(launch_id__in=launch_ids)
     held = list(held.select_related("role__launch", "delegate_of").order_by("role__order"))
     roles = {a.role_id: a for a in held if a.role.retired_at is None}
     if not roles:
-        owned = owned_conditions(user, now, launch=launch)
+        owned = owned_conditions(user, now, launch_ids=launch_ids)
         return Inbox([], owned, _first_after(now, [c.condition.due_at for c in owned]))
     signed = {s.role_id: s for s in SignOff.objects.filter(role_id__in=roles).active().briefly()}
     unmet = list(Condition.objects.filter(signoff__in=signed.values(), met_at__isnull=True)
@@ -82,32 +82,46 @@ def inbox_for(user, now, *, launch=None) -> Inbox:
                 on_behalf_of=_name(assignment.delegate_of) if assignment.delegate_of_id else "",
                 blocking=blocking.get(role_id, []),
             ))  # fmt: skip
-    waiting.sort(key=lambda w: (w.due_at is None, w.due_at or now, w.role.launch.target_t0))
-    owned = owned_conditions(user, now, launch=launch)
+    waiting.sort(key=lambda w: _order(w, now))
+    owned = owned_conditions(user, now, launch_ids=launch_ids)
     moments = [*(due_at for _, due_at in unmet), *due.values(), gates_change_at,
                *(c.condition.due_at for c in owned)]  # fmt: skip
     return Inbox(waiting, owned, _first_after(now, moments))
 
 
 def kept_inbox(user, now, launches: list) -> Inbox:
-    """inbox_for(user, now), over `launches` (every launch the person sees, or the one launch a
-    page shows), kept in the cache until a write changes it or time does (Inbox.changes_at).
+    """inbox_for(user, now) over `launches` (every launch the person sees, or the one a page
+    shows), each launch's part kept in the cache until a write changes it or time does
+    (Inbox.changes_at, an assignment's window): after a write to one launch, only its part is
+    drawn again (one inbox_for over the launches whose part the cache lacks).
 
-    The key names what it is drawn from: the person and the names a condition's owner is
-    matched by, each launch's record (`record_version`, Launch.objects.with_record_version():
-    every sign-off, condition, request and assignment change is audited) and its gates'
-    statuses (rows.STATUS); an assignment that starts or ends by time alone is waited for."""
-    statuses = rows.versions([launch.pk for launch in launches], rows.STATUS)
-    drawn_from = ";".join(f"{launch.pk}.{launch.record_version}.{statuses[launch.pk]}"
-                          for launch in launches)  # fmt: skip
+    A part is kept under the person and the names a condition's owner is matched by, its
+    launch's record (`record_version`, Launch.objects.with_record_version(): every sign-off,
+    condition, request and assignment change is audited) and gate statuses (rows.STATUS)."""
     names = (user.get_full_name(), user.get_username(), user.email)
-    one = launches[0] if len(launches) == 1 else None
+    records = {launch.pk: launch.record_version for launch in launches}
 
-    def draw() -> tuple[Inbox, datetime | None]:
-        found = inbox_for(user, now, launch=one)
-        return found, _first_after(now, [found.changes_at, _next_assignment_change(user, now)])
+    def draw(missing: list[int]) -> dict:
+        found = inbox_for(user, now, launch_ids=missing)
+        stale = _first_after(now, [found.changes_at, _next_assignment_change(user, now)])
+        parts = {pk: Inbox([], []) for pk in missing}
+        for waiting in found.waiting:
+            parts[waiting.role.launch_id].waiting.append(waiting)
+        for owned in found.conditions:
+            parts[owned.condition.signoff.launch_id].conditions.append(owned)
+        return {pk: (part, stale) for pk, part in parts.items()}
 
-    return rows.kept(f"inbox;{user.pk};{names};one={bool(one)};{drawn_from}", now, draw)
+    parts = rows.fragments(list(records), f"inbox;{user.pk};{names}", now, draw, rows.STATUS,
+                           each=records).values()  # fmt: skip
+    waiting = sorted((w for part in parts for w in part.waiting), key=lambda w: _order(w, now))
+    conditions = sorted((c for part in parts for c in part.conditions),
+                        key=lambda c: (c.condition.due_at, c.condition.pk))  # fmt: skip
+    return Inbox(waiting, conditions)
+
+
+def _order(waiting: Waiting, now) -> tuple:
+    """Due first, the soonest first; then by the launch's T-0."""
+    return waiting.due_at is None, waiting.due_at or now, waiting.role.launch.target_t0
 
 
 def _next_assignment_change(user, now) -> datetime | None:
@@ -157,7 +171,7 @@ def _blocking(assignments: list[Assignment], now) -> tuple[dict[int, list[str]],
     }, rows.stale_at(gates, now)
 
 
-def owned_conditions(user, now, *, launch=None) -> list[OwnedCondition]:
+def owned_conditions(user, now, *, launch_ids=None) -> list[OwnedCondition]:
     """Unmet conditions of standing approvals whose owner names `user` (their name, user name
     or email, as the signer typed it), overdue first."""
     names = {n.strip().lower() for n in (user.get_full_name(), user.get_username(), user.email)}
@@ -167,8 +181,8 @@ def owned_conditions(user, now, *, launch=None) -> list[OwnedCondition]:
         met_at__isnull=True, signoff__superseded_at__isnull=True,
         signoff__invalidated_at__isnull=True, signoff__launch__in=on,
     )  # fmt: skip
-    if launch is not None:
-        conditions = conditions.filter(signoff__launch=launch)
+    if launch_ids is not None:
+        conditions = conditions.filter(signoff__launch_id__in=launch_ids)
     # The owners first (a light query: most people own none), then theirs with what the inbox
     # shows of each.
     mine = [pk for pk, owner in conditions.values_list("pk", "owner")

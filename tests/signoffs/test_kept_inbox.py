@@ -14,11 +14,13 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.launches.models import Launch
+from apps.launches.services import import_launch_spec
 from apps.signoffs.inbox import inbox_for, kept_inbox
-from apps.signoffs.models import Condition, Duty, Role, SignOff
+from apps.signoffs.models import Assignment, Condition, Duty, Role, SignOff
 from apps.signoffs.readiness import readiness, readiness_of_many
 from apps.signoffs.requests import request_signoff
 from apps.signoffs.services import AssignmentInput, assign_role
+from tests.helpers import to_yaml
 from tests.signoffs.conftest import PASSWORD, read
 
 pytestmark = pytest.mark.django_db
@@ -154,3 +156,23 @@ def test_list_and_overview_follow_a_sign_off_at_once(client, people, all_passing
     [state] = [launch.state for launch in client.get("/launches/").context["launches"]]
     assert [b.key for b in state.blockers] == ["sre-lead"]
     assert state == readiness_of_many([launch], timezone.now())[launch.pk]
+
+
+def test_a_write_to_one_launch_draws_only_its_part_again(client, people, all_passing, spec):
+    vera = people["vera"]
+    spec["launch"]["slug"] = "zephyr"
+    zephyr = import_launch_spec(raw=to_yaml(spec), actor="test").launch
+    Assignment.objects.create(launch=zephyr, user=vera, duty=Duty.SIGNER,
+                              role=zephyr.roles.get(key="vp-engineering"))  # fmt: skip
+    assert [(w.launch.slug, w.state) for w in kept_inbox(vera, timezone.now(), _launches()).waiting
+            ] == [("atlas", "not signed"), ("zephyr", "not signed")]  # fmt: skip
+    with transaction.atomic():  # around the audit log: zephyr's part stays as it was kept
+        Assignment.objects.filter(launch=zephyr).delete()
+
+    client.force_login(vera)
+    assert _sign(client, "approve").status_code == 302  # atlas: audited
+
+    kept = kept_inbox(vera, timezone.now(), _launches())
+    assert [(w.launch.slug, w.state) for w in kept.waiting] == [("zephyr", "not signed")]
+    call_command("redraw_pages")
+    assert kept_inbox(vera, timezone.now(), _launches()).waiting == []
