@@ -150,15 +150,18 @@ def stale_at(gates: Iterable, now: datetime) -> datetime | None:
     return min((m for m in moments if m > now), default=None)
 
 
-def drawn_once(launch_id: int, items: list, shown: Callable, draw: Callable) -> list[SafeString]:
+def drawn_once(
+    launch_id: int, items: list, shown: Callable, draw: Callable, *, name: str = "gate-rows"
+) -> list[SafeString]:
     """Each item's markup (items: the launch's gates), drawn by `draw(item)` only when the one
     kept for it was drawn from other values than `shown(item)` (a tuple of plain values): for
     the parts of a page that change one at a time, such as a gate's row after a reading.
 
-    The launch's markups are one cache entry {item pk: (digest of what it shows, markup)}, at
-    most one per item: one read, and one write when something was drawn, whatever the number of
-    items (a concurrent draw may overwrite it: the loser's rows are only drawn again)."""
-    key = f"drawn:{launch_id}"
+    The launch's markups of one `name` (the gates page's rows, the overview's) are one cache
+    entry {item pk: (digest of what it shows, markup)}, at most one per item: one read, and one
+    write when something was drawn, whatever the number of items (a concurrent draw may
+    overwrite it: the loser's rows are only drawn again)."""
+    key = f"drawn:{name}:{launch_id}"
     kept = cache.get(key) or {}
     markups, drawn = [], False
     for item in items:

@@ -18,7 +18,7 @@ from kombu import Connection
 
 from apps.audit.models import AuditEvent
 from apps.gates import rows
-from apps.gates.models import Gate, GateStatus, Waiver
+from apps.gates.models import Gate, GateStatus, Source, Waiver
 from apps.gates.summary import active_gate_counts, dimension_summary, owners_of
 from apps.launches import demo_metrics
 from apps.launches.calendar import calendar_token, launch_calendar, user_from_token
@@ -148,17 +148,26 @@ def _scope(categories) -> str:
 
 
 def overview_gate_parts(launch, now, *, roles, allowed, signed) -> dict:
-    """The overview's parts drawn from every gate (templates/launches/overview_gates.html and
-    the forecast), and the gates' readiness blockers: cached per launch version, the categories
-    the person may waive and attest, the day and the sign-offs in force (a sign-off does not bump
-    the version), so that their cost does not grow with the gates (apps/gates/rows.py)."""
+    """The overview's parts drawn from every gate (templates/launches/overview_gates.html), and
+    the gates' readiness blockers, so that their cost does not grow with the gates
+    (apps/gates/rows.py). In two fragments, each cached per the categories the person may waive
+    and attest, the day and the sign-offs in force (a sign-off does not bump a version):
+    - which gates need attention or block, and the parts drawn from statuses alone (counts,
+      dimensions, waivers): kept under the launch's statuses (rows.STATUS);
+    - those gates' rows, with their newest value and reason: kept under the gates' readings
+      (rows.GATES), and drawn again from those gates alone, so that a reading which changes no
+      status (a CI report posted again) does not load every gate."""
     scope = f"waive={_scope(allowed.waivable)};attest={_scope(allowed.attestable)}"
     variant = f"overview;{scope};closed={bool(launch.closed_at)};{_moment(launch, now, signed)}"
-    return rows.fragment(launch.pk, variant, now,
-                         lambda: _draw_gate_parts(launch, now, roles, allowed))  # fmt: skip
+    chosen = rows.fragment(launch.pk, variant, now,
+                           lambda: _draw_gate_choice(launch, now, roles, allowed),
+                           rows.STATUS)  # fmt: skip
+    shown = rows.fragment(launch.pk, f"{variant};shown={chosen['shown']}", now,
+                          lambda: _draw_shown_gates(launch, now, chosen, allowed))  # fmt: skip
+    return {**chosen["parts"], **shown}
 
 
-def _draw_gate_parts(launch, now, roles, allowed) -> tuple[dict, object]:
+def _draw_gate_choice(launch, now, roles, allowed) -> tuple[dict, object]:
     gates = list(Gate.objects.filter(launch=launch).for_dashboard(now))
     for gate in gates:
         gate.status, gate.status_reason = gate.current_status(now)
@@ -166,27 +175,69 @@ def _draw_gate_parts(launch, now, roles, allowed) -> tuple[dict, object]:
     # Waived gates stay in view: their waiver is listed with them, and it expires.
     attention = sorted((g for g in gates if g.status != GateStatus.PASSING),
                        key=lambda g: not g.blocking)  # fmt: skip
-    blocking = [(g, owners_of(g, roles)) for g in gates if g.blocking
+    blocking = [(g.pk, owners_of(g, roles)) for g in gates if g.blocking
                 and g.status not in (GateStatus.PASSING, GateStatus.WAIVED)]  # fmt: skip
     context = {
-        "total": len(gates), "closed": bool(launch.closed_at),
         "counts": [(status, counts.get(status, 0)) for status in GateStatus.values],
-        "dimensions": dimension_summary(gates), "blocking_gates": blocking,
-        "attestable": allowed.attestable, "waivable": allowed.waivable,
-        "attention": attention[:OVERVIEW_GATES], "attention_count": len(attention),
+        "dimensions": dimension_summary(gates),
         "gates_url": reverse("launches:gates", args=[launch.slug]),
         "pending_waivers": list(Waiver.objects.pending().filter(
             gate__launch=launch, gate__retired_at__isnull=True).select_related("gate")),
         "waiver_warnings": [(g, text) for g in gates if g.status == GateStatus.WAIVED
                             and (text := g.waiver_warning(now, launch.target_t0))],
     }  # fmt: skip
-    parts = rows.render_parts(
-        "launches/overview_gates.html",
-        context,
-        ("dimensions", "blocking", "counts", "waivers", "attention"),
-    )
-    parts.update(blockers=gate_blockers(gates, now), blocking_count=len(blocking))
-    return parts, rows.stale_at(gates, now)
+    parts = rows.render_parts("launches/overview_gates.html", context,
+                              ("dimensions", "counts", "waivers"))  # fmt: skip
+    attention_pks = [g.pk for g in attention[:OVERVIEW_GATES]]
+    chosen = {"parts": parts, "total": len(gates), "attention": attention_pks,
+              "attention_count": len(attention), "blocking": blocking,
+              "shown": f"{attention_pks};{blocking}"}  # fmt: skip
+    return chosen, rows.stale_at(gates, now)
+
+
+def attention_row_shows(gate: Gate) -> tuple:
+    """Every value templates/launches/overview_attention_row.html reads of a gate (its status
+    set by current_status), and the row's format: the row is kept under these (with the link
+    to the gates page and whether it offers to attest), so one left out would show stale."""
+    return (
+        "attention/1", gate.pk, gate.key, gate.name, gate.blocking, gate.status,
+        gate.status_reason, gate.category, gate.comparator, gate.threshold, gate.unit,
+        gate.latest_value, gate.source, gate.format, gate.last_measured_at,
+    )  # fmt: skip
+
+
+def _draw_shown_gates(launch, now, chosen: dict, allowed) -> tuple[dict, object]:
+    """The rows of the gates `chosen` (_draw_gate_choice) shows, and the gates' blockers."""
+    wanted = {*chosen["attention"], *(pk for pk, _ in chosen["blocking"])}
+    gates = {g.pk: g for g in Gate.objects.filter(pk__in=wanted).for_dashboard(now)}
+    for gate in gates.values():
+        gate.status, gate.status_reason = gate.current_status(now)
+    blocking = [(gates[pk], owners) for pk, owners in chosen["blocking"]]
+    gates_url = reverse("launches:gates", args=[launch.slug])
+
+    def attest_link(gate: Gate) -> bool:
+        may = allowed.attestable is None or gate.category in allowed.attestable
+        return gate.source == Source.MANUAL and not launch.closed_at and may
+
+    def draw(gate: Gate) -> str:
+        return render_to_string("launches/overview_attention_row.html",
+                                {"gate": gate, "gates_url": gates_url,
+                                 "attest_link": attest_link(gate)})  # fmt: skip
+
+    attention = rows.drawn_once(
+        launch.pk, [gates[pk] for pk in chosen["attention"]],
+        lambda gate: (*attention_row_shows(gate), gates_url, attest_link(gate)), draw,
+        name="overview-attention",
+    )  # fmt: skip
+    context = {
+        "total": chosen["total"], "blocking_gates": blocking, "waivable": allowed.waivable,
+        "attention_rows": attention, "attention_count": chosen["attention_count"],
+        "gates_url": gates_url,
+    }  # fmt: skip
+    parts = rows.render_parts("launches/overview_gates.html", context, ("blocking", "attention"))
+    blocking_gates = [gate for gate, _ in blocking]
+    parts.update(blockers=gate_blockers(blocking_gates, now), blocking_count=len(blocking))
+    return parts, rows.stale_at(gates.values(), now)
 
 
 FORECAST_COLOURS = {"passing": "#2f855a", "waived": "#b7791f", "approved": "#1c4532",
