@@ -13,14 +13,24 @@ def chain_name(launch_slug: str) -> str:
     return launch_slug or PORTAL_CHAIN
 
 
-def newest_hash(slug=None):
+# What machines record often about gates (a reading that changed a status, an ingested report):
+# never the only event of a change to a launch's people, roles, sign-offs, conditions or
+# requests, each of which is recorded under its own action (signoff.invalidated, role.assigned...).
+MACHINE_ACTIONS = ("gate.status_changed", "report.ingested")
+
+
+def people_head(slug=None):
     """An expression: the hash of the newest event of the launch chain `slug` names (by default
-    the slug of the launch an annotation is made on), "" before its first event. Every audited
-    change of a launch appends an event in the change's own transaction, so this names a version
-    of all that the launch's record shows: what is cached under it is drawn again after any such
-    change (and after a chain was emptied or rewritten: a hash is never reused)."""
+    the slug of the launch an annotation is made on) but those of MACHINE_ACTIONS, "" before the
+    first. Every change people make to a launch (a sign-off, its invalidation, a role, an
+    assignment, a condition, a request, a decision, an admin or spec change) appends an event in
+    the change's own transaction, so this names a version of all of it: what is cached under it
+    is drawn again after any such change (and after a chain was emptied or rewritten: a hash is
+    never reused). An index holds just these events: the newest is one index entry away, however
+    many readings came since."""
     newest = AuditEvent.objects.filter(chain=models.OuterRef("slug") if slug is None else slug)
-    return Coalesce(models.Subquery(newest.order_by("-sequence").values("hash")[:1]), Value(""))
+    newest = newest.exclude(action__in=MACHINE_ACTIONS).order_by("-sequence")
+    return Coalesce(models.Subquery(newest.values("hash")[:1]), Value(""))
 
 
 class AuditEventQuerySet(models.QuerySet):
@@ -68,6 +78,10 @@ class AuditEvent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["chain", "sequence"], name="audit_event_chain_sequence")
         ]
+        indexes = [  # people_head(): the newest such event, not a scan past many readings
+            models.Index(fields=["chain", "-sequence"], name="audit_event_people_newest",
+                         condition=~models.Q(action__in=MACHINE_ACTIONS)),
+        ]  # fmt: skip
 
     def __str__(self) -> str:
         return f"{self.chain} #{self.sequence} {self.action} {self.object_type}:{self.object_key}"

@@ -34,4 +34,5 @@ def active_gate_counts(launch_ids: list[int], now) -> dict[int, int]:
                      .values_list("launch_id").annotate(n=Count("pk")))  # fmt: skip
         return {pk: (found.get(pk, 0), None) for pk in missing}
 
-    return rows.fragments(launch_ids, "launch-list;active-gates", now, count)
+    # Only a spec import or an admin change adds or retires a gate: both bump every version.
+    return rows.fragments(launch_ids, "launch-list;active-gates", now, count, rows.STATUS)

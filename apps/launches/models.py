@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from apps.audit.models import newest_hash
+from apps.audit.models import people_head
 from apps.launches.durations import format_offset
 
 WAIVER_MAX_DAYS = 30  # the longest waiver, unless the launch spec says otherwise
@@ -56,9 +56,10 @@ class Shift:
 
 class LaunchQuerySet(models.QuerySet):
     def with_record_version(self):
-        """Each launch with `record_version`, the hash of its newest audit event (apps.audit
-        newest_hash): what is kept under it follows every audited change of the launch."""
-        return self.annotate(record_version=newest_hash())
+        """Each launch with `record_version`, the hash of its newest audit event of what people
+        did (apps.audit people_head: sign-offs, roles, assignments, conditions, requests,
+        decisions): what is kept under it follows every such change of the launch."""
+        return self.annotate(record_version=people_head())
 
     def with_counts(self):
         """Each launch with its number of required roles, in the query that loads it (its gates

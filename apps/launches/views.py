@@ -100,7 +100,7 @@ def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
         "plan_parts": overview_plan_parts(launch, now),
         "missing": [b for b in state.blockers if b.kind == "signoff"],
         "brief": [(role, state.signoffs.get(role.pk)) for role in roles],
-        "recent": record["recent"],
+        "recent": AuditEvent.objects.for_launch(launch.slug).reverse()[:8],
     }  # fmt: skip
     if request.headers.get("HX-Request"):  # the live part's poll (every 15 s)
         return render(request, "launches/overview_live.html", context)
@@ -109,17 +109,15 @@ def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def overview_record_part(launch, now) -> dict:
-    """What the overview reads from the launch's record: its unretired roles, the sign-offs'
+    """What the overview reads from the launch's record: its unretired roles and the sign-offs'
     half of readiness (readiness() over no gates: the gates' half comes with the cached gate
-    parts; together, readiness() over the launch) and the newest audit events. Kept under the
-    launch's newest audit event (`record_version`: a sign-off, its invalidation, a role change
-    are audited) and gate statuses (rows.STATUS: a spec import, an admin change)."""
+    parts; together, readiness() over the launch). Kept under the launch's newest audit event of
+    what people did (`record_version`: a sign-off, its invalidation, a role change) and gate
+    statuses (rows.STATUS: a spec import, an admin change)."""
 
     def draw() -> tuple[dict, None]:
         roles = list(launch.roles.filter(retired_at__isnull=True))
-        recent = list(AuditEvent.objects.for_launch(launch.slug).reverse()[:8])
-        return {"roles": roles, "signed": readiness(launch, now, gates=[], roles=roles),
-                "recent": recent}, None  # fmt: skip
+        return {"roles": roles, "signed": readiness(launch, now, gates=[], roles=roles)}, None
 
     return rows.fragment(launch.pk, f"record;{launch.record_version}", now, draw, rows.STATUS)
 

@@ -5,7 +5,9 @@ events. Each must follow every audited write at once, and time alone (a conditio
 falling due, a delegate's window opening) without any write; a write around the services shows
 after `manage.py redraw_pages`, as the gate rows do."""
 
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -13,6 +15,8 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from apps.gates.models import Gate
+from apps.gates.services import ingest_report
 from apps.launches.models import Launch
 from apps.launches.services import import_launch_spec
 from apps.signoffs.inbox import inbox_for, kept_inbox
@@ -25,6 +29,8 @@ from tests.signoffs.conftest import PASSWORD, read
 
 pytestmark = pytest.mark.django_db
 SIGN_VP = "/launches/atlas/signoffs/vp-engineering/sign/"
+COBERTURA = (Path(__file__).parents[1] / "fixtures" / "reports" / "cobertura"
+             / "coveragepy-7.17.4-nobranch.xml")  # fmt: skip
 
 
 def _launches():
@@ -176,3 +182,58 @@ def test_a_write_to_one_launch_draws_only_its_part_again(client, people, all_pas
     assert [(w.launch.slug, w.state) for w in kept.waiting] == [("zephyr", "not signed")]
     call_command("redraw_pages")
     assert kept_inbox(vera, timezone.now(), _launches()).waiting == []
+
+
+def _record_version(launch) -> str:
+    return Launch.objects.with_record_version().get(pk=launch.pk).record_version
+
+
+def test_readings_leave_the_record_version_and_what_people_do_moves_it(client, people, launch,
+                                                                       all_passing):  # fmt: skip
+    before = _record_version(launch)
+    read("coverage", "70")  # a status change: gate.status_changed, and nothing of people
+    read("coverage", "71")
+    assert _record_version(launch) == before
+    client.force_login(people["vera"])
+    read("coverage", "90")
+    assert _sign(client, "approve").status_code == 302  # signoff.signed
+    assert _record_version(launch) != before
+
+
+def test_the_list_after_a_report_reads_no_sign_off_again(client, people, launch, all_passing):
+    client.force_login(people["vera"])
+    read("coverage", "70")
+    client.get("/launches/")
+    for _ in range(2):  # audited (report.ingested), failing still: the gates' parts are drawn again
+        ingest_report(launch=launch, data=COBERTURA.read_bytes(), format="cobertura",
+                      gate_key="coverage", name="coverage.xml", actor="ci")  # fmt: skip
+    assert Gate.objects.get(key="coverage").state == "failing"
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get("/launches/")
+    loaded = [re.match(r'SELECT (?:DISTINCT )?"(\w+)"', q["sql"]) for q in queries.captured_queries]
+    tables = {m.group(1) for m in loaded if m}
+    assert "gates_gate" in tables  # the blockers' reasons
+    assert {t for t in tables if t.startswith("signoffs_")} == set(), tables
+    assert [w.blocking for w in page.context["inbox"].waiting] == [["coverage"]]
+
+
+def test_no_action_of_people_is_left_out_of_the_record_version():
+    """MACHINE_ACTIONS are left out of the record version: none of them may be an action the
+    sign-off, launch, API or admin code records (those change what people see kept)."""
+    from apps.audit.models import MACHINE_ACTIONS
+
+    root = Path(__file__).parents[2] / "apps"
+    recorded = {action for path in root.rglob("*.py") if "gates" not in path.parts
+                for action in re.findall(r'action="([a-z_.]+)"', path.read_text())}  # fmt: skip
+    assert recorded and not recorded & set(MACHINE_ACTIONS)
+    gates = "".join(p.read_text() for p in (root / "gates").rglob("*.py"))
+    assert all(f'action="{action}"' in gates for action in MACHINE_ACTIONS)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plan")
+def test_the_record_version_is_one_index_entry_away(launch):
+    sql, params = Launch.objects.with_record_version().filter(pk=launch.pk).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "audit_event_people_newest" in plan, plan
