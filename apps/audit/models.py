@@ -81,6 +81,9 @@ class AuditEvent(models.Model):
         indexes = [  # people_head(): the newest such event, not a scan past many readings
             models.Index(fields=["chain", "-sequence"], name="audit_event_people_newest",
                          condition=~models.Q(action__in=MACHINE_ACTIONS)),
+            # A launch's newest events (the overview, the audit page): without it PostgreSQL
+            # walked back the primary key past every newer event of the other launches.
+            models.Index(fields=["launch_slug", "-id"], name="audit_event_launch_newest"),
         ]  # fmt: skip
 
     def __str__(self) -> str:
