@@ -17,6 +17,11 @@ JUDGED_FIELDS = ("launch_id", "key", "blocking", "state", "state_reason", "last_
                  "covering_waiver__reason")  # fmt: skip
 
 
+# What _judge() reads of a sign-off.
+JUDGED_SIGNOFF_FIELDS = ("launch_id", "role_id", "decision", "invalidated_at",
+                         "invalidated_reason", "comment")  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Blocker:
     kind: str  # "gate" or "signoff"
@@ -64,7 +69,8 @@ def readiness_of_many(launches: list, now) -> dict[int, Readiness]:
 
     def draw(missing: list[int]) -> dict:
         roles, signoffs = defaultdict(list), defaultdict(list)
-        for rows_of, by_launch in ((_roles(missing), roles), (_signoffs(missing), signoffs)):
+        judged = _signoffs(missing).only(*JUDGED_SIGNOFF_FIELDS)  # kept small: a list reads many
+        for rows_of, by_launch in ((_roles(missing), roles), (judged, signoffs)):
             for row in rows_of:
                 by_launch[row.launch_id].append(row)
         return {pk: ((roles[pk], signoffs[pk]), None) for pk in missing}
