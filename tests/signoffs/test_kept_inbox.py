@@ -232,8 +232,14 @@ def test_no_action_of_people_is_left_out_of_the_record_version():
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plan")
 def test_the_record_version_is_one_index_entry_away(launch):
+    """The subquery's filter is the partial index's predicate, so PostgreSQL may read the newest
+    event of people from it alone. Which index it picks depends on its statistics (a test
+    database has none), so the test leaves it only that one or a scan it is told not to use."""
     sql, params = Launch.objects.with_record_version().filter(pk=launch.pk).query.sql_with_params()
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor:  # undone with the test's transaction
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending checks: the table may change
+        cursor.execute("ALTER TABLE audit_auditevent DROP CONSTRAINT audit_event_chain_sequence")
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "audit_event_people_newest" in plan, plan
