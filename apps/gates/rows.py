@@ -79,23 +79,23 @@ def fragment(
     they were drawn with) and the moment it goes stale by time alone (None: never). It is called
     only when the cache has no fresh fragment.
     """
-    return kept(f"{drawn_from}:{launch_id}:{version(launch_id, drawn_from)}:{variant}", now, render)
-
-
-def kept(name: str, now: datetime, render: Callable):
-    """What `render()` returns (value, stale_at) drew, kept under `name` until `stale_at`: `name`
-    must hold every version the value was drawn from (fragment() names the launch's)."""
-    key = _kept_key(name)
+    key = _fragment_key(drawn_from, launch_id, version(launch_id, drawn_from), variant)
     found = cache.get(key)
-    if found is not None and (found[1] is None or now < found[1]):
+    if _fresh(found, now):
         return found[0]
-    value, stale_at = render()
-    cache.set(key, (value, stale_at), FRAGMENT_SECONDS)
-    return value
+    html, stale_at = render()
+    cache.set(key, (html, stale_at), FRAGMENT_SECONDS)
+    return html
 
 
-def _kept_key(name: str) -> str:
+def _fragment_key(drawn_from: str, launch_id: int, kept_version: str, variant: str) -> str:
+    name = f"{drawn_from}:{launch_id}:{kept_version}:{variant}"
     return f"kept:{hashlib.sha256(name.encode()).hexdigest()[:32]}"
+
+
+def _fresh(found, now: datetime) -> bool:
+    """Whether a kept (value, stale_at) is there and not stale by time."""
+    return found is not None and (found[1] is None or now < found[1])
 
 
 def versions(launch_ids: Iterable[int], drawn_from: str = GATES) -> dict[int, str]:
@@ -119,15 +119,13 @@ def fragments(
     fragment the cache has not (fresh), and is called once, or not at all. `each` adds a part
     of its own to each launch's variant (what else it was drawn from, such as its audit head)."""
     each = each or {}
-    names = {pk: f"{drawn_from}:{pk}:{kept_version}:{variant}:{each.get(pk, '')}"
-             for pk, kept_version in versions(launch_ids, drawn_from).items()}  # fmt: skip
-    keys = {pk: _kept_key(name) for pk, name in names.items()}
+    keys = {pk: _fragment_key(drawn_from, pk, kept_version, f"{variant}:{each.get(pk, '')}")
+            for pk, kept_version in versions(launch_ids, drawn_from).items()}  # fmt: skip
     found = cache.get_many(list(keys.values()))
     out, missing = {}, []
     for pk, key in keys.items():
-        kept_value = found.get(key)
-        if kept_value is not None and (kept_value[1] is None or now < kept_value[1]):
-            out[pk] = kept_value[0]
+        if _fresh(found.get(key), now):
+            out[pk] = found[key][0]
         else:
             missing.append(pk)
     if missing:

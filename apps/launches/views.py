@@ -160,7 +160,8 @@ def overview_gate_parts(launch, now, *, roles, allowed, signed) -> dict:
     chosen = rows.fragment(launch.pk, variant, now,
                            lambda: _draw_gate_choice(launch, now, roles, allowed),
                            rows.STATUS)  # fmt: skip
-    shown = rows.fragment(launch.pk, f"{variant};shown={chosen['shown']}", now,
+    which = f"{variant};shown={chosen['attention']};{chosen['blocking']}"
+    shown = rows.fragment(launch.pk, which, now,
                           lambda: _draw_shown_gates(launch, now, chosen, allowed))  # fmt: skip
     return {**chosen["parts"], **shown}
 
@@ -188,8 +189,7 @@ def _draw_gate_choice(launch, now, roles, allowed) -> tuple[dict, object]:
                               ("dimensions", "counts", "waivers"))  # fmt: skip
     attention_pks = [g.pk for g in attention[:OVERVIEW_GATES]]
     chosen = {"parts": parts, "total": len(gates), "attention": attention_pks,
-              "attention_count": len(attention), "blocking": blocking,
-              "shown": f"{attention_pks};{blocking}"}  # fmt: skip
+              "attention_count": len(attention), "blocking": blocking}  # fmt: skip
     return chosen, rows.stale_at(gates, now)
 
 
@@ -214,8 +214,7 @@ def _draw_shown_gates(launch, now, chosen: dict, allowed) -> tuple[dict, object]
     gates_url = reverse("launches:gates", args=[launch.slug])
 
     def attest_link(gate: Gate) -> bool:
-        may = allowed.attestable is None or gate.category in allowed.attestable
-        return gate.source == Source.MANUAL and not launch.closed_at and may
+        return gate.source == Source.MANUAL and not launch.closed_at and allowed.may_attest(gate)
 
     def draw(gate: Gate) -> str:
         return render_to_string("launches/overview_attention_row.html",

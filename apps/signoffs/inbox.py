@@ -64,9 +64,10 @@ def inbox_for(user, now, *, launch_ids=None) -> Inbox:
         held = held.filter(launch_id__in=launch_ids)
     held = list(held.select_related("role__launch", "delegate_of").order_by("role__order"))
     roles = {a.role_id: a for a in held if a.role.retired_at is None}
+    owned = owned_conditions(user, now, launch_ids=launch_ids)
+    owned_due = [c.condition.due_at for c in owned]
     if not roles:
-        owned = owned_conditions(user, now, launch_ids=launch_ids)
-        return Inbox([], owned, _first_after(now, [c.condition.due_at for c in owned]))
+        return Inbox([], owned, _first_after(now, owned_due))
     signed = {s.role_id: s for s in SignOff.objects.filter(role_id__in=roles).active().briefly()}
     unmet = list(Condition.objects.filter(signoff__in=signed.values(), met_at__isnull=True)
                  .values_list("signoff_id", "due_at"))  # fmt: skip
@@ -83,9 +84,7 @@ def inbox_for(user, now, *, launch_ids=None) -> Inbox:
                 blocking=blocking.get(role_id, []),
             ))  # fmt: skip
     waiting.sort(key=lambda w: _order(w, now))
-    owned = owned_conditions(user, now, launch_ids=launch_ids)
-    moments = [*(due_at for _, due_at in unmet), *due.values(), gates_change_at,
-               *(c.condition.due_at for c in owned)]  # fmt: skip
+    moments = [*(due_at for _, due_at in unmet), *due.values(), gates_change_at, *owned_due]
     return Inbox(waiting, owned, _first_after(now, moments))
 
 

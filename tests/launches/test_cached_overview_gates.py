@@ -11,7 +11,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -20,24 +19,10 @@ from django.utils import timezone
 from apps.gates.models import Gate
 from apps.gates.services import Reading, record_reading, request_waiver
 from apps.launches.services import import_launch_spec
-from apps.signoffs.models import Assignment, Duty
 from tests.helpers import to_yaml
 
 pytestmark = pytest.mark.django_db
 OVERVIEW = "/launches/atlas/"
-
-
-@pytest.fixture
-def launch(spec):
-    return import_launch_spec(raw=to_yaml(spec), actor="test").launch
-
-
-@pytest.fixture
-def pm(client, launch):
-    user = get_user_model().objects.create_user("pat", "pat@example.com", "pw")
-    Assignment.objects.create(launch=launch, user=user, duty=Duty.PROGRAM_MANAGER)
-    client.force_login(user)
-    return user
 
 
 def _read(launch, key: str, value) -> None:

@@ -21,19 +21,6 @@ OVERVIEW = "/launches/atlas/"
 PLAN_TABLES = ("launches_phase", "launches_activity", "launches_sequencestep")
 
 
-@pytest.fixture
-def launch(spec):
-    return import_launch_spec(raw=to_yaml(spec), actor="test").launch
-
-
-@pytest.fixture
-def pm(client, launch):
-    user = get_user_model().objects.create_user("pat", "pat@example.com", "pw")
-    Assignment.objects.create(launch=launch, user=user, duty=Duty.PROGRAM_MANAGER)
-    client.force_login(user)
-    return user
-
-
 def _plan_queries(client, path=OVERVIEW, **headers) -> list[str]:
     with CaptureQueriesContext(connection) as ctx:
         assert client.get(path, headers=headers).status_code == 200

@@ -52,3 +52,12 @@ def all_passing(launch, people):
     read("coverage", "91")
     # Attested by the program manager: whoever attests a gate may not approve its scope.
     attest(gate=Gate.objects.get(key="runbooks"), user=people["pat"], comment="done")
+
+
+def sign(client, url: str, decision: str, **extra):
+    """Sign on the sign page at `url` as a person does: with the digest and the previous
+    sign-off the page showed, and the password."""
+    form = client.get(url).context["form"]
+    seen = {"digest": form.initial["digest"], "previous": form.initial["previous"]}
+    data = {"decision": decision, "password": PASSWORD, "comment": "", **seen}
+    return client.post(url, {**data, **extra})

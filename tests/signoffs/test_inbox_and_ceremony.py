@@ -11,21 +11,15 @@ from django.utils import timezone
 from apps.launches.services import import_launch_spec
 from apps.signoffs.models import Assignment, Condition, Duty, Role, SignatureRequest, SignOff
 from tests.helpers import to_yaml
-from tests.signoffs.conftest import PASSWORD, make_user, read
+from tests.signoffs.conftest import PASSWORD, make_user, read, sign
 
 pytestmark = pytest.mark.django_db
 SIGN_VP = "/launches/atlas/signoffs/vp-engineering/sign/"
 MATRIX = "/launches/atlas/signoffs/"
 
 
-def _seen(client, url=SIGN_VP):
-    form = client.get(url).context["form"]
-    return {"digest": form.initial["digest"], "previous": form.initial["previous"]}
-
-
 def _sign(client, decision, url=SIGN_VP, **extra):
-    data = {"decision": decision, "password": PASSWORD, "comment": "", **_seen(client, url)}
-    return client.post(url, {**data, **extra})
+    return sign(client, url, decision, **extra)
 
 
 def _waiting(client, url="/launches/"):

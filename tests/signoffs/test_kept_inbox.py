@@ -25,7 +25,7 @@ from apps.signoffs.readiness import readiness, readiness_of_many
 from apps.signoffs.requests import request_signoff
 from apps.signoffs.services import AssignmentInput, assign_role
 from tests.helpers import to_yaml
-from tests.signoffs.conftest import PASSWORD, read
+from tests.signoffs.conftest import read, sign
 
 pytestmark = pytest.mark.django_db
 SIGN_VP = "/launches/atlas/signoffs/vp-engineering/sign/"
@@ -50,13 +50,6 @@ def _fresh(user, now=None) -> tuple:
     return _shown(inbox_for(user, now or timezone.now()))
 
 
-def _sign(client, decision, **extra):
-    form = client.get(SIGN_VP).context["form"]
-    seen = {"digest": form.initial["digest"], "previous": form.initial["previous"]}
-    data = {"decision": decision, "password": PASSWORD, "comment": "", **seen, **extra}
-    return client.post(SIGN_VP, data)
-
-
 def test_the_kept_inbox_is_inbox_for_after_each_audited_write(client, people, all_passing):
     vera = people["vera"]
     assert _kept(vera) == _fresh(vera) == ([("vp-engineering", "not signed", [], None, "")], [])
@@ -65,7 +58,7 @@ def test_the_kept_inbox_is_inbox_for_after_each_audited_write(client, people, al
     assert [q["sql"] for q in queries.captured_queries if "signoffs_" in q["sql"]] == []
 
     client.force_login(vera)
-    assert _sign(client, "approve").status_code == 302
+    assert sign(client, SIGN_VP, "approve").status_code == 302
     assert _kept(vera) == _fresh(vera) == ([], [])
 
     read("coverage", "70")  # a reading invalidates the approval (audited)
@@ -86,7 +79,7 @@ def test_a_condition_falling_due_shows_without_a_write(client, people, all_passi
     due = timezone.now() + timedelta(minutes=6)  # before any gate's evidence goes stale
     condition = {"condition_0": "fix the flaky test", "owner_0": "Sam",
                  "due_0": due.strftime("%Y-%m-%dT%H:%M")}  # fmt: skip
-    assert _sign(client, "approve_with_conditions", **condition).status_code == 302
+    assert sign(client, SIGN_VP, "approve_with_conditions", **condition).status_code == 302
     now = timezone.now()
     assert _kept(vera, now) == ([], [])
     assert _kept(sam, now)[1] == [("fix the flaky test", False)]
@@ -152,7 +145,7 @@ def test_list_and_overview_follow_a_sign_off_at_once(client, people, all_passing
     [state] = [launch.state for launch in launch_list.context["launches"]]
     assert [b.key for b in state.blockers] == ["vp-engineering", "sre-lead"]
 
-    assert _sign(client, "approve").status_code == 302
+    assert sign(client, SIGN_VP, "approve").status_code == 302
 
     overview = client.get("/launches/atlas/")
     assert [b.key for b in overview.context["readiness"].blockers] == ["sre-lead"]
@@ -176,7 +169,7 @@ def test_a_write_to_one_launch_draws_only_its_part_again(client, people, all_pas
         Assignment.objects.filter(launch=zephyr).delete()
 
     client.force_login(vera)
-    assert _sign(client, "approve").status_code == 302  # atlas: audited
+    assert sign(client, SIGN_VP, "approve").status_code == 302  # atlas: audited
 
     kept = kept_inbox(vera, timezone.now(), _launches())
     assert [(w.launch.slug, w.state) for w in kept.waiting] == [("zephyr", "not signed")]
@@ -196,7 +189,7 @@ def test_readings_leave_the_record_version_and_what_people_do_moves_it(client, p
     assert _record_version(launch) == before
     client.force_login(people["vera"])
     read("coverage", "90")
-    assert _sign(client, "approve").status_code == 302  # signoff.signed
+    assert sign(client, SIGN_VP, "approve").status_code == 302  # signoff.signed
     assert _record_version(launch) != before
 
 
