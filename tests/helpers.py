@@ -1,5 +1,6 @@
 """Data and helpers shared by the tests."""
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -163,3 +164,15 @@ def ca_issued_identity(folder: Path, *, days: int = 365) -> dict:
     ca = certificate_for(ca_key, cn="Example Root CA", days=3650)
     leaf = certificate_for(key, issuer_key=ca_key, issuer=ca.subject, days=days)
     return write_identity(folder, key, leaf)
+
+
+def listed_launches(page) -> dict[str, dict[str, str]]:
+    """The launch list's rows as a person reads them: {slug: {column label: text}}, from a
+    response or markup."""
+    found = {}
+    body = page if isinstance(page, str) else page.content.decode()
+    for row in re.findall(r"<tr>\s*(<td data-label=.*?)</tr>", body, re.S):
+        cells = dict(re.findall(r'<td data-label="([^"]+)"[^>]*>(.*?)</td>', row, re.S))
+        slug = re.search(r'href="/launches/([\w-]+)/"', cells["Launch"]).group(1)
+        found[slug] = {label: re.sub(r"<[^>]+>", "", text).strip() for label, text in cells.items()}
+    return found

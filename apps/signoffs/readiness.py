@@ -3,6 +3,7 @@ holds a valid approval. The portal recommends; people decide."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db.models import DateTimeField, ExpressionWrapper, F, Min
 
@@ -36,6 +37,9 @@ class Readiness:
     blockers: list[Blocker] = field(default_factory=list)
     approvals: dict = field(default_factory=dict)  # role key -> the valid approval
     signoffs: dict = field(default_factory=dict)  # role id -> its active sign-off, any decision
+    # readiness_of_many() sets it: the first moment at which a gate's evidence or waiver runs out,
+    # so that this readiness may change with no write (None: not by time alone).
+    until: datetime | None = field(default=None, compare=False)
 
     @property
     def recommendation(self) -> str:
@@ -65,7 +69,7 @@ def readiness_of_many(launches: list, now) -> dict[int, Readiness]:
     role or its invalidation is audited) and gate statuses (rows.STATUS), loaded in two queries
     for the launches the cache lacks."""
     ids = [launch.pk for launch in launches]
-    blocked = cached_gate_blockers(ids, now)
+    blocked = _kept_gate_blockers(ids, now)
 
     def draw(missing: list[int]) -> dict:
         roles, signoffs = defaultdict(list), defaultdict(list)
@@ -77,7 +81,10 @@ def readiness_of_many(launches: list, now) -> dict[int, Readiness]:
 
     records = {launch.pk: launch.record_version for launch in launches}
     signed = rows.fragments(ids, "readiness;signoffs", now, draw, rows.STATUS, each=records)
-    return {pk: _judge(blocked[pk], roles=signed[pk][0], signoffs=signed[pk][1]) for pk in ids}
+    judged = {pk: _judge(blocked[pk][0], roles=signed[pk][0], signoffs=signed[pk][1]) for pk in ids}
+    for pk, state in judged.items():
+        state.until = blocked[pk][1]
+    return judged
 
 
 def gate_blockers(gates, now) -> list[Blocker]:
@@ -95,6 +102,11 @@ def cached_gate_blockers(launch_ids: list[int], now) -> dict[int, list[Blocker]]
     """gate_blockers() of each launch, kept in the gate rows' cache (apps/gates/rows.py) until a
     write bumps the launch's version or, without any write, a gate's evidence or waiver runs out.
     One query for the launches the cache lacks (two with their first evidence expiry)."""
+    return {pk: blockers for pk, (blockers, _) in _kept_gate_blockers(launch_ids, now).items()}
+
+
+def _kept_gate_blockers(launch_ids: list[int], now) -> dict[int, tuple[list[Blocker], object]]:
+    """cached_gate_blockers(), each with the moment it goes stale by time alone."""
 
     def draw(missing: list[int]) -> dict:
         loaded = defaultdict(list)
@@ -104,10 +116,11 @@ def cached_gate_blockers(launch_ids: list[int], now) -> dict[int, list[Blocker]]
         drawn = {}
         for pk in missing:
             moments = [m for m in (rows.stale_at(loaded[pk], now), expiries.get(pk)) if m]
-            drawn[pk] = (gate_blockers(loaded[pk], now), min(moments, default=None))
+            until = min(moments, default=None)
+            drawn[pk] = ((gate_blockers(loaded[pk], now), until), until)
         return drawn
 
-    return rows.fragments(launch_ids, "readiness;gate-blockers", now, draw)
+    return rows.fragments(launch_ids, "readiness;gate-blockers/2", now, draw)
 
 
 def _first_expiry(launch_ids: list[int], now) -> dict[int, object]:
