@@ -8,7 +8,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.gates import rows
@@ -123,9 +123,15 @@ SORTS = {
 STATUS_ORDER = {"failing": 0, "unknown": 1, "pending": 2, "waived": 3, "passing": 4}
 
 
+FIRST_ROWS = 30  # the rows sent with the page; htmx asks for the rest as soon as it loads
+
+
 @login_required
 @require_GET
 def gate_list(request: HttpRequest, slug: str) -> HttpResponse:
+    """The launch's gates. The page carries the first FIRST_ROWS rows and a row that htmx
+    replaces at once with the rest (`?after=`), or a link to all of them (`?all=1`) without
+    JavaScript; its live part (htmx, every 15 s) asks for every row."""
     launch = get_launch_for_user(request, slug)
     now = timezone.now()
     f = {k: request.GET.get(k, "") for k in ("category", "status", "blocking", "source", "sort")}
@@ -139,16 +145,27 @@ def gate_list(request: HttpRequest, slug: str) -> HttpResponse:
                 "categories": list(launch.gates.categories())}  # fmt: skip
         return kept, rows.stale_at(listed, now)
 
-    kept = rows.fragment(launch.pk, f"list;{urlencode(f)}", now, draw)
-    rows_html = mark_safe(kept["rows"])  # noqa: S308
+    kept = rows.fragment(launch.pk, f"list/2;{urlencode(f)}", now, draw)
+    drawn = kept["rows"]
     if request.headers.get("HX-Request"):
-        return HttpResponse(rows_html)
+        after = request.GET.get("after", "")
+        return HttpResponse(_rows_markup(drawn[int(after) if after.isdigit() else 0 :], after))
+    live = urlencode({k: v for k, v in f.items() if v})
+    first = drawn if request.GET.get("all") else drawn[:FIRST_ROWS]
     context = {
-        "launch": launch, "now": now, "gates": listed, "rows": rows_html, "filters": f,
+        "launch": launch, "now": now, "rows": _rows_markup(first), "filters": f,
+        "rest": len(drawn) - len(first), "after": len(first),
         "categories": kept["categories"],
-        "statuses": GateStatus.values, "sources": Source.choices, "live": request.GET.urlencode(),
+        "statuses": GateStatus.values, "sources": Source.choices, "live": live,
     }  # fmt: skip
     return render(request, "gates/list.html", context)
+
+
+def _rows_markup(drawn: list[str], after: str = "") -> SafeString:
+    """The rows' markup; no row at all says so, unless these are the rest of a page's rows."""
+    if drawn or after:
+        return mark_safe("".join(drawn))  # noqa: S308 - drawn by our templates
+    return mark_safe(render_to_string("gates/rows.html", {"rows": []}))  # noqa: S308
 
 
 def _listed_gates(launch, f: dict, now) -> list[Gate]:
@@ -170,8 +187,8 @@ def _listed_gates(launch, f: dict, now) -> list[Gate]:
     return listed
 
 
-def _gate_rows(launch, gates: list[Gate], now) -> str:
-    """The rows' markup (templates/gates/rows.html): the same for everyone who sees the launch.
+def _gate_rows(launch, gates: list[Gate], now) -> list[str]:
+    """Each row's markup (templates/gates/row.html): the same for everyone who sees the launch.
     Each row is kept under what it shows (row_shows), so after a reading only the rows of the
     gates it changed are drawn again."""
     shared = {"demo_metrics": settings.DEMO_METRICS,
@@ -184,8 +201,7 @@ def _gate_rows(launch, gates: list[Gate], now) -> str:
     def shown(gate: Gate) -> tuple:
         return (*row_shows(gate), *shared.values())
 
-    drawn = rows.drawn_once(launch.pk, gates, shown, draw)
-    return render_to_string("gates/rows.html", {"rows": drawn})
+    return [str(row) for row in rows.drawn_once(launch.pk, gates, shown, draw)]
 
 
 def row_shows(gate: Gate) -> tuple:

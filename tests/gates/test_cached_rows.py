@@ -2,6 +2,7 @@
 changes: a status change, an ingest, a waiver, an attestation; the same rows for everyone who
 sees the launch, and the same queries whatever the number of gates."""
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from apps.gates.models import Gate
 from apps.gates.services import Reading, attest, ingest_report, record_reading, request_waiver
+from apps.gates.views import FIRST_ROWS
 from apps.launches.services import import_launch_spec
 from apps.signoffs.models import Assignment, Duty, Role
 from tests.helpers import to_yaml
@@ -348,3 +350,37 @@ def test_every_value_a_row_reads_is_in_the_key_it_is_kept_under():
     named = set(re.findall(r"\bgate\.(\w+)", inspect.getsource(row_shows)))
     needed = set().union(*(DERIVED.get(name, {name}) for name in read))
     assert needed - named == set(), "named by the row's template, missing from row_shows"
+
+
+def _keys(markup: str) -> list[str]:
+    return re.findall(r'<td><a href="/launches/atlas/gates/([\w-]+)/">', markup)
+
+
+def test_the_page_carries_the_first_rows_and_htmx_asks_for_the_rest(client, pm, launch):
+    """Fewer bytes with the page (issue 21): FIRST_ROWS rows, then a row that htmx replaces at
+    once with the rest, by the same filters; all of them make the live part's rows, in order."""
+    _add_gates(launch, 40)
+    every = _keys(client.get(f"{GATES}?blocking=yes", headers={"HX-Request": "1"}).content.decode())
+    assert len(every) > FIRST_ROWS
+    page = client.get(f"{GATES}?blocking=yes").content.decode()
+    assert _keys(page) == every[:FIRST_ROWS]
+    rest = re.search(r'<tr id="gate-rows-rest" hx-get="([^"]+)" hx-trigger="load" '
+                     r'hx-swap="outerHTML">.*?Show the other (\d+) gates</a>', page)  # fmt: skip
+    assert rest and rest.group(1) == f"{GATES}?blocking=yes&amp;after={FIRST_ROWS}"
+    assert int(rest.group(2)) == len(every) - FIRST_ROWS
+    after = client.get(f"{GATES}?blocking=yes&after={FIRST_ROWS}", headers={"HX-Request": "1"})
+    assert _keys(page) + _keys(after.content.decode()) == every
+    assert "No gate matches" not in after.content.decode()
+    no_script = client.get(f"{GATES}?blocking=yes&all=1").content.decode()  # the link's page
+    assert _keys(no_script) == every and "gate-rows-rest" not in no_script
+
+
+def test_a_page_of_few_gates_has_no_rest_and_a_bad_after_reads_as_none(client, pm, launch):
+    page = client.get(GATES).content.decode()
+    assert len(_keys(page)) == 3 and "gate-rows-rest" not in page
+    for after in ("abc", "-1", "9999"):
+        response = client.get(f"{GATES}?after={after}", headers={"HX-Request": "1"})
+        assert response.status_code == 200
+        assert _keys(response.content.decode()) == ([] if after == "9999" else _keys(page))
+    nothing = client.get(f"{GATES}?category=none").content.decode()
+    assert "No gate matches these filters." in nothing

@@ -192,7 +192,7 @@ def test_readings_leave_the_record_version_and_what_people_do_moves_it(client, p
     assert _record_version(launch) != before
 
 
-def test_the_list_after_a_report_reads_no_gate_or_sign_off_again(client, people, launch, all_passing):
+def test_the_list_after_a_report_reads_no_gate_or_sign_off(client, people, launch, all_passing):
     client.force_login(people["vera"])
     read("coverage", "70")
     client.get("/launches/")
