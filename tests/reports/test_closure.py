@@ -21,12 +21,13 @@ from apps.audit.models import AuditEvent
 from apps.gates import tasks as gate_tasks
 from apps.gates.models import Gate, Measurement
 from apps.gates.services import attest, ingest_report, request_waiver
-from apps.launches.closure import ClosureRefused, close_launch
 from apps.launches.models import Activity, Launch, LaunchClosed
 from apps.launches.services import import_launch_spec, update_activity
+from apps.reports.closure import close_launch
 from apps.reports.packets.jobs import request_packet
 from apps.reports.packets.summary_report import open_report
 from apps.rollouts import tasks as rollout_tasks
+from apps.rollouts.closure import ClosureRefused
 from apps.rollouts.postlaunch import analyse_validation, start_validation
 from apps.rollouts.services import analyse_run, start_run
 from apps.signoffs.services import record_decision
