@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from apps.gates.models import Gate, Waiver
 from apps.gates.services import Reading, record_reading
-from apps.launches.forecast import History, chart, forecast, load_history
 from apps.launches.services import import_launch_spec
+from apps.signoffs.forecast import History, chart, forecast, load_history
 from apps.signoffs.models import Assignment, Duty
 from tests.helpers import to_yaml
 
