@@ -18,7 +18,8 @@ from decimal import Decimal
 
 from apps.gates.models import Gate, Source
 from apps.gates.rules import compare
-from apps.launches.demo import DEMO_SLUG, breach_armed_since, demo_fate, demo_value
+from apps.launches.demo import demo_fate, demo_value
+from apps.rollouts.demo import DEMO_SLUG, breach_armed_since
 from apps.rollouts.models import CriterionKind, RolloutCriterion, RolloutRun, RunStatus
 
 DEMO_INFO = "demo source: deterministic series of the portal's demo (make run), not a Prometheus"

@@ -5,7 +5,7 @@ from django.urls import path
 
 from apps.audit import views as audit_views
 from apps.gates import views as gate_views
-from apps.launches import demo_views, spec_views, views
+from apps.launches import spec_views, views
 from apps.signoffs import views as signoff_views
 
 launch_patterns = [
@@ -35,7 +35,6 @@ launch_patterns = [
         signoff_views.notification_settings,
         name="notifications",
     ),
-    path("<slug:slug>/demo/launch-day/", demo_views.demo_launch_day, name="demo-launch-day"),
     path("<slug:slug>/spec/", spec_views.spec_edit, name="spec"),
     path("<slug:slug>/spec.yaml", spec_views.spec_download, name="spec-download"),
 ]
