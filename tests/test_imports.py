@@ -262,13 +262,16 @@ def test_the_check_sees_a_module_beside_its_plural(tmp_path: Path) -> None:
 # The apps, lowest first. An app imports its own layer and those below, never one above: the
 # audit chain knows no app; people and their sign-in know the audit chain; the launch's domain
 # (its gates, sign-offs, rollout, reports) is one floor, whose apps still read each other; the
-# doors to the outside (the API, outbound webhooks) sit on top, and nothing imports them.
-# What every page needs to get a launch for a person is portal/launch_access.py, above them all.
+# doors to the outside (the API, outbound webhooks) sit above it, and no app below imports them;
+# the launch pages (apps.pages: the list, overview and timeline, and the URL conf of the namespace
+# "launches" that routes to the apps' views) sit on top. What every page needs to get a launch
+# for a person is portal/launch_access.py, above them all.
 LAYERS = (
     {"audit"},
     {"accounts"},
     {"gates", "launches", "signoffs", "rollouts", "reports"},
     {"api", "webhooks"},
+    {"pages"},
 )
 # Imports that point up, each with its reason (none: the per-launch permission rules live with
 # Assignment, in apps.signoffs.permissions).

@@ -103,7 +103,7 @@ DERIVED = {"rule_text": {"comparator", "threshold", "unit"}, "get_source_display
 
 
 def test_every_value_an_attention_row_reads_is_in_the_key_it_is_kept_under():
-    from apps.launches.views import attention_row_shows
+    from apps.pages.views import attention_row_shows
 
     template = Path(__file__).parents[2] / "templates" / "launches" / "overview_attention_row.html"
     read = set(re.findall(r"\bgate\.(\w+)", template.read_text()))

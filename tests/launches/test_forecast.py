@@ -164,7 +164,7 @@ def test_the_overview_and_the_timeline_show_the_forecast(client, pm, launch):
 def test_the_timelines_forecast_follows_a_reading_and_the_clock(client, pm, launch):
     """The forecast is kept in the cache (views.forecast_part): a status change shows at once,
     and so does evidence going stale, with no write at all."""
-    from apps.launches.views import forecast_part
+    from apps.pages.views import forecast_part
     from apps.signoffs.readiness import readiness
 
     url = "/launches/atlas/timeline/"

@@ -22,11 +22,11 @@ from apps.gates.models import Gate, GateStatus, Source, Waiver
 from apps.gates.summary import active_gate_counts, dimension_summary, owners_of
 from apps.launches import demo_metrics
 from apps.launches.calendar import calendar_token, launch_calendar, user_from_token
-from apps.launches.forms import ActivityForm
 from apps.launches.models import Activity, ActivityStatus, Launch
 from apps.launches.services import update_activity
 from apps.launches.timeline import build_plan, gantt, is_slipped, key_of
 from apps.launches.timeline import rows as timeline_rows
+from apps.pages.forms import ActivityForm
 from apps.signoffs.forecast import chart as burnup_chart
 from apps.signoffs.forecast import launch_forecast
 from apps.signoffs.inbox import kept_inbox

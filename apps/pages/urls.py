@@ -5,7 +5,8 @@ from django.urls import path
 
 from apps.audit import views as audit_views
 from apps.gates import views as gate_views
-from apps.launches import spec_views, views
+from apps.launches import spec_views
+from apps.pages import views
 from apps.signoffs import views as signoff_views
 
 launch_patterns = [
