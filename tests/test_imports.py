@@ -271,6 +271,7 @@ LAYERS = (
     {"accounts"},
     {"gates", "launches", "signoffs", "rollouts", "reports"},
     {"api", "webhooks"},
+    {"demo"},
     {"pages"},
 )
 # Imports that point up, each with its reason (none: the per-launch permission rules live with

@@ -17,10 +17,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from kombu import Connection
 
 from apps.audit.models import AuditEvent
+from apps.demo import metrics as demo_metrics
 from apps.gates import rows
 from apps.gates.models import Gate, GateStatus, Source, Waiver
 from apps.gates.summary import active_gate_counts, dimension_summary, owners_of
-from apps.launches import demo_metrics
 from apps.launches.calendar import calendar_token, launch_calendar, user_from_token
 from apps.launches.models import Activity, ActivityStatus, Launch
 from apps.launches.services import update_activity

@@ -1,6 +1,6 @@
 """The demo's launch day (`make run`, DEBUG and the demo metrics source only): its rollout
 shortened to minutes, and the controls a launch admin of the demo launch has on the war room:
-move T-0 to now, arm or disarm a breach. The demo's data is loaded by apps/launches/demo.py."""
+move T-0 to now, arm or disarm a breach. The demo's data is loaded by apps/demo/loader.py."""
 
 from datetime import UTC, datetime, timedelta
 

@@ -30,7 +30,7 @@ PAGES = ["/launches/", f"/launches/{SLUG}/", f"/launches/{SLUG}/timeline/",
 
 @pytest.fixture
 def demo(settings):
-    from apps.launches.demo import load_demo
+    from apps.demo.loader import load_demo
 
     settings.DEBUG = True
     load_demo()

@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
-from apps.launches.demo_metrics import answer
+from apps.demo.metrics import answer
 from apps.launches.models import Launch
 from apps.rollouts.demo import DEMO_SLUG, DemoRefused, rehearse_launch_day, set_breach
 from apps.rollouts.models import RolloutStage, RunStatus, StageStatus

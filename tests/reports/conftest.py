@@ -15,7 +15,7 @@ def media(settings, tmp_path):
 @pytest.fixture
 def demo(settings, media):
     """The LLM-Research-Lab demo launch with its people (password launch-demo)."""
-    from apps.launches.demo import load_demo
+    from apps.demo.loader import load_demo
     from apps.launches.models import Launch
 
     settings.DEBUG = True
