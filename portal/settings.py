@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "apps.reports",
     "apps.webhooks",
     "apps.rollouts",
+    "apps.specs",
     "apps.demo",
     "apps.pages",
     "portal",  # system checks (portal/checks.py) and the signing_identity command

@@ -270,6 +270,7 @@ LAYERS = (
     {"audit"},
     {"accounts"},
     {"gates", "launches", "signoffs", "rollouts", "reports"},
+    {"specs"},
     {"api", "webhooks"},
     {"demo"},
     {"pages"},

@@ -22,9 +22,9 @@ from apps.gates.services import (
     waiver_limit,
 )
 from apps.launches.models import Launch
-from apps.launches.services import import_launch_spec
 from apps.rollouts.demo import DEMO_SLUG, shorten_rollout
 from apps.signoffs.models import Assignment, Duty
+from apps.specs.services import import_launch_spec
 
 DEMO_SPEC = Path(settings.BASE_DIR) / "specs" / "llm-research-lab.yaml"
 DEMO_PASSWORD = "launch-demo"  # noqa: S105 - demo accounts only, refused with DEBUG off

@@ -5,9 +5,9 @@ from django.urls import path
 
 from apps.audit import views as audit_views
 from apps.gates import views as gate_views
-from apps.launches import spec_views
 from apps.pages import views
 from apps.signoffs import views as signoff_views
+from apps.specs import spec_views
 
 launch_patterns = [
     path("", views.launch_list, name="list"),

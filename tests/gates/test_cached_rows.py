@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from apps.gates.models import Gate
 from apps.gates.services import Reading, attest, ingest_report, record_reading, request_waiver
-from apps.launches.services import import_launch_spec
 from apps.signoffs.models import Assignment, Duty, Role
+from apps.specs.services import import_launch_spec
 from tests.helpers import to_yaml
 
 pytestmark = pytest.mark.django_db

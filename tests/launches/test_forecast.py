@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from apps.gates.models import Gate, Waiver
 from apps.gates.services import Reading, record_reading
-from apps.launches.services import import_launch_spec
 from apps.signoffs.forecast import History, chart, forecast, load_history
 from apps.signoffs.models import Assignment, Duty
+from apps.specs.services import import_launch_spec
 from tests.helpers import to_yaml
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)

@@ -44,7 +44,7 @@ def atlas(spec, media):
     from apps.gates.evidence import store_evidence
     from apps.gates.models import Gate
     from apps.gates.services import Reading, record_reading
-    from apps.launches.services import import_launch_spec
+    from apps.specs.services import import_launch_spec
     from tests.helpers import to_yaml
 
     spec["sources"] = []
