@@ -1,11 +1,11 @@
-"""The pages of one launch, and of those apps without a URL conf of their own (gates, sign-offs,
-the audit log): `launch_patterns` open the namespace "launches" that portal/urls.py builds."""
+"""The pages of one launch (apps.pages: the overview, timeline and gate pages), and of those apps
+without a URL conf of their own (sign-offs, the audit log, the spec): `launch_patterns` open the
+namespace "launches" that portal/urls.py builds."""
 
 from django.urls import path
 
 from apps.audit import views as audit_views
-from apps.gates import views as gate_views
-from apps.pages import views
+from apps.pages import gate_views, views
 from apps.signoffs import views as signoff_views
 from apps.specs import spec_views
 

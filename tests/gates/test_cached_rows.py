@@ -341,7 +341,7 @@ def test_every_value_a_row_reads_is_in_the_key_it_is_kept_under():
     import inspect
     import re
 
-    from apps.gates.views import row_shows
+    from apps.pages.gate_views import row_shows
 
     template = (Path(__file__).parents[2] / "templates" / "gates" / "row.html").read_text()
     read = set(re.findall(r"\bgate\.(\w+)", template))

@@ -1,3 +1,7 @@
+"""The gate pages of a launch (/launches/<slug>/gates/...): the list, a gate's page, attesting,
+waivers and evidence. Here, above the gates app, because they also ask the sign-off rules over a
+gate (who may attest it, ask for or decide on its waiver: apps/signoffs)."""
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
