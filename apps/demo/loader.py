@@ -13,17 +13,11 @@ from django.utils import timezone
 
 from apps.audit.services import record
 from apps.gates.models import Gate, Measurement, Source
-from apps.gates.services import (
-    Reading,
-    approve_waiver,
-    attest,
-    record_reading,
-    request_waiver,
-    waiver_limit,
-)
+from apps.gates.services import Reading, attest, record_reading, waiver_limit
 from apps.launches.models import Launch
 from apps.rollouts.demo import DEMO_SLUG, shorten_rollout
 from apps.signoffs.models import Assignment, Duty
+from apps.signoffs.waivers import approve_waiver, request_waiver
 from apps.specs.services import import_launch_spec
 
 DEMO_SPEC = Path(settings.BASE_DIR) / "specs" / "llm-research-lab.yaml"

@@ -20,16 +20,15 @@ from apps.gates.evidence import store_evidence
 from apps.gates.forms import AttestationForm, WaiverDecisionForm, WaiverForm
 from apps.gates.history import CHART_POINTS, chart, kept_points, recent_values, sparkline
 from apps.gates.models import Evidence, Gate, GateStatus, Source, Waiver, format_decimal
-from apps.gates.services import (
+from apps.gates.services import attest, waiver_limit
+from apps.signoffs.permissions import can_attest, can_waive, permissions_for
+from apps.signoffs.waivers import (
     WaiverRefused,
     approve_waiver,
-    attest,
     refuse_waiver,
     request_waiver,
     revoke_waiver,
-    waiver_limit,
 )
-from apps.signoffs.permissions import can_attest, can_waive, permissions_for
 from portal import storage
 from portal.csvsafe import csv_text
 from portal.launch_access import get_launch_for_user

@@ -17,7 +17,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.gates.models import Gate
-from apps.gates.services import Reading, record_reading, request_waiver
+from apps.gates.services import Reading, record_reading
+from apps.signoffs.waivers import request_waiver
 from apps.specs.services import import_launch_spec
 from tests.helpers import to_yaml
 
