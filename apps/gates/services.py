@@ -13,7 +13,7 @@ from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from apps.audit.services import lock_chains, record
-from apps.gates import rows, rules
+from apps.gates import rows, rules, signals
 from apps.gates.evidence import read_evidence, store_evidence
 from apps.gates.models import (
     NEWEST_FIRST,
@@ -285,13 +285,12 @@ def _step(gate: Gate, measurement: Measurement) -> str:
 
 def _invalidate_approvals(gate: Gate, measurement: Measurement, *, actor) -> None:
     """A gate that leaves passing (and is not waived) undoes the approvals covering it."""
-    from apps.signoffs.services import invalidate_for_gate
-
     status, reason = gate.current_status(measurement.evaluated_at)
     if status != GateStatus.WAIVED:
-        invalidate_for_gate(
-            gate=gate, status=status, reason=reason, now=measurement.evaluated_at, actor=actor
-        )
+        signals.status_left_passing.send(
+            sender=Gate, gate=gate, status=status, reason=reason, now=measurement.evaluated_at,
+            actor=actor,
+        )  # fmt: skip
 
 
 def _status_changed(gate: Gate, before: str, measurement: Measurement, *, actor) -> None:
@@ -525,9 +524,9 @@ def attest(*, gate: Gate, user, comment: str, evidence: Evidence | None = None) 
 
 def _attestation_made(gate: Gate, user, now) -> None:
     """The attester produced the gate's evidence: their approvals over it no longer hold."""
-    from apps.signoffs.services import invalidate_conflicts
-
-    invalidate_conflicts(gate=gate, user=user, what="an attestation", now=now, actor=user)
+    signals.evidence_produced.send(
+        sender=Gate, gate=gate, user=user, what="an attestation", now=now, actor=user
+    )
 
 
 def waiver_limit(launch, now) -> tuple[datetime, str]:
