@@ -1,5 +1,6 @@
-"""Importing a launch spec in place (its launch, phases, gates, roles, sequence and rollout), and
-exporting a launch back to YAML."""
+"""Importing a launch spec in place (its launch, phases, gates, roles, sequence and rollout),
+exporting a launch back to YAML, and the timeline's edit of an activity's status and owner (both
+fields of the spec)."""
 
 import hashlib
 from dataclasses import dataclass, field
@@ -437,3 +438,28 @@ def _export_role(role: Role) -> dict:
 
 def _without_empty(data: dict) -> dict:
     return {k: v for k, v in data.items() if v not in ("", None, [])}
+
+
+# --- the timeline -----------------------------------------------------------------------------
+
+
+def update_activity(*, activity: Activity, user, status: str, owner: str) -> Activity:
+    """A program manager changes an activity's status or owner; audited."""
+    activity.phase.launch.refuse_if_closed()  # a closed launch is read-only
+    if status not in ActivityStatus.values:
+        raise ValueError(f"{status!r} is not an activity status")
+    before = {"status": activity.status, "owner": activity.owner}
+    with transaction.atomic():
+        activity.status, activity.owner = status, owner.strip()[:200]
+        if status == ActivityStatus.DONE and before["status"] != ActivityStatus.DONE:
+            activity.completed_at = timezone.now()
+        elif status != ActivityStatus.DONE:
+            activity.completed_at = None
+        activity.save(update_fields=["status", "owner", "completed_at"])
+        rows.bump(activity.phase.launch_id, (rows.PLAN,))  # the overview's and timeline's plan
+        record(
+            actor=user, action="activity.updated", launch_slug=activity.phase.launch.slug,
+            obj_type="activity", obj_key=f"{activity.phase.code}: {activity.name}",
+            data={"before": before, "after": {"status": status, "owner": activity.owner}},
+        )  # fmt: skip
+    return activity
