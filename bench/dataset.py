@@ -219,14 +219,14 @@ def launch_spec(params: Params, index: int, *, size: int | None = None) -> dict:
 
 
 def import_launch(params: Params, index: int):
-    from apps.launches.services import import_launch_spec
+    from apps.specs.services import import_launch_spec
 
     raw = yaml.safe_dump(launch_spec(params, index), sort_keys=False)
     return import_launch_spec(raw=raw, actor="bench dataset").launch
 
 
 def import_sized_launch(params: Params, size: int):
-    from apps.launches.services import import_launch_spec
+    from apps.specs.services import import_launch_spec
 
     spec = launch_spec(params, 90 + params.sized.index(size), size=size)
     raw = yaml.safe_dump(spec, sort_keys=False)

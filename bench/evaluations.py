@@ -67,7 +67,7 @@ def ensure_eval_launch(count: int):
     """The evaluation launch, imported once (kept between runs when it has `count` gates)."""
     from apps.gates.models import Source
     from apps.launches.models import Launch
-    from apps.launches.services import import_launch_spec
+    from apps.specs.services import import_launch_spec
 
     launch = Launch.objects.filter(slug=EVAL_SLUG).first()
     if launch is None or launch.gates.active().filter(source=Source.PROMETHEUS).count() != count:

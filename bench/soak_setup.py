@@ -57,7 +57,7 @@ def populate(*, spec: str, password: str, viewers: int, signers: int) -> Account
     from django.db import transaction
 
     from apps.audit.services import record
-    from apps.launches.services import import_launch_spec
+    from apps.specs.services import import_launch_spec
 
     launch = import_launch_spec(raw=spec, actor="soak").launch
     with transaction.atomic():

@@ -25,8 +25,8 @@ from django.core.files.base import ContentFile
 from apps.audit.models import AuditEvent
 from apps.gates.models import Evidence
 from apps.launches.models import Launch
-from apps.launches.services import spec_name
 from apps.reports.models import ExportJob, Packet
+from apps.specs.services import spec_name
 from portal import storage
 
 KINDS = ("evidence", "packets", "summaries", "exports", "specs")

@@ -104,6 +104,9 @@ INSTALLED_APPS = [
     "apps.reports",
     "apps.webhooks",
     "apps.rollouts",
+    "apps.specs",
+    "apps.demo",
+    "apps.pages",
     "portal",  # system checks (portal/checks.py) and the signing_identity command
 ]
 
@@ -408,7 +411,7 @@ PORTAL_BASE_URL = env_url(
     schemes=("http", "https"),
 ).rstrip("/")
 # `make run` without a Prometheus: the demo launch's Prometheus gates read a labelled demo source
-# served by the portal itself (apps/launches/demo_metrics.py). DEBUG only; PROMETHEUS_URL wins.
+# served by the portal itself (apps/demo/metrics.py). DEBUG only; PROMETHEUS_URL wins.
 DEMO_METRICS = DEBUG and env_bool("DEMO_METRICS", False) and not PROMETHEUS_URL
 if DEMO_METRICS:
     PROMETHEUS_URL = f"{PORTAL_BASE_URL}/demo/prometheus"

@@ -6,8 +6,8 @@ from drf_spectacular.views import SpectacularAPIView
 
 from apps.api import urls as api_urls
 from apps.api.docs import api_docs
-from apps.launches import urls as launch_urls
-from apps.launches.views import calendar_feed, demo_prometheus_query, healthz, readyz
+from apps.pages import urls as launch_urls
+from apps.pages.views import calendar_feed, demo_prometheus_query, healthz, readyz
 from apps.reports import urls as report_urls
 from apps.rollouts import urls as rollout_urls
 from apps.webhooks import urls as webhook_urls

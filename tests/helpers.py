@@ -121,7 +121,7 @@ def report_only(spec: dict) -> dict:
 
 def import_report_only_launch(spec: dict):
     """The report-only launch (`report_only`), imported."""
-    from apps.launches.services import import_launch_spec
+    from apps.specs.services import import_launch_spec
 
     return import_launch_spec(raw=to_yaml(report_only(spec)), actor="test").launch
 

@@ -21,12 +21,13 @@ from django.utils import timezone
 from apps.audit.checkpoints import issue_due_checkpoints
 from apps.audit.models import AuditEvent, ChainHead, Checkpoint
 from apps.gates.models import Gate
-from apps.gates.services import Reading, record_reading, warn_expiring_waivers
+from apps.gates.services import Reading, record_reading
 from apps.gates.tasks import tick
 from apps.signoffs.models import Assignment, Duty, RequestNotice, Role, SignOff
 from apps.signoffs.requests import remind, request_signoff
 from apps.signoffs.services import sweep
 from apps.signoffs.snapshot import take_snapshot
+from apps.signoffs.waivers import warn_expiring_waivers
 from apps.webhooks.models import WebhookDelivery, WebhookSubscription
 from apps.webhooks.tasks import sweep as webhooks_sweep
 from tests.celery_worker import broker_url, purge

@@ -8,8 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.utils import timezone
 
+from apps.demo.loader import DEMO_PASSWORD
 from apps.gates.models import Gate, GateStatus, Waiver
-from apps.launches.demo import DEMO_PASSWORD
 from apps.signoffs.models import LaunchDecision, SignOff
 
 pytestmark = pytest.mark.django_db

@@ -162,7 +162,7 @@ def test_the_check_sees_a_views_import(tmp_path: Path) -> None:
     made = tmp_path / "views.py"
     made.write_text(
         "from apps.launches.views import get_launch_for_user\n"
-        "from apps.launches import closure_views\n"
+        "from apps.reports import closure_views\n"
         "from apps.gates import views\n"
         "from portal.launch_access import get_launch_for_user\n"
     )
@@ -171,7 +171,7 @@ def test_the_check_sees_a_views_import(tmp_path: Path) -> None:
         for line in views_imported_across_apps("apps.gates.views", made, False)
     ]
 
-    assert flagged == ["imports apps.launches.views", "imports apps.launches.closure_views"]
+    assert flagged == ["imports apps.launches.views", "imports apps.reports.closure_views"]
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -259,16 +259,27 @@ def test_the_check_sees_a_module_beside_its_plural(tmp_path: Path) -> None:
     assert singular_plural_siblings(tmp_path) == ["reports: export, exports"]
 
 
-# The apps, lowest first. An app imports its own layer and those below, never one above: the
-# audit chain knows no app; people and their sign-in know the audit chain; the launch's domain
-# (its gates, sign-offs, rollout, reports) is one floor, whose apps still read each other; the
-# doors to the outside (the API, outbound webhooks) sit on top, and nothing imports them.
-# What every page needs to get a launch for a person is portal/launch_access.py, above them all.
+# The apps, lowest first. An app imports its own layer and those below, never one above, so no
+# two apps import each other: the audit chain knows no app; people and their sign-in know the
+# audit chain; a launch and its plan (apps.launches) are the base the domain reads; then its gates,
+# the sign-offs over them (waivers' rules, readiness, the forecast), the rollout, and the reports
+# (packets, exports, closing a launch); the YAML launch specs in and out write all of the domain;
+# the doors to the outside (the API, outbound webhooks) sit above them, and no app below imports
+# them; the demo fills a launch through the spec import, and the launch pages (apps.pages: the
+# list, overview, timeline and gate pages, and the URL conf of the namespace "launches" that routes
+# to the apps' views) sit on top. What every page needs to get a launch for a person is
+# portal/launch_access.py, above them all.
 LAYERS = (
     {"audit"},
     {"accounts"},
-    {"gates", "launches", "signoffs", "rollouts", "reports"},
+    {"launches"},
+    {"gates"},
+    {"signoffs"},
+    {"rollouts"},
+    {"reports", "specs"},
     {"api", "webhooks"},
+    {"demo"},
+    {"pages"},
 )
 # Imports that point up, each with its reason (none: the per-launch permission rules live with
 # Assignment, in apps.signoffs.permissions).

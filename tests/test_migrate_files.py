@@ -18,13 +18,13 @@ from apps.gates.evidence import store_evidence
 from apps.gates.models import Evidence, Gate
 from apps.gates.services import Reading, record_reading
 from apps.launches.models import Launch
-from apps.launches.services import spec_name
-from apps.launches.spec_editing import apply_spec, preview_spec
 from apps.reports import tasks
 from apps.reports.exports.jobs import request_export
 from apps.reports.models import ExportJob, Packet
 from apps.reports.packets.store import build_packet, store_pdf
 from apps.signoffs.models import Assignment, Duty
+from apps.specs.services import spec_name
+from apps.specs.spec_editing import apply_spec, preview_spec
 from portal import storage
 from tests.helpers import import_report_only_launch, to_yaml
 

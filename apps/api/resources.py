@@ -26,10 +26,10 @@ from apps.audit.models import AuditEvent
 from apps.gates import rows as cached_rows
 from apps.gates.models import Gate, Measurement, Waiver
 from apps.launches.models import Activity, Launch, Phase
-from apps.launches.services import update_activity
 from apps.signoffs.inbox import inbox_for
 from apps.signoffs.models import LaunchDecision, Role, SignOff
 from apps.signoffs.permissions import can_edit_timeline
+from apps.specs.services import update_activity
 
 
 def read_docs(tag: str, summary: str, serializer, *, many=True, description=None):

@@ -26,8 +26,8 @@ from apps.api.serializers import (
     errors_in_words,
 )
 from apps.gates.services import IngestError, ingest_report
-from apps.launches.forecast import launch_forecast
 from apps.signoffs.api import readiness_document
+from apps.signoffs.forecast import launch_forecast
 
 _MULTIPART_OVERHEAD = 64 * 1024  # headers and the small form fields around the file
 _GZIP_MAGIC = b"\x1f\x8b"

@@ -1,4 +1,4 @@
-"""Public audit URLs, under /audit/ (the per-launch audit page is in apps/launches/urls.py)."""
+"""Public audit URLs, under /audit/ (the per-launch audit page is in apps/pages/urls.py)."""
 
 from django.urls import path
 

@@ -104,9 +104,3 @@ def evaluate_gates(batch: list[list]) -> int:
     )
     measurements = services.evaluate_gates(gates=gates, slots=slots)
     return sum(m is not None for m in measurements)
-
-
-@shared_task(name="gates.warn_expiring_waivers")
-def warn_expiring_waivers() -> int:
-    """Email once about each active waiver that ends within 48 hours."""
-    return services.warn_expiring_waivers()

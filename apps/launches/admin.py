@@ -1,8 +1,8 @@
 from django import forms
 from django.contrib import admin
 
+from apps.launches.converters import launch_slug
 from apps.launches.models import Activity, Launch, Phase, SequenceStep
-from apps.launches.spec import launch_slug
 from portal.admin import AuditedLaunchObjects, ClosedLaunchReadOnly
 
 

@@ -1,5 +1,5 @@
 """The post-launch page (/launches/<slug>/post-launch/): thin doors onto apps/rollouts/postlaunch.py
-and apps/launches/closure.py. GET shows the validation and its comparison table (polled while it
+and apps/rollouts/closure.py. GET shows the validation and its comparison table (polled while it
 runs); POST lets a launch admin start the validation."""
 
 from django.contrib import messages
@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from apps.launches.closure import closure_refusal
+from apps.rollouts.closure import closure_refusal
 from apps.rollouts.postlaunch import ValidationRefused, post_launch_summary, start_validation
 from apps.signoffs.permissions import administers
 from portal.launch_access import get_launch_for_user

@@ -1,5 +1,5 @@
 """The `rollout:` section of a launch spec, stored in place and exported back (validated by
-apps/launches/spec.py with the rest of the spec)."""
+apps/specs/spec.py with the rest of the spec)."""
 
 from apps.launches.durations import format_duration
 from apps.launches.models import Launch

@@ -12,8 +12,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.launches.demo import DemoRefused, check_demo_control
 from apps.launches.models import Launch
+from apps.rollouts.demo import DemoRefused, check_demo_control
 from apps.rollouts.services import RolloutRefused
 from apps.rollouts.warroom import roll_back_from_war_room, start_from_war_room, war_room
 from apps.signoffs.permissions import administers

@@ -9,8 +9,8 @@ from django.http import Http404
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
-from apps.launches.services import import_launch_spec
 from apps.signoffs.models import Assignment, Duty, Role
+from apps.specs.services import import_launch_spec
 from portal.launch_access import get_launch_for_admin, get_launch_for_user
 from tests.helpers import to_yaml
 

@@ -9,8 +9,8 @@ import copy
 import pytest
 
 from apps.api.services import create_api_token
-from apps.launches.services import import_launch_spec
 from apps.signoffs.models import Assignment, Duty, Role
+from apps.specs.services import import_launch_spec
 from tests.helpers import to_yaml
 from tests.signoffs.conftest import make_user
 

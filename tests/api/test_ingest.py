@@ -9,7 +9,7 @@ from django.core.management import call_command
 from apps.api.models import ApiToken
 from apps.audit.models import AuditEvent
 from apps.gates.models import Evidence, Gate, Measurement
-from apps.launches.services import import_launch_spec
+from apps.specs.services import import_launch_spec
 from tests.helpers import ROOT, to_yaml
 
 pytestmark = pytest.mark.django_db

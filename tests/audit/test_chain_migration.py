@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEvent, ChainHead
 from apps.audit.services import GENESIS, check_chains, event_body, event_hash, record
-from apps.launches.services import import_launch_spec
+from apps.specs.services import import_launch_spec
 from apps.webhooks.models import EventKind, WebhookDelivery, WebhookSubscription
 from tests.helpers import to_yaml
 

@@ -6,7 +6,7 @@ import pytest
 @pytest.fixture
 def demo(transactional_db, settings):
     """The demo launch, its stakeholders (password `launch-demo`) and its demo readings."""
-    from apps.launches.demo import load_demo
+    from apps.demo.loader import load_demo
     from apps.launches.models import Launch
 
     settings.DEBUG = True  # the demo loader refuses to run otherwise

@@ -14,7 +14,7 @@ import pytest
 from django.test import Client
 from playwright.sync_api import Page, expect
 
-from apps.launches.closure import close_launch
+from apps.reports.closure import close_launch
 from apps.rollouts import postlaunch
 from apps.rollouts.postlaunch import analyse_validation, start_validation
 from tests.rollouts import conftest as rollouts

@@ -210,7 +210,7 @@ def is_poll(request) -> bool:
 def test_the_gates_page_shows_every_gate_the_rest_by_htmx(demo, live_server, page):
     """The page carries its first rows; htmx brings the others in at once, in order, with no
     error and no second page load (issue 21: fewer bytes with the page)."""
-    from apps.gates.views import FIRST_ROWS
+    from apps.pages.gate_views import FIRST_ROWS
 
     keys = list(Gate.objects.filter(launch=demo).active().order_by("order", "key")
                 .values_list("key", flat=True))  # fmt: skip

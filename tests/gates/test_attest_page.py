@@ -5,8 +5,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.audit.models import AuditEvent
 from apps.gates.models import Gate, Measurement
-from apps.launches.services import import_launch_spec
 from apps.signoffs.models import Assignment, Duty, Role
+from apps.specs.services import import_launch_spec
 from tests.helpers import to_yaml
 
 pytestmark = pytest.mark.django_db

@@ -10,8 +10,9 @@ import pytest
 from django.utils import timezone
 
 from apps.gates.models import Gate
-from apps.gates.services import Reading, attest, ingest_report, record_reading, request_waiver
+from apps.gates.services import Reading, attest, ingest_report, record_reading
 from apps.signoffs.models import Duty, Role
+from apps.signoffs.waivers import request_waiver
 from tests.gates.test_cached_rows import COBERTURA, _person, launch  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.django_db

@@ -14,10 +14,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.gates.models import Gate
-from apps.gates.services import Reading, attest, ingest_report, record_reading, request_waiver
-from apps.gates.views import FIRST_ROWS
-from apps.launches.services import import_launch_spec
+from apps.gates.services import Reading, attest, ingest_report, record_reading
+from apps.pages.gate_views import FIRST_ROWS
 from apps.signoffs.models import Assignment, Duty, Role
+from apps.signoffs.waivers import request_waiver
+from apps.specs.services import import_launch_spec
 from tests.helpers import to_yaml
 
 pytestmark = pytest.mark.django_db
@@ -343,7 +344,7 @@ def test_every_value_a_row_reads_is_in_the_key_it_is_kept_under():
     import inspect
     import re
 
-    from apps.gates.views import row_shows
+    from apps.pages.gate_views import row_shows
 
     template = (Path(__file__).parents[2] / "templates" / "gates" / "row.html").read_text()
     read = set(re.findall(r"\bgate\.(\w+)", template))

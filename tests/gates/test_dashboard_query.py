@@ -20,7 +20,7 @@ from apps.gates.services import (
     refill_kept_columns,
     update_covering_waiver,
 )
-from apps.launches.services import import_launch_spec
+from apps.specs.services import import_launch_spec
 from tests.helpers import to_yaml
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from apps.gates.models import Gate, Measurement
 from apps.gates.services import evaluate_gate
-from apps.launches.services import import_launch_spec
+from apps.specs.services import import_launch_spec
 from tests.gates.prometheus_server import wait_until
 from tests.helpers import ROOT, report_only, to_yaml
 

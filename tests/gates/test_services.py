@@ -10,7 +10,7 @@ from django.utils import timezone
 from apps.audit.models import AuditEvent
 from apps.gates.models import Gate, GateStatus, Measurement, StatusChange
 from apps.gates.services import Reading, attest, record_reading
-from apps.launches.services import import_launch_spec
+from apps.specs.services import import_launch_spec
 from tests.helpers import to_yaml
 
 pytestmark = pytest.mark.django_db

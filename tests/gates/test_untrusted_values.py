@@ -19,7 +19,7 @@ from apps.gates.services import (
     record_reading,
     record_readings,
 )
-from apps.launches.services import import_launch_spec
+from apps.specs.services import import_launch_spec
 from tests.helpers import ROOT, to_yaml
 
 pytestmark = pytest.mark.django_db

@@ -4,8 +4,8 @@ signed in. A module that needs another launch or person defines its own."""
 import pytest
 from django.contrib.auth import get_user_model
 
-from apps.launches.services import import_launch_spec
 from apps.signoffs.models import Assignment, Duty
+from apps.specs.services import import_launch_spec
 from tests.helpers import to_yaml
 
 

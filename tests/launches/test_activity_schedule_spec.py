@@ -6,8 +6,8 @@ import yaml
 
 from apps.gates.models import Gate
 from apps.launches.models import Activity, Launch
-from apps.launches.services import export_launch_spec, import_launch_spec
-from apps.launches.spec import SpecError, parse_spec
+from apps.specs.services import export_launch_spec, import_launch_spec
+from apps.specs.spec import SpecError, parse_spec
 from tests.helpers import DEMO_SPEC, to_yaml
 
 

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from apps.audit.models import AuditEvent
 from apps.gates.models import Gate
 from apps.launches.models import Launch, Phase
-from apps.launches.services import import_launch_spec
+from apps.specs.services import import_launch_spec
 from tests.helpers import to_yaml
 
 pytestmark = pytest.mark.django_db

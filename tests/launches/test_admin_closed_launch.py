@@ -11,8 +11,8 @@ from apps.api.services import create_api_token
 from apps.audit.models import AuditEvent
 from apps.gates.models import Gate, PrometheusSource
 from apps.launches.models import Activity, Launch, Phase, SequenceStep
-from apps.launches.services import import_launch_spec
 from apps.signoffs.models import Assignment, Duty, Role
+from apps.specs.services import import_launch_spec
 from tests.helpers import to_yaml
 
 pytestmark = pytest.mark.django_db

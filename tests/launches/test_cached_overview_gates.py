@@ -17,8 +17,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.gates.models import Gate
-from apps.gates.services import Reading, record_reading, request_waiver
-from apps.launches.services import import_launch_spec
+from apps.gates.services import Reading, record_reading
+from apps.signoffs.waivers import request_waiver
+from apps.specs.services import import_launch_spec
 from tests.helpers import to_yaml
 
 pytestmark = pytest.mark.django_db
@@ -103,7 +104,7 @@ DERIVED = {"rule_text": {"comparator", "threshold", "unit"}, "get_source_display
 
 
 def test_every_value_an_attention_row_reads_is_in_the_key_it_is_kept_under():
-    from apps.launches.views import attention_row_shows
+    from apps.pages.views import attention_row_shows
 
     template = Path(__file__).parents[2] / "templates" / "launches" / "overview_attention_row.html"
     read = set(re.findall(r"\bgate\.(\w+)", template.read_text()))

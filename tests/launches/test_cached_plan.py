@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.launches.models import Activity, ActivityStatus
-from apps.launches.services import import_launch_spec
 from apps.signoffs.models import Assignment, Duty
+from apps.specs.services import import_launch_spec
 from tests.helpers import to_yaml
 
 pytestmark = pytest.mark.django_db

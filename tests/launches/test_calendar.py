@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def demo(settings):
-    from apps.launches.demo import load_demo
+    from apps.demo.loader import load_demo
 
     settings.DEBUG = True
     load_demo()

@@ -30,7 +30,7 @@ PAGES = ["/launches/", f"/launches/{SLUG}/", f"/launches/{SLUG}/timeline/",
 
 @pytest.fixture
 def demo(settings):
-    from apps.launches.demo import load_demo
+    from apps.demo.loader import load_demo
 
     settings.DEBUG = True
     load_demo()
@@ -201,7 +201,7 @@ def test_an_outsider_sees_none_of_the_pages(client, demo):
 def test_the_overview_links_administration_pages_only_for_admins(client, django_user_model):
     import yaml
 
-    from apps.launches.services import import_launch_spec
+    from apps.specs.services import import_launch_spec
     from tests.helpers import MINIMAL_SPEC
 
     launch = import_launch_spec(raw=yaml.safe_dump(MINIMAL_SPEC), actor="test").launch

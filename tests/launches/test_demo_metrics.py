@@ -8,9 +8,9 @@ import time
 import pytest
 from django.core.management import call_command
 
+from apps.demo.loader import demo_fate
+from apps.demo.metrics import DEMO_INFO, answer
 from apps.gates.models import Gate, Measurement, Source
-from apps.launches.demo import demo_fate
-from apps.launches.demo_metrics import DEMO_INFO, answer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

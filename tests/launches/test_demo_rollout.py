@@ -11,9 +11,9 @@ from django.test import Client
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
-from apps.launches.demo import DEMO_SLUG, DemoRefused, rehearse_launch_day, set_breach
-from apps.launches.demo_metrics import answer
+from apps.demo.metrics import answer
 from apps.launches.models import Launch
+from apps.rollouts.demo import DEMO_SLUG, DemoRefused, rehearse_launch_day, set_breach
 from apps.rollouts.models import RolloutStage, RunStatus, StageStatus
 from apps.rollouts.services import RolloutRefused, analyse_run, start_run
 from apps.signoffs.services import record_decision

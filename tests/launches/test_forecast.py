@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from apps.gates.models import Gate, Waiver
 from apps.gates.services import Reading, record_reading
-from apps.launches.forecast import History, chart, forecast, load_history
-from apps.launches.services import import_launch_spec
+from apps.signoffs.forecast import History, chart, forecast, load_history
 from apps.signoffs.models import Assignment, Duty
+from apps.specs.services import import_launch_spec
 from tests.helpers import to_yaml
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
@@ -164,7 +164,7 @@ def test_the_overview_and_the_timeline_show_the_forecast(client, pm, launch):
 def test_the_timelines_forecast_follows_a_reading_and_the_clock(client, pm, launch):
     """The forecast is kept in the cache (views.forecast_part): a status change shows at once,
     and so does evidence going stale, with no write at all."""
-    from apps.launches.views import forecast_part
+    from apps.pages.views import forecast_part
     from apps.signoffs.readiness import readiness
 
     url = "/launches/atlas/timeline/"

@@ -10,8 +10,8 @@ from django.core.management import call_command
 from apps.audit.models import AuditEvent
 from apps.gates.models import Gate, GateStatus, Measurement
 from apps.launches.models import Activity, Launch, Phase
-from apps.launches.services import export_launch_spec, import_launch_spec
 from apps.signoffs.models import Role
+from apps.specs.services import export_launch_spec, import_launch_spec
 from tests.helpers import DEMO_SPEC, to_yaml
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from apps.launches.models import Launch, Shift
-from apps.launches.services import export_launch_spec, import_launch_spec
-from apps.launches.spec import SpecError, parse_spec
+from apps.specs.services import export_launch_spec, import_launch_spec
+from apps.specs.spec import SpecError, parse_spec
 from tests.helpers import DEMO_SPEC, to_yaml
 
 T0 = datetime(2027, 3, 2, 15, tzinfo=UTC)

@@ -13,9 +13,9 @@ from django.utils import timezone
 from apps.gates.models import Gate, GateStatus
 from apps.gates.services import Reading, record_reading
 from apps.launches.models import Launch
-from apps.launches.services import import_launch_spec
 from apps.signoffs.models import Assignment, Duty
 from apps.signoffs.readiness import readiness_of_many
+from apps.specs.services import import_launch_spec
 from tests.helpers import listed_launches, to_yaml
 
 pytestmark = pytest.mark.django_db
@@ -75,7 +75,7 @@ def test_the_launch_list_shows_each_launch(client, pm, launch):
 def test_the_launch_lists_gate_count_follows_a_spec_import(client, pm, launch, spec):
     """The count is kept in the cache (summary.active_gate_counts): an import that retires a
     gate shows at once."""
-    from apps.launches.services import import_launch_spec
+    from apps.specs.services import import_launch_spec
     from tests.helpers import to_yaml
 
     client.get("/launches/")

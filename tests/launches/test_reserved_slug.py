@@ -4,8 +4,8 @@ reserved, and a launch's slug never changes once it has events."""
 import pytest
 
 from apps.launches.models import Launch
-from apps.launches.services import import_launch_spec
-from apps.launches.spec import SpecError, parse_spec
+from apps.specs.services import import_launch_spec
+from apps.specs.spec import SpecError, parse_spec
 from tests.helpers import to_yaml
 
 pytestmark = pytest.mark.django_db

@@ -4,8 +4,8 @@ import pytest
 import yaml
 
 from apps.launches.models import Launch
-from apps.launches.services import export_launch_spec, import_launch_spec
-from apps.launches.spec import SpecError, parse_spec
+from apps.specs.services import export_launch_spec, import_launch_spec
+from apps.specs.spec import SpecError, parse_spec
 from tests.helpers import DEMO_SPEC, to_yaml
 
 

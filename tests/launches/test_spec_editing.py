@@ -16,10 +16,10 @@ from django.utils import timezone
 from apps.audit.models import AuditEvent
 from apps.gates.models import Gate
 from apps.launches.models import Launch
-from apps.launches.services import export_launch_spec, import_launch_spec
-from apps.launches.spec import MAX_SPEC_BYTES, parse_spec
-from apps.launches.spec_changes import ADDED, CHANGED, RETIRED, FieldChange, diff_specs
 from apps.signoffs.models import Assignment, Duty, Role
+from apps.specs.services import export_launch_spec, import_launch_spec
+from apps.specs.spec import MAX_SPEC_BYTES, parse_spec
+from apps.specs.spec_changes import ADDED, CHANGED, RETIRED, FieldChange, diff_specs
 from tests.helpers import MINIMAL_SPEC, to_yaml
 
 pytestmark = pytest.mark.django_db

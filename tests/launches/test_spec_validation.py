@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 from apps.audit.models import AuditEvent
 from apps.gates.models import Gate
 from apps.launches.models import Launch
-from apps.launches.spec import SpecError, parse_spec
+from apps.specs.spec import SpecError, parse_spec
 from tests.helpers import to_yaml
 
 

@@ -29,7 +29,7 @@ CRITICAL = ["k8s-cluster", "databases", "knowledge-transfer-1", "documentation-r
 
 @pytest.fixture
 def pm(client, settings):
-    from apps.launches.demo import load_demo
+    from apps.demo.loader import load_demo
 
     settings.DEBUG = True
     load_demo()

@@ -3,8 +3,8 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from apps.launches.services import import_launch_spec
 from apps.signoffs.models import Assignment, Duty, Role
+from apps.specs.services import import_launch_spec
 from portal import metrics
 from tests.helpers import to_yaml
 

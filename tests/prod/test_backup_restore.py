@@ -19,10 +19,10 @@ from django.utils import timezone
 
 from apps.gates.models import Gate
 from apps.gates.services import Reading, attest, ingest_report, record_reading
-from apps.launches.services import import_launch_spec
 from apps.signoffs.models import Assignment, Duty, Role
 from apps.signoffs.services import sign_off
 from apps.signoffs.snapshot import take_snapshot
+from apps.specs.services import import_launch_spec
 from tests.helpers import DEMO_SPEC, ROOT, to_yaml
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -15,7 +15,7 @@ def media(settings, tmp_path):
 @pytest.fixture
 def demo(settings, media):
     """The LLM-Research-Lab demo launch with its people (password launch-demo)."""
-    from apps.launches.demo import load_demo
+    from apps.demo.loader import load_demo
     from apps.launches.models import Launch
 
     settings.DEBUG = True
@@ -44,7 +44,7 @@ def atlas(spec, media):
     from apps.gates.evidence import store_evidence
     from apps.gates.models import Gate
     from apps.gates.services import Reading, record_reading
-    from apps.launches.services import import_launch_spec
+    from apps.specs.services import import_launch_spec
     from tests.helpers import to_yaml
 
     spec["sources"] = []

@@ -12,10 +12,10 @@ from django.test import Client
 from django.utils import timezone
 
 from apps.api.services import create_api_token
-from apps.launches.services import import_launch_spec
 from apps.reports.packets.launch_day import packet_runs
 from apps.reports.packets.render import render_packet
 from apps.rollouts.services import analyse_run, roll_back, start_run
+from apps.specs.services import import_launch_spec
 from tests.helpers import report_only, to_yaml
 from tests.reports.pdftext import pdf_text
 from tests.reports.test_export import export_to, run_verify, unpack

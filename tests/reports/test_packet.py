@@ -89,7 +89,7 @@ def test_a_spec_marking_no_success_criterion_says_so(atlas):
 
 
 def test_the_summary_carries_the_readiness_forecast(atlas):
-    from apps.launches.forecast import launch_forecast
+    from apps.signoffs.forecast import launch_forecast
 
     now = timezone.now()
     expected = " ".join(launch_forecast(atlas, now).sentence().split())

@@ -16,9 +16,9 @@ from django.utils import timezone
 from apps.api.services import create_api_token
 from apps.gates.sources import SourceError
 from apps.gates.sources.prometheus import read
-from apps.launches.services import import_launch_spec
 from apps.signoffs.models import Assignment, Duty, Role
 from apps.signoffs.services import record_decision
+from apps.specs.services import import_launch_spec
 from tests.gates.conftest import exporter, real_prometheus  # noqa: F401 - the gates' servers
 from tests.gates.prometheus_server import wait_until
 from tests.helpers import report_only, to_yaml

@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from apps.api.services import create_api_token
 from apps.audit.models import AuditEvent
-from apps.launches.services import import_launch_spec
 from apps.rollouts.models import HookCall, RolloutRun
 from apps.rollouts.services import analyse_run
+from apps.specs.services import import_launch_spec
 from tests.helpers import to_yaml
 from tests.rollouts.conftest import CHECKSUM, decide, flagger, hook, scraped
 

@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from apps.launches.models import Launch
-from apps.launches.services import export_launch_spec, import_launch_spec
-from apps.launches.spec import SpecError, parse_spec
 from apps.rollouts.models import Rollout, RolloutCriterion, RolloutStage
+from apps.specs.services import export_launch_spec, import_launch_spec
+from apps.specs.spec import SpecError, parse_spec
 from tests.helpers import DEMO_SPEC, to_yaml
 from tests.rollouts.conftest import ROLLOUT
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from apps.launches.services import import_launch_spec
 from apps.rollouts.warroom import war_room
+from apps.specs.services import import_launch_spec
 from tests.helpers import to_yaml
 
 pytestmark = pytest.mark.django_db

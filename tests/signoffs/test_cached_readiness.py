@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from apps.gates.models import Gate, Waiver
 from apps.gates.services import Reading, record_reading, update_covering_waiver
-from apps.launches.services import import_launch_spec
 from apps.signoffs.readiness import cached_gate_blockers, readiness
+from apps.specs.services import import_launch_spec
 from tests.helpers import to_yaml
 
 pytestmark = pytest.mark.django_db

@@ -11,9 +11,9 @@ import pytest
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
-from apps.launches.services import import_launch_spec
 from apps.signoffs.models import Assignment, DecisionMeeting, Duty, LaunchDecision
 from apps.signoffs.services import SigningRefused, record_decision
+from apps.specs.services import import_launch_spec
 from tests.helpers import to_yaml
 from tests.signoffs.conftest import PASSWORD, make_user
 

@@ -8,8 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apps.launches.services import import_launch_spec
 from apps.signoffs.models import Assignment, Condition, Duty, Role, SignatureRequest, SignOff
+from apps.specs.services import import_launch_spec
 from tests.helpers import to_yaml
 from tests.signoffs.conftest import PASSWORD, make_user, read, sign
 

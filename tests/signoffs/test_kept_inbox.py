@@ -18,12 +18,12 @@ from django.utils import timezone
 from apps.gates.models import Gate
 from apps.gates.services import ingest_report
 from apps.launches.models import Launch
-from apps.launches.services import import_launch_spec
 from apps.signoffs.inbox import inbox_for, kept_inbox
 from apps.signoffs.models import Assignment, Condition, Duty, Role, SignOff
 from apps.signoffs.readiness import readiness, readiness_of_many
 from apps.signoffs.requests import request_signoff
 from apps.signoffs.services import AssignmentInput, assign_role
+from apps.specs.services import import_launch_spec
 from tests.helpers import listed_launches, to_yaml
 from tests.signoffs.conftest import read, sign
 

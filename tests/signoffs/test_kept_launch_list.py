@@ -13,9 +13,9 @@ from django.utils import timezone
 from apps.gates.models import Gate
 from apps.gates.services import Reading, record_reading
 from apps.launches.models import Launch
-from apps.launches.services import import_launch_spec
-from apps.launches.views import launch_rows
+from apps.pages.views import launch_rows
 from apps.signoffs.models import Assignment, Duty
+from apps.specs.services import import_launch_spec
 from tests.helpers import listed_launches, to_yaml
 from tests.signoffs.conftest import read, sign
 

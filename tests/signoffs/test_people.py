@@ -164,7 +164,7 @@ def test_ending_an_assignment_asks_first_then_takes_the_role_away_and_is_audited
 
 
 def test_another_launchs_assignment_cannot_be_ended_from_here(client, ada, spec):
-    from apps.launches.services import import_launch_spec
+    from apps.specs.services import import_launch_spec
     from tests.helpers import to_yaml
 
     spec["launch"]["slug"] = "other"

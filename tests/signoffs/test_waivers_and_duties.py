@@ -11,7 +11,9 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.gates.models import Gate, GateStatus, Waiver
-from apps.gates.services import (
+from apps.launches.models import Launch
+from apps.signoffs.models import Assignment, Duty, Role, SignOff
+from apps.signoffs.waivers import (
     WaiverRefused,
     approve_waiver,
     refuse_waiver,
@@ -19,8 +21,6 @@ from apps.gates.services import (
     revoke_waiver,
     warn_expiring_waivers,
 )
-from apps.launches.models import Launch
-from apps.signoffs.models import Assignment, Duty, Role, SignOff
 from tests.signoffs.conftest import PASSWORD, make_user, read
 
 pytestmark = pytest.mark.django_db
@@ -264,7 +264,7 @@ def test_the_requester_and_the_pm_are_emailed_once_48_hours_before_expiry(
     gate = Gate.objects.get(key="coverage")
     waiver = request_waiver(gate=gate, user=people["vera"], reason="legacy",
                             expires_at=timezone.now() + timedelta(days=3))  # fmt: skip
-    from apps.gates.services import approve_waiver
+    from apps.signoffs.waivers import approve_waiver
 
     approve_waiver(waiver=waiver, user=quinn)
     mail.outbox.clear()

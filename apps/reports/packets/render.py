@@ -15,11 +15,11 @@ from apps.audit.checkpoints import issue_checkpoint
 from apps.audit.models import AuditEvent, chain_name
 from apps.gates.models import Gate, GateStatus, format_decimal
 from apps.gates.summary import dimension_summary
-from apps.launches.forecast import launch_forecast
 from apps.launches.models import Launch
 from apps.launches.timeline import gantt
 from apps.reports.packets.fetcher import PacketFetcher
 from apps.reports.packets.launch_day import packet_runs
+from apps.signoffs.forecast import launch_forecast
 from apps.signoffs.models import SignOff
 from apps.signoffs.readiness import readiness
 from apps.signoffs.snapshot import launch_digest

@@ -4,7 +4,7 @@ deterministic series, so that the demo launch's Prometheus gates stay alive with
 DEBUG only, and only when DEMO_METRICS is on and PROMETHEUS_URL is not set (portal/settings.py):
 the gates then query `<PORTAL_BASE_URL>/demo/prometheus`. A query is answered for the active gate
 of the demo launch that asks it, with a value on the side of its threshold the demo loader gave
-that gate (apps/launches/demo.py: most pass, a few fail, one source is down), wobbling a little
+that gate (apps/demo/loader.py: most pass, a few fail, one source is down), wobbling a little
 with time. The demo rollout's criteria, triggers and post-launch checks (and their baselines) are
 answered on the healthy side, unless a demo admin armed a breach: then a stage that started since
 answers the first rollback trigger's query on its firing side. Any other query is an empty result.
@@ -16,9 +16,10 @@ import re
 import time
 from decimal import Decimal
 
+from apps.demo.loader import demo_fate, demo_value
 from apps.gates.models import Gate, Source
 from apps.gates.rules import compare
-from apps.launches.demo import DEMO_SLUG, breach_armed_since, demo_fate, demo_value
+from apps.rollouts.demo import DEMO_SLUG, breach_armed_since
 from apps.rollouts.models import CriterionKind, RolloutCriterion, RolloutRun, RunStatus
 
 DEMO_INFO = "demo source: deterministic series of the portal's demo (make run), not a Prometheus"

@@ -10,10 +10,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from apps.launches.models import Launch
-from apps.launches.services import export_launch_spec
-from apps.launches.spec import MAX_SPEC_BYTES, SpecError
-from apps.launches.spec_editing import SpecStale, apply_spec, preview_spec
 from apps.signoffs.permissions import can_import_launch
+from apps.specs.services import export_launch_spec
+from apps.specs.spec import MAX_SPEC_BYTES, SpecError
+from apps.specs.spec_editing import SpecStale, apply_spec, preview_spec
 from portal.launch_access import get_launch_for_admin
 
 MANAGING = "plan"

@@ -2,8 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.launches.services import import_launch_spec
-from apps.launches.spec import MAX_SPEC_BYTES, SpecError
+from apps.specs.services import import_launch_spec
+from apps.specs.spec import MAX_SPEC_BYTES, SpecError
 
 
 class Command(BaseCommand):

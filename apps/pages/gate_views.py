@@ -1,3 +1,7 @@
+"""The gate pages of a launch (/launches/<slug>/gates/...): the list, a gate's page, attesting,
+waivers and evidence. Here, above the gates app, because they also ask the sign-off rules over a
+gate (who may attest it, ask for or decide on its waiver: apps/signoffs)."""
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,16 +20,15 @@ from apps.gates.evidence import store_evidence
 from apps.gates.forms import AttestationForm, WaiverDecisionForm, WaiverForm
 from apps.gates.history import CHART_POINTS, chart, kept_points, recent_values, sparkline
 from apps.gates.models import Evidence, Gate, GateStatus, Source, Waiver, format_decimal
-from apps.gates.services import (
+from apps.gates.services import attest, waiver_limit
+from apps.signoffs.permissions import can_attest, can_waive, permissions_for
+from apps.signoffs.waivers import (
     WaiverRefused,
     approve_waiver,
-    attest,
     refuse_waiver,
     request_waiver,
     revoke_waiver,
-    waiver_limit,
 )
-from apps.signoffs.permissions import can_attest, can_waive, permissions_for
 from portal import storage
 from portal.csvsafe import csv_text
 from portal.launch_access import get_launch_for_user

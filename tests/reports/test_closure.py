@@ -20,16 +20,18 @@ from apps.api.services import create_api_token, revoke_api_token
 from apps.audit.models import AuditEvent
 from apps.gates import tasks as gate_tasks
 from apps.gates.models import Gate, Measurement
-from apps.gates.services import attest, ingest_report, request_waiver
-from apps.launches.closure import ClosureRefused, close_launch
+from apps.gates.services import attest, ingest_report
 from apps.launches.models import Activity, Launch, LaunchClosed
-from apps.launches.services import import_launch_spec, update_activity
+from apps.reports.closure import close_launch
 from apps.reports.packets.jobs import request_packet
 from apps.reports.packets.summary_report import open_report
 from apps.rollouts import tasks as rollout_tasks
+from apps.rollouts.closure import ClosureRefused
 from apps.rollouts.postlaunch import analyse_validation, start_validation
 from apps.rollouts.services import analyse_run, start_run
 from apps.signoffs.services import record_decision
+from apps.signoffs.waivers import request_waiver
+from apps.specs.services import import_launch_spec, update_activity
 from apps.webhooks.services import create_subscription
 from tests.gates.conftest import exporter, real_prometheus  # noqa: F401 - the gates' servers
 from tests.helpers import to_yaml

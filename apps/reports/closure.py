@@ -1,6 +1,7 @@
 """Closing a launch (8.6): a launch admin closes it once post-launch validation is done and the
-user-acceptance and lessons-learned attestations stand. Closing issues the metrics summary report
-(a signed PDF) and makes the launch read-only: every write goes through Launch.refuse_if_closed().
+user-acceptance and lessons-learned attestations stand (apps/rollouts/closure.py says when).
+Closing issues the metrics summary report (a signed PDF) and makes the launch read-only: every
+write goes through Launch.refuse_if_closed().
 
 A validation that failed or was inconclusive (or a launch with nothing to validate) may still be
 closed, with a reason, which the report and the audit event carry.
@@ -12,36 +13,9 @@ from django.utils import timezone
 from apps.audit.services import record
 from apps.launches.models import Launch, LaunchStatus
 from apps.reports.packets.summary_report import KIND, issue_summary
+from apps.rollouts.closure import ClosureRefused, closure_refusal
 from apps.rollouts.postlaunch import post_launch_summary
 from apps.signoffs.permissions import administers
-
-REASON_LIMIT = 2000
-
-
-class ClosureRefused(Exception):
-    """Closing is not allowed (yet); `status` is what the page or API answers."""
-
-    def __init__(self, status: int, reason: str):
-        super().__init__(reason)
-        self.status, self.reason = status, reason
-
-
-def closure_refusal(launch: Launch, *, reason: str = "", now=None) -> ClosureRefused | None:
-    """Why the launch may not be closed now (with `reason`), or None."""
-    summary = post_launch_summary(launch, now)
-    if summary.state in ("not_started", "running") and summary.has_checks:
-        return ClosureRefused(409, f"post-launch validation is {summary.state_text.lower()}: "
-                                   "close the launch once its window has elapsed")  # fmt: skip
-    if summary.state != "passed" and not reason.strip():
-        why = (f"post-launch validation {summary.state_text.lower()}" if summary.has_checks
-               else "the launch has no post-launch checks")  # fmt: skip
-        return ClosureRefused(400, f"{why}: say why the launch is closed all the same")
-    if len(reason) > REASON_LIMIT:
-        return ClosureRefused(400, f"the reason is over {REASON_LIMIT} characters")
-    missing = [f"{a.name} is {a.status}" for a in summary.attestations if not a.done]
-    if missing:
-        return ClosureRefused(409, f"attest first: {'; '.join(missing)}")
-    return None
 
 
 def close_launch(*, launch: Launch, actor, reason: str = "", now=None) -> Launch:

@@ -1,12 +1,13 @@
-"""The pages of one launch, and of those apps without a URL conf of their own (gates, sign-offs,
-the audit log): `launch_patterns` open the namespace "launches" that portal/urls.py builds."""
+"""The pages of one launch (apps.pages: the overview, timeline and gate pages), and of those apps
+without a URL conf of their own (sign-offs, the audit log, the spec): `launch_patterns` open the
+namespace "launches" that portal/urls.py builds."""
 
 from django.urls import path
 
 from apps.audit import views as audit_views
-from apps.gates import views as gate_views
-from apps.launches import closure_views, demo_views, spec_views, views
+from apps.pages import gate_views, views
 from apps.signoffs import views as signoff_views
+from apps.specs import spec_views
 
 launch_patterns = [
     path("", views.launch_list, name="list"),
@@ -35,9 +36,6 @@ launch_patterns = [
         signoff_views.notification_settings,
         name="notifications",
     ),
-    path("<slug:slug>/close/", closure_views.close, name="close"),
-    path("<slug:slug>/summary.pdf", closure_views.summary_download, name="summary"),
-    path("<slug:slug>/demo/launch-day/", demo_views.demo_launch_day, name="demo-launch-day"),
     path("<slug:slug>/spec/", spec_views.spec_edit, name="spec"),
     path("<slug:slug>/spec.yaml", spec_views.spec_download, name="spec-download"),
 ]

@@ -1,5 +1,5 @@
 """The demo's launch day controls (/launches/<slug>/demo/launch-day/, DEBUG and the demo metrics
-source only): thin doors onto apps/launches/demo.py and apps/rollouts/services.py. A launch admin
+source only): thin doors onto apps/rollouts/demo.py and apps/rollouts/services.py. A launch admin
 moves the demo's T-0 to now, arms or disarms a breach, and starts a run."""
 
 from django.contrib import messages
@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from apps.launches.demo import (
+from apps.rollouts.demo import (
     DemoRefused,
     breach_armed_since,
     check_demo_control,

@@ -17,18 +17,17 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from kombu import Connection
 
 from apps.audit.models import AuditEvent
+from apps.demo import metrics as demo_metrics
 from apps.gates import rows
 from apps.gates.models import Gate, GateStatus, Source, Waiver
 from apps.gates.summary import active_gate_counts, dimension_summary, owners_of
-from apps.launches import demo_metrics
 from apps.launches.calendar import calendar_token, launch_calendar, user_from_token
-from apps.launches.forecast import chart as burnup_chart
-from apps.launches.forecast import launch_forecast
-from apps.launches.forms import ActivityForm
 from apps.launches.models import Activity, ActivityStatus, Launch
-from apps.launches.services import update_activity
 from apps.launches.timeline import build_plan, gantt, is_slipped, key_of
 from apps.launches.timeline import rows as timeline_rows
+from apps.pages.forms import ActivityForm
+from apps.signoffs.forecast import chart as burnup_chart
+from apps.signoffs.forecast import launch_forecast
 from apps.signoffs.inbox import kept_inbox
 from apps.signoffs.permissions import (
     can_edit_timeline,
@@ -36,6 +35,7 @@ from apps.signoffs.permissions import (
     visible_launches,
 )
 from apps.signoffs.readiness import Readiness, gate_blockers, readiness, readiness_of_many
+from apps.specs.services import update_activity
 from portal.launch_access import get_launch_for_user
 
 OVERVIEW_GATES = 25  # the overview lists gates needing attention; the gates page has them all

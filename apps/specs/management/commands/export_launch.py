@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.launches.models import Launch
-from apps.launches.services import export_launch_spec
+from apps.specs.services import export_launch_spec
 
 
 class Command(BaseCommand):

@@ -1,4 +1,6 @@
-"""Writes to launches: importing a launch spec in place, exporting it back to YAML."""
+"""Importing a launch spec in place (its launch, phases, gates, roles, sequence and rollout),
+exporting a launch back to YAML, and the timeline's edit of an activity's status and owner (both
+fields of the spec)."""
 
 import hashlib
 from dataclasses import dataclass, field
@@ -19,10 +21,10 @@ from apps.launches.models import (
     Phase,
     SequenceStep,
 )
-from apps.launches.spec import parse_spec
-from apps.launches.spec_yaml import dump_yaml
 from apps.rollouts.spec import export_rollout, sync_rollout
 from apps.signoffs.models import Role
+from apps.specs.spec import parse_spec
+from apps.specs.spec_yaml import dump_yaml
 from portal import storage
 
 

@@ -1,4 +1,4 @@
-"""POST /launches/<slug>/close/: a launch admin closes the launch (apps/launches/closure.py), and
+"""POST /launches/<slug>/close/: a launch admin closes the launch (apps/reports/closure.py), and
 GET /launches/<slug>/summary.pdf downloads its metrics summary report."""
 
 from django.contrib import messages
@@ -8,8 +8,9 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.launches.closure import ClosureRefused, close_launch
+from apps.reports.closure import close_launch
 from apps.reports.packets.summary_report import open_report, summary_filename
+from apps.rollouts.closure import ClosureRefused
 from portal.launch_access import get_launch_for_user
 
 

@@ -12,16 +12,16 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from apps.launches.models import Launch
-from apps.launches.services import (
+from apps.signoffs.models import Duty
+from apps.signoffs.services import AssignmentInput, assign_role
+from apps.specs.services import (
     ImportResult,
     export_launch_spec,
     import_launch_spec,
     store_spec_text,
 )
-from apps.launches.spec import SpecError, parse_spec
-from apps.launches.spec_changes import SpecChanges, diff_specs
-from apps.signoffs.models import Duty
-from apps.signoffs.services import AssignmentInput, assign_role
+from apps.specs.spec import SpecError, parse_spec
+from apps.specs.spec_changes import SpecChanges, diff_specs
 
 NEW_LAUNCH = ""  # the base SHA-256 of a preview that creates a launch
 RESERVED_PAGES = frozenset({"import"})  # /launches/import/ is a page, not a launch
