@@ -128,6 +128,7 @@ def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
         "plan_parts": overview_plan_parts(launch, now),
         "missing": [b for b in state.blockers if b.kind == "signoff"],
         "brief": [(role, state.signoffs.get(role.pk)) for role in roles],
+        "record": record["parts"],
         "recent": AuditEvent.objects.for_launch(launch.slug).reverse()[:8],
     }  # fmt: skip
     if request.headers.get("HX-Request"):  # the live part's poll (every 15 s)
@@ -137,17 +138,24 @@ def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def overview_record_part(launch, now) -> dict:
-    """What the overview reads from the launch's record: its unretired roles and the sign-offs'
-    half of readiness (readiness() over no gates: the gates' half comes with the cached gate
-    parts; together, readiness() over the launch). Kept under the launch's newest audit event of
-    what people did (`record_version`: a sign-off, its invalidation, a role change) and gate
-    statuses (rows.STATUS: a spec import, an admin change)."""
+    """What the overview reads from the launch's record: its unretired roles, the sign-offs' half
+    of readiness (readiness() over no gates: the gates' half comes with the cached gate parts;
+    together, readiness() over the launch), and the parts drawn from them and from the decision
+    in force (templates/launches/overview_record.html). Kept under the launch's newest audit
+    event of what people did (`record_version`: a sign-off, its invalidation, a role change, a
+    decision) and gate statuses (rows.STATUS: a spec import, an admin change)."""
 
     def draw() -> tuple[dict, None]:
         roles = list(launch.roles.filter(retired_at__isnull=True))
-        return {"roles": roles, "signed": readiness(launch, now, gates=[], roles=roles)}, None
+        signed = readiness(launch, now, gates=[], roles=roles)
+        context = {"launch": launch, "roles": roles, "decided": launch.current_decision(),
+                   "missing": signed.blockers,
+                   "brief": [(role, signed.signoffs.get(role.pk)) for role in roles]}  # fmt: skip
+        parts = rows.render_parts("launches/overview_record.html", context,
+                                  ("decision", "missing", "brief", "roles"))  # fmt: skip
+        return {"roles": roles, "signed": signed, "parts": parts}, None
 
-    return rows.fragment(launch.pk, f"record;{launch.record_version}", now, draw, rows.STATUS)
+    return rows.fragment(launch.pk, f"record/2;{launch.record_version}", now, draw, rows.STATUS)
 
 
 def overview_plan_parts(launch, now) -> dict:
