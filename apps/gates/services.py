@@ -79,7 +79,7 @@ def record_readings(evaluations: list[Evaluation], *, actor) -> list[Measurement
     now = timezone.now()
     verdicts = [_judge(e.gate, e.reading) for e in evaluations]
     with transaction.atomic():
-        locked = _lock_gates([e.gate.pk for e in evaluations])
+        locked = _lock_gates([e.gate for e in evaluations])
         taken = _measured_slots(evaluations)
         results: list[Measurement | None] = []
         for e, judged in zip(evaluations, verdicts, strict=True):
@@ -221,10 +221,19 @@ def _newest_points(gates) -> dict[int, list]:
     return points
 
 
-def _lock_gates(ids: list[int]) -> dict[int, Gate]:
-    """The gates, locked in id order (so that concurrent batches cannot deadlock)."""
-    gates = Gate.objects.select_for_update(of=("self",)).select_related("launch")
-    return {gate.pk: gate for gate in gates.filter(pk__in=ids).order_by("pk")}
+def _lock_gates(given: list[Gate]) -> dict[int, Gate]:
+    """The gates, locked in id order (so that concurrent batches cannot deadlock), each with its
+    launch: the one `given` carries when every given gate carries it, otherwise loaded with it."""
+    carried = all(Gate.launch.is_cached(gate) for gate in given)
+    gates = Gate.objects.select_for_update(of=("self",))
+    if not carried:
+        gates = gates.select_related("launch")
+    locked = {gate.pk: gate for gate in gates.filter(pk__in=[g.pk for g in given]).order_by("pk")}
+    if carried:
+        for gate in given:
+            if gate.pk in locked:
+                locked[gate.pk].launch = gate.launch
+    return locked
 
 
 def _measured_slots(evaluations: list[Evaluation]) -> set[tuple[int, datetime]]:
@@ -453,14 +462,17 @@ def ingest_report(
     Refused (IngestError, nothing stored) when it cannot be parsed or applies to no gate.
     """
     launch.refuse_if_closed()  # a closed launch is read-only
-    gates = _report_gates(launch, gate_key)
+    named = _report_gates(launch, key=gate_key) if gate_key else []
     try:
-        parsed = parse_report(data, format or (gates[0].format if gate_key else None))
+        parsed = parse_report(data, format or (named[0].format if named else None))
     except UnknownFormat as exc:
         raise IngestError(415, str(exc)) from None
     except ReportError as exc:
         raise IngestError(400, str(exc)) from None
-    gates = [g for g in gates if g.format == parsed.format]
+    if gate_key:
+        gates = [g for g in named if g.format == parsed.format]
+    else:  # the launch's report gates that read this format, and only those
+        gates = _report_gates(launch, format=parsed.format)
     if not gates:
         where = f"gate {gate_key!r}" if gate_key else f"launch {launch.slug!r}"
         raise IngestError(400, f"no report gate of {where} reads {parsed.format} reports")
@@ -484,14 +496,16 @@ def ingest_report(
     return measurements
 
 
-def _report_gates(launch, gate_key: str | None) -> list[Gate]:
-    gates = launch.gates.active().filter(source=Source.REPORT).select_related("launch")
-    if gate_key is None:
-        return list(gates)
-    gate = gates.filter(key=gate_key).first()
-    if gate is None:
-        raise IngestError(400, f"launch {launch.slug!r} has no report gate {gate_key!r}")
-    return [gate]
+def _report_gates(launch, *, key: str | None = None, format: str | None = None) -> list[Gate]:
+    """The launch's active report gate `key` (IngestError if it has none), or those reading
+    `format`; each with `launch` as its launch (not loaded again)."""
+    gates = launch.gates.active().filter(source=Source.REPORT).order_by("order", "key")
+    found = list(gates.filter(key=key) if key is not None else gates.filter(format=format))
+    if key is not None and not found:
+        raise IngestError(400, f"launch {launch.slug!r} has no report gate {key!r}")
+    for gate in found:
+        gate.launch = launch
+    return found
 
 
 # --- people -------------------------------------------------------------------------------------

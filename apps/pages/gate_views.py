@@ -252,7 +252,8 @@ def _gate_page(request, gate: Gate, *, status: int = 200, error: str = "") -> Ht
                                lambda: (_gate_history_parts(launch, gate), None), rows.HISTORY),
         "waivers": waivers,
         "waiver_warning": gate.waiver_warning(now),
-        "roles": [r for r in launch.roles.filter(retired_at__isnull=True)
+        # In the launch's order (Role's default order joins the launch to sort by it).
+        "roles": [r for r in launch.roles.filter(retired_at__isnull=True).order_by("order", "key")
                   if gate.category in r.categories],
         "may_attest": gate.source == Source.MANUAL and allowed.may_attest(gate),
         "may_waive": allowed.may_waive(gate),

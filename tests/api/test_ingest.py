@@ -5,6 +5,8 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.api.models import ApiToken
 from apps.audit.models import AuditEvent
@@ -62,6 +64,20 @@ def test_a_junit_report_measures_every_junit_gate(client, launch):
         "pass-rate": ("tests.pass_percent", "75", "failing"),
     }
     assert AuditEvent.objects.filter(action="report.ingested").count() == 1
+
+
+def test_an_ingest_loads_the_gates_reading_its_format_and_no_launch_again(client, launch):
+    """Only the report gates that read the report's format are loaded (the cobertura gate is
+    not), once, and their launch is the token's, not joined in again."""
+    token = _token(launch)
+    report = fixture("junit/maven-surefire-TEST-com.shape.CircleTest.xml")
+    with CaptureQueriesContext(connection) as queries:
+        assert _post(client, token, report).status_code == 201
+    gate_reads = [q["sql"] for q in queries.captured_queries
+                  if q["sql"].startswith('SELECT "gates_gate"."id"')]  # fmt: skip
+    assert len(gate_reads) == 2, gate_reads  # the report gates reading junit, then their lock
+    assert all('"launches_launch"' not in sql for sql in gate_reads), gate_reads
+    assert '"gates_gate"."format" = ' in gate_reads[0]
 
 
 def test_the_named_gate_only(client, launch):
