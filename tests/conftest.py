@@ -1,4 +1,5 @@
 import copy
+from collections.abc import Iterator
 
 import pytest
 
@@ -63,3 +64,23 @@ def _source_allowlist(settings):
 def _fast_password_hashing(settings):
     # The suite creates and checks many passwords; the real hasher is tested by Django itself.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def redis_cache(settings) -> Iterator[str]:
+    """The portal's cache on Redis, as in production (its counters move in one step, so a bump
+    may name the gates it changed: apps/gates/rows.py); a database of its own on the test
+    broker's Redis, emptied before and after."""
+    import redis
+
+    from tests.celery_worker import broker_url
+
+    url = broker_url().rsplit("/", 1)[0] + "/14"
+    try:
+        redis.Redis.from_url(url).flushdb()
+    except redis.ConnectionError as exc:
+        raise RuntimeError(f"these tests need Redis at {url} (make test has it): {exc}") from None
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": url, "KEY_PREFIX": "test"}}  # fmt: skip
+    yield url
+    redis.Redis.from_url(url).flushdb()

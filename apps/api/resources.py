@@ -180,18 +180,36 @@ class GateList(LaunchScopedView, generics.ListAPIView):
         # The serialized gates, cached as the gate pages' rows are (apps/gates/rows.py): per
         # launch version and filters, until a gate's evidence or waiver runs out; the same for
         # everyone the view lets in, so only the page is cut per request.
-        variant = f"api-gates;{urlencode(filters_asked, doseq=True)}"
-        found = cached_rows.fragment(self.launch.pk, variant, now,
-                                     lambda: self._serialized(gates, now, wanted))  # fmt: skip
-        return self.get_paginated_response(self.paginate_queryset(found))
+        variant = f"api-gates/2;{urlencode(filters_asked, doseq=True)}"
+        found = cached_rows.fragment(
+            self.launch.pk, variant, now, lambda: self._serialized(gates, now, wanted),
+            update=lambda kept, changed: self._updated(gates, now, wanted, kept, changed),
+        )  # fmt: skip
+        return self.get_paginated_response(self.paginate_queryset(found["items"]))
 
-    def _serialized(self, gates, now, wanted: str) -> tuple[list, object]:
+    def _serialized(self, gates, now, wanted: str) -> tuple[dict, object]:
         # One query: the filtered gates with newest measurement and waiver; status in Python.
+        loaded = self._loaded(gates, now)
+        shown = [gate for gate in loaded if gate.status == wanted] if wanted else loaded
+        kept = {"items": self._serialize(shown), **cached_rows.gate_index(shown, loaded, now)}
+        return kept, cached_rows.stale_at(loaded, now)
+
+    def _updated(self, gates, now, wanted: str, kept: dict, changed: set):
+        """The list kept under an earlier version with the gates read since serialized again
+        (rows.updated_by_gate), or None to serialize them all."""
+        loaded = self._loaded(gates.filter(pk__in=changed), now)
+        shown = [gate for gate in loaded if gate.status == wanted] if wanted else loaded
+        return cached_rows.updated_by_gate(kept, changed, loaded, shown, now, self._serialize,
+                                           "items")  # fmt: skip
+
+    def _loaded(self, gates, now):  # (`list` here is the view method)
         loaded = list(gates.for_dashboard(now))
         for gate in loaded:
             gate.status, gate.status_reason = gate.current_status(now)
-        shown = [gate for gate in loaded if gate.status == wanted] if wanted else loaded
-        return list(self.get_serializer(shown, many=True).data), cached_rows.stale_at(loaded, now)
+        return loaded
+
+    def _serialize(self, gates):
+        return list(self.get_serializer(gates, many=True).data)
 
 
 class GateScopedView(LaunchScopedView):

@@ -301,18 +301,22 @@ class Gate(models.Model):
         self.spark_points = [*self.spark_points, spark_point(measurement)][-SPARK_POINTS:]
         return True
 
+    def evidence_status(self, now) -> tuple[str, str]:
+        """(status, reason) as the gate's evidence alone says at `now`: stale evidence is unknown
+        (current_status() before any waiver)."""
+        if self.last_measured_at is None:
+            return GateStatus.PENDING, "never measured"
+        if self.state == GateStatus.UNKNOWN:
+            return self.state, self.state_reason
+        if self.last_evidence_at is None or self.last_evidence_at < now - self.max_age:
+            # Failing polls do not keep a gate fresh: only a reading with a value does.
+            return GateStatus.UNKNOWN, "stale: no fresh evidence within max_age"
+        return self.state, self.state_reason
+
     def current_status(self, now=None) -> tuple[str, str]:
         """(status, reason) as of `now`: stale evidence is unknown; a waiver covers non-passing."""
         now = now or timezone.now()
-        if self.last_measured_at is None:
-            status, reason = GateStatus.PENDING, "never measured"
-        elif self.state == GateStatus.UNKNOWN:
-            status, reason = self.state, self.state_reason
-        elif self.last_evidence_at is None or self.last_evidence_at < now - self.max_age:
-            # Failing polls do not keep a gate fresh: only a reading with a value does.
-            status, reason = GateStatus.UNKNOWN, "stale: no fresh evidence within max_age"
-        else:
-            status, reason = self.state, self.state_reason
+        status, reason = self.evidence_status(now)
         if status == GateStatus.PASSING:
             return status, reason
         waiver = self.waiver_at(now)  # expiry counts at once, even a moment after a page's join

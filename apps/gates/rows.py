@@ -17,7 +17,9 @@ import secrets
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
@@ -39,52 +41,116 @@ EVERYTHING = (GATES, STATUS, HISTORY, PLAN)  # a spec import, an admin change, a
 
 
 def _version_key(launch_id: int, drawn_from: str = GATES) -> str:
-    return f"{drawn_from}:version:{launch_id}"
+    return f"{drawn_from}:version/2:{launch_id}"
 
 
-def version(launch_id: int, drawn_from: str = GATES) -> str:
-    """The launch's current version (a new one when the cache has none: never an old one)."""
+def _changed_key(launch_id: int, kept_version: int) -> str:
+    return f"{GATES}:changed:{launch_id}:{kept_version}"
+
+
+def version(launch_id: int, drawn_from: str = GATES) -> int:
+    """The launch's current version: a counter that bump() moves on by one, from a random start
+    when the cache has none (never an old one, so never a fragment kept before it was lost)."""
     key = _version_key(launch_id, drawn_from)
     found = cache.get(key)
     if found is None:
-        cache.add(key, secrets.token_hex(8), None)
+        cache.add(key, secrets.randbelow(2**62), None)
         found = cache.get(key)
     return found
 
 
-def bump(launch_id: int, drawn_from: tuple[str, ...] = A_GATE) -> None:
+def bump(launch_id: int, drawn_from: tuple[str, ...] = A_GATE, *, gates=None) -> None:
     """What the launch's fragments drawn from each of `drawn_from` show may have changed: every
-    one of them is stale.
+    one of them is stale. `gates` (ids): only what those gates show changed, none of them
+    changed its status, and no gate was added or retired; a fragment drawn from GATES may then
+    be drawn again from the one kept under the version before, for those gates alone (see
+    fragment(update=...)).
 
     At once, and again when the transaction commits: a page rendered in between (from the data
     before the commit) is kept under a version nobody asks for after the commit.
     """
-    keys = [_version_key(launch_id, name) for name in drawn_from]
+
+    linked = gates is not None and _counts_atomically()
 
     def renew() -> None:
-        cache.set_many({key: secrets.token_hex(8) for key in keys}, None)
+        for name in drawn_from:
+            moved = _next_version(launch_id, name)
+            if name == GATES and linked:
+                cache.set(_changed_key(launch_id, moved), frozenset(gates), FRAGMENT_SECONDS)
 
     renew()
     transaction.on_commit(renew)
 
 
+def _counts_atomically() -> bool:
+    """Whether the cache moves a counter in one step (Redis; one process's memory), so that two
+    bumps never get the same version: only then may a version name the gates it changed. The
+    database cache reads and writes (two bumps may meet on one version, each naming its own
+    gates): there every bump draws everything again."""
+    return isinstance(caches["default"], RedisCache | LocMemCache)
+
+
+def _next_version(launch_id: int, drawn_from: str) -> int:
+    key = _version_key(launch_id, drawn_from)
+    try:
+        return cache.incr(key)  # atomic: each bump its own version
+    except ValueError:  # none in the cache (lost, or never asked for)
+        cache.add(key, secrets.randbelow(2**62), None)
+        return cache.incr(key)
+
+
 def fragment(
-    launch_id: int, variant: str, now: datetime, render: Callable, drawn_from: str = GATES
-) -> str:
+    launch_id: int,
+    variant: str,
+    now: datetime,
+    render: Callable,
+    drawn_from: str = GATES,
+    *,
+    update: Callable | None = None,
+):
     """The fragment of `variant` (the filters, or a role's scope) of the launch's current version
     of what it is `drawn_from`.
 
     `render()` returns (html, stale_at): the markup (or a dict of markups and the small values
     they were drawn with) and the moment it goes stale by time alone (None: never). It is called
-    only when the cache has no fresh fragment.
+    only when the cache has no fresh fragment. `update(kept, gates)` (GATES only) may draw it
+    from the one kept under an earlier version when every bump since named the gates it changed
+    (bump(gates=...)): it returns (html, stale_at), or None to have it rendered.
     """
-    key = _fragment_key(drawn_from, launch_id, version(launch_id, drawn_from), variant)
+    current = version(launch_id, drawn_from)
+    key = _fragment_key(drawn_from, launch_id, current, variant)
     found = cache.get(key)
     if _fresh(found, now):
         return found[0]
-    html, stale_at = render()
+    drawn = None
+    if update is not None and drawn_from == GATES and _counts_atomically():  # else no links
+        earlier = _kept_before(launch_id, current, variant, now)
+        drawn = update(*earlier) if earlier else None
+    html, stale_at = drawn if drawn is not None else render()
     cache.set(key, (html, stale_at), FRAGMENT_SECONDS)
     return html
+
+
+LOOK_BACK = 8  # versions fragment() looks back for a kept fragment to update
+
+
+def _kept_before(launch_id: int, current: int, variant: str, now: datetime):
+    """(the fresh fragment of `variant` kept under the newest earlier version, the gates changed
+    since), when every version since then names the gates it changed; otherwise None. One cache
+    round trip for the versions' links, then one per earlier version until a fragment is found
+    (the fragments are large: none is read that is not used)."""
+    links = {v: _changed_key(launch_id, v) for v in range(current, current - LOOK_BACK, -1)}
+    found = cache.get_many(list(links.values()))
+    gates: set = set()
+    for v in range(current - 1, current - 1 - LOOK_BACK, -1):
+        link = found.get(links[v + 1])
+        if link is None:
+            return None  # a bump that did not say which gates, or one the cache lost
+        gates |= link
+        kept = cache.get(_fragment_key(GATES, launch_id, v, variant))
+        if _fresh(kept, now):
+            return kept[0], gates
+    return None
 
 
 def _fragment_key(drawn_from: str, launch_id: int, kept_version: str, variant: str) -> str:
@@ -145,6 +211,42 @@ def stale_at(gates: Iterable, now: datetime) -> datetime | None:
         if expires is not None:
             moments += [expires, expires - WAIVER_WARNING]
     return min((m for m in moments if m > now), default=None)
+
+
+def gate_index(shown: list, loaded: list, now: datetime) -> dict:
+    """What a kept list of gates needs to be drawn again for some of them alone
+    (updated_by_gate): per item, its gate, the status it shows and when that runs out by time;
+    and the first moment a gate it does not show (`loaded`, not `shown`) changes status."""
+    showing = {gate.pk for gate in shown}
+    hidden = [gate for gate in loaded if gate.pk not in showing]
+    return {"index": [(gate.pk, gate.status, stale_at([gate], now)) for gate in shown],
+            "hidden_until": stale_at(hidden, now)}  # fmt: skip
+
+
+def updated_by_gate(
+    kept: dict, changed: set, loaded: list, shown: list, now: datetime, draw: Callable, items: str
+) -> tuple[dict, datetime | None] | None:
+    """A list of gates kept under an earlier version (kept[items], with gate_index()'s keys),
+    with the items of the gates `changed` since drawn again by `draw(gates)`: `loaded` are
+    those of them its filters take (each with its status now), `shown` those it shows. None
+    (draw it whole) when one of them joins or leaves the list or shows another status."""
+    place = {pk: at for at, (pk, _, _) in enumerate(kept["index"])}
+    showing = {gate.pk: gate for gate in shown}
+    for pk in changed:
+        gate = showing.get(pk)
+        if (gate is None) != (pk not in place):
+            return None
+        if gate is not None and gate.status != kept["index"][place[pk]][1]:
+            return None
+    drawn, index = list(kept[items]), list(kept["index"])
+    again = gate_index(shown, loaded, now)
+    for gate, item, entry in zip(shown, draw(shown), again["index"], strict=True):
+        drawn[place[gate.pk]], index[place[gate.pk]] = item, entry
+    hidden_until = min((m for m in (kept["hidden_until"], again["hidden_until"]) if m),
+                       default=None)  # fmt: skip
+    moments = [m for _, _, m in index if m] + ([hidden_until] if hidden_until else [])
+    updated = {**kept, items: drawn, "index": index, "hidden_until": hidden_until}
+    return updated, min((m for m in moments if m > now), default=None)
 
 
 def drawn_once(

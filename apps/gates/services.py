@@ -89,15 +89,23 @@ def record_readings(evaluations: list[Evaluation], *, actor) -> list[Measurement
             results.append(_measurement(locked[e.gate.pk], e, judged, e.at or now))
         stored = [m for m in results if m is not None]
         _insert(stored)
+        said = {m.gate.pk: m.gate.evidence_status(m.evaluated_at)[0] for m in stored}
         changes = [(m, before) for m in stored if (before := _step(m.gate, m)) != m.gate.state]
         late = [m.gate for m in stored if m.gate.latest_measurement_id != m.pk]
         _reread_points(late)
         _save_states([m.gate for m in stored])
+        # Launches where a gate shows another status: its state changed, or its evidence (a
+        # fresh reading of a gate gone stale, whose state stays as it was).
+        moved = {m.gate.launch_id for m, _ in changes} | {
+            m.gate.launch_id for m in stored
+            if m.gate.evidence_status(m.evaluated_at)[0] != said[m.gate.pk]}  # fmt: skip
         for launch_id in {m.gate.launch_id for m in stored}:
-            rows.bump(launch_id, (rows.GATES,))  # each gate's row shows its newest reading
+            # Each gate's row shows its newest reading: with no status changed, only those rows.
+            read = [m.gate.pk for m in stored if m.gate.launch_id == launch_id]
+            rows.bump(launch_id, (rows.GATES,), gates=None if launch_id in moved else read)
         for launch_id in {gate.launch_id for gate in late}:
             rows.bump(launch_id, (rows.HISTORY,))  # not the newest: its gate's page is redrawn
-        for launch_id in {m.gate.launch_id for m, _ in changes}:
+        for launch_id in moved:
             rows.bump(launch_id, (rows.STATUS,))  # the forecast follows statuses alone
         lock_chains(m.gate.launch.slug for m, _ in changes)  # a batch spans launches: no deadlock
         for measurement, before in changes:

@@ -140,15 +140,28 @@ def gate_list(request: HttpRequest, slug: str) -> HttpResponse:
     f = {k: request.GET.get(k, "") for k in ("category", "status", "blocking", "source", "sort")}
     if request.GET.get("format") == "csv":
         return _gates_csv(launch, _listed_gates(launch, f, now))
-    listed: list[Gate] = []  # filled when the rows are rendered, not when the cache has them
 
     def draw() -> tuple[dict, object]:
-        listed.extend(_listed_gates(launch, f, now))
-        kept = {"rows": _gate_rows(launch, listed, now),
+        loaded = _loaded_gates(launch, f, now)
+        listed = _listed(loaded, f)
+        kept = {"rows": _gate_rows(launch, listed, now), **rows.gate_index(listed, loaded, now),
                 "categories": list(launch.gates.categories())}  # fmt: skip
-        return kept, rows.stale_at(listed, now)
+        return kept, rows.stale_at(loaded, now)
 
-    kept = rows.fragment(launch.pk, f"list/2;{urlencode(f)}", now, draw)
+    def update(earlier: dict, gates: set) -> tuple[dict, object] | None:
+        """The page kept under an earlier version with the rows of the gates read since drawn
+        again from those gates alone; not when sorted by last measured (a reading moves it)."""
+        if f["sort"] == "measured":
+            return None
+        loaded = _loaded_gates(launch, f, now, among=gates)
+
+        def redraw(redrawn: list[Gate]) -> list[str]:
+            return _gate_rows(launch, redrawn, now)
+
+        return rows.updated_by_gate(earlier, gates, loaded, _listed(loaded, f), now, redraw,
+                                    "rows")  # fmt: skip
+
+    kept = rows.fragment(launch.pk, f"list/3;{urlencode(f)}", now, draw, update=update)
     drawn = kept["rows"]
     if request.headers.get("HX-Request"):
         after = request.GET.get("after", "")
@@ -173,18 +186,30 @@ def _rows_markup(drawn: list[str], after: str = "") -> SafeString:
 
 def _listed_gates(launch, f: dict, now) -> list[Gate]:
     """The gates of the page's filters and sort, each with its status at `now`."""
+    return _listed(_loaded_gates(launch, f, now), f)
+
+
+def _loaded_gates(launch, f: dict, now, *, among=None) -> list[Gate]:
+    """The gates the page's filters of the database take (of `among` only, ids, when given),
+    each with its status at `now`, in spec order."""
     gates = Gate.objects.filter(launch=launch).for_dashboard(now)
+    if among is not None:
+        gates = gates.filter(pk__in=among)
     if f["category"]:
         gates = gates.filter(category=f["category"])
     if f["source"]:
         gates = gates.filter(source=f["source"])
     if f["blocking"] in ("yes", "no"):
         gates = gates.filter(blocking=f["blocking"] == "yes")
-    listed = []
-    for gate in gates:
+    loaded = list(gates)
+    for gate in loaded:
         gate.status, gate.status_reason = gate.current_status(now)
-        if not f["status"] or gate.status == f["status"]:
-            listed.append(gate)
+    return loaded
+
+
+def _listed(loaded: list[Gate], f: dict) -> list[Gate]:
+    """Of `loaded`, the gates of the status filter, in the page's sort."""
+    listed = [gate for gate in loaded if not f["status"] or gate.status == f["status"]]
     if f["sort"] in SORTS:
         listed.sort(key=SORTS[f["sort"]])
     return listed

@@ -268,3 +268,29 @@ def test_booleans_are_true_or_false(client, launch, reader, value):
     response = client.get(f"{ATLAS}signoffs/", {"valid": value}, headers=reader)
     assert response.status_code == 400
     assert client.get(f"{ATLAS}signoffs/", {"valid": "false"}, headers=reader).status_code == 200
+
+
+def test_a_reading_serializes_its_gate_alone_and_the_list_reads_as_a_fresh_one(
+    client, launch, reader, redis_cache
+):
+    """The list kept under the version before is updated from the gate read (a cache whose
+    counters move in one step: rows.bump(gates=...)); a status change, or a gate joining a
+    status filter, draws it whole. Each time, the same as a list drawn from nothing."""
+    from django.core.cache import cache
+
+    read("coverage", "90")
+    for params in ({}, {"status": "passing"}, {"status": "failing"}):
+        _listed(client, reader, **params)
+        read("coverage", "91")  # passing still: only coverage is loaded again
+        with CaptureQueriesContext(connection) as queries:
+            kept = _listed(client, reader, **params)
+        gate_reads = [q["sql"] for q in queries.captured_queries if 'FROM "gates_gate"' in q["sql"]]
+        coverage = Gate.objects.get(launch__slug="atlas", key="coverage")
+        assert len(gate_reads) == 1 and f"IN ({coverage.pk})" in gate_reads[0], gate_reads
+        cache.clear()
+        assert kept == _listed(client, reader, **params)
+        read("coverage", "70")  # fails: the whole list again, coverage moves between filters
+        kept = _listed(client, reader, **params)
+        cache.clear()
+        assert kept == _listed(client, reader, **params)
+        read("coverage", "90")

@@ -385,3 +385,117 @@ def test_a_page_of_few_gates_has_no_rest_and_a_bad_after_reads_as_none(client, p
         assert _keys(response.content.decode()) == ([] if after == "9999" else _keys(page))
     nothing = client.get(f"{GATES}?category=none").content.decode()
     assert "No gate matches these filters." in nothing
+
+
+def _page_and_gate_reads(client, url: str = GATES) -> tuple[str, list[str]]:
+    """(the page's rows, every query of the request that reads gates)."""
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    return page, [q["sql"] for q in queries.captured_queries if 'FROM "gates_gate"' in q["sql"]]
+
+
+def _fresh_rows(client, url: str = GATES) -> str:
+    from django.core.cache import cache
+
+    cache.clear()
+    return client.get(url, headers={"HX-Request": "true"}).content.decode()
+
+
+def test_a_reading_that_changes_no_status_loads_only_its_gate(client, pm, launch, redis_cache):
+    """The kept page of the version before is drawn again from the gate read alone
+    (rows.bump(gates=...), on a cache whose counters move in one step): one gate loaded, the
+    same rows as a fresh draw."""
+    _add_gates(launch, 40)
+    gate = Gate.objects.get(launch=launch, key="extra-7")
+    _page_and_gate_reads(client)
+    attest(gate=gate, user=pm, comment="again")  # passing before and after
+
+    page, reads = _page_and_gate_reads(client)
+
+    assert len(reads) == 1 and f'"gates_gate"."id" IN ({gate.pk})' in reads[0], reads
+    assert page == _fresh_rows(client)
+
+
+def test_on_the_database_cache_a_reading_draws_every_gate_again(client, pm, launch):
+    """Two bumps may meet on one version there (its counters are read, then written): no
+    version names the gates it changed, so no page is drawn from an earlier one."""
+    gate = Gate.objects.get(launch=launch, key="runbooks")
+    attest(gate=gate, user=pm, comment="done")
+    _page_and_gate_reads(client)
+    attest(gate=gate, user=pm, comment="again")  # passing before and after
+    page, reads = _page_and_gate_reads(client)
+    assert any(f"IN ({gate.pk})" not in sql for sql in reads), reads
+    assert page == _fresh_rows(client)
+
+
+def test_a_status_change_a_late_order_or_a_lost_link_draws_every_gate_again(
+    client, pm, launch, redis_cache
+):
+    from django.core.cache import cache
+
+    from apps.gates import rows
+
+    coverage = Gate.objects.get(launch=launch, key="coverage")
+    record_reading(gate=coverage, reading=Reading(value=Decimal(90)), actor="test")
+    for url in (GATES, f"{GATES}?status=passing", f"{GATES}?sort=measured"):
+        _page_and_gate_reads(client, url)
+        record_reading(gate=coverage, reading=Reading(value=Decimal(70)), actor="test")  # fails
+        page, reads = _page_and_gate_reads(client, url)
+        assert any(f"IN ({coverage.pk})" not in sql for sql in reads), (url, reads)
+        assert page == _fresh_rows(client, url)
+        record_reading(gate=coverage, reading=Reading(value=Decimal(95)), actor="test")
+    availability = Gate.objects.get(launch=launch, key="availability")
+    record_reading(gate=availability, reading=Reading(value=Decimal("99.99")), actor="test")
+    by_measured = f"{GATES}?sort=measured"
+    before = re.findall(r'/gates/([\w-]+)/"', _page_and_gate_reads(client, by_measured)[0])
+    record_reading(gate=coverage, reading=Reading(value=Decimal(96)), actor="test")  # last now
+    page, reads = _page_and_gate_reads(client, by_measured)
+    after = re.findall(r'/gates/([\w-]+)/"', page)
+    assert before.index("coverage") < before.index("availability")
+    assert after.index("coverage") > after.index("availability")
+    assert page == _fresh_rows(client, by_measured)
+
+    _page_and_gate_reads(client)
+    record_reading(gate=coverage, reading=Reading(value=Decimal(97)), actor="test")
+    version = rows.version(launch.pk)
+    cache.delete(f"{rows.GATES}:changed:{launch.pk}:{version}")  # the cache lost the link
+    page, reads = _page_and_gate_reads(client)
+    assert any(f"IN ({coverage.pk})" not in sql for sql in reads), reads
+    assert "97" in _row_of(page, "coverage")
+
+
+def test_a_fresh_reading_of_a_stale_gate_shows_its_status_at_once(client, pm, launch):
+    """Its state stays passing, yet it showed unknown (stale evidence) and now passes: the
+    pages kept under the gates' statuses are drawn again (rows.STATUS), not only its row."""
+    from django.core.cache import cache
+
+    coverage = Gate.objects.get(launch=launch, key="coverage")
+    record_reading(gate=coverage, reading=Reading(value=Decimal(90)), actor="test")
+    long_ago = timezone.now() - timedelta(days=3)
+    Gate.objects.filter(pk=coverage.pk).update(last_evidence_at=long_ago,
+                                               last_measured_at=long_ago)  # fmt: skip
+    cache.clear()  # as the pages are drawn once time has passed
+    overview = client.get("/launches/atlas/").content.decode()
+    assert re.search(r'status-unknown">\w+</span> <a href="[^"]*/gates/coverage/"', overview)
+    assert "unknown" in _row_of(_rows(client), "coverage")
+
+    record_reading(gate=coverage, reading=Reading(value=Decimal(91)), actor="test")
+
+    overview = client.get("/launches/atlas/").content.decode()
+    assert not re.search(r'status-\w+">\w+</span> <a href="[^"]*/gates/coverage/"', overview)
+    assert "status-passing" in _row_of(_rows(client), "coverage")
+
+
+def test_a_version_the_cache_lost_never_comes_back_as_an_old_one(client, pm, launch):
+    """Versions count up from a random start: one the cache dropped starts again elsewhere, so
+    no fragment kept under an old one is served (here, after a write around the services)."""
+    from django.core.cache import cache
+
+    from apps.gates import rows
+
+    assert "Coverage renamed" not in _rows(client)
+    before = rows.version(launch.pk)
+    Gate.objects.filter(launch=launch, key="coverage").update(name="Coverage renamed")
+    cache.delete(f"{rows.GATES}:version/2:{launch.pk}")
+    assert rows.version(launch.pk) not in range(before - 100, before + 100)
+    assert "Coverage renamed" in _rows(client)
