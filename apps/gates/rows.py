@@ -1,15 +1,20 @@
 """Rendered gate rows, cached per launch and version (issue 21: a page's cost must not grow with
 its launch's gates).
 
-A launch's version is a random token in the cache, replaced by bump() whenever what a row shows may
-have changed, by the code that writes it: apps/gates/services.py for a measurement (ingest, poll,
-attestation) and the status change it makes, and any waiver write; apps/specs/services.py for a spec
-import and an activity update; portal/admin.py for an admin change. Each fragment names what it is
-drawn from (GATES, STATUS, HISTORY or PLAN below), so that a reading, say, does not throw away the
-drawn plan, the forecast or another gate's page. A fragment is kept under the launch, the version
-and its variant (filters, sort), and carries the moment it goes stale by time alone (evidence older
-than max_age, a waiver that ends); relative times are written as <time datetime> and told relative
-in the browser (static/js/live.js), so that a cached row does not say "3 minutes ago" for an hour.
+A launch's version is a counter in the cache (from a random start), moved on by bump() whenever
+what a row shows may have changed, by the code that writes it: apps/gates/services.py for a
+measurement (ingest, poll, attestation) and the status change it makes, and any waiver write;
+apps/specs/services.py for a spec import and an activity update; portal/admin.py for an admin
+change. Each fragment names what it is drawn from (GATES, STATUS, HISTORY or PLAN below), so that a
+reading, say, does not throw away the drawn plan, the forecast or another gate's page. A fragment
+is kept under the launch, the version and its variant (filters, sort), and carries the moment it
+goes stale by time alone (evidence older than max_age, a waiver that ends); relative times are
+written as <time datetime> and told relative in the browser (static/js/live.js), so that a cached
+row does not say "3 minutes ago" for an hour.
+
+A reading that changes no status says which gates it read (bump(gates=...)); where the cache
+counts atomically (Redis), a list of gates kept under the version before is then drawn again for
+those gates alone (fragment(update=...), updated_by_gate), instead of loading every gate.
 """
 
 import hashlib
