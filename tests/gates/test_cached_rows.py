@@ -499,3 +499,21 @@ def test_a_version_the_cache_lost_never_comes_back_as_an_old_one(client, pm, lau
     cache.delete(f"{rows.GATES}:version/2:{launch.pk}")
     assert rows.version(launch.pk) not in range(before - 100, before + 100)
     assert "Coverage renamed" in _rows(client)
+
+
+def test_a_filtered_page_takes_in_a_gate_that_goes_stale_with_no_write(client, pm, launch):
+    """The page of ?status=unknown is kept until any gate of its filters changes status by time,
+    shown or not: coverage, passing and not listed, joins it once its evidence runs out."""
+    import time
+
+    coverage = Gate.objects.get(launch=launch, key="coverage")
+    record_reading(gate=coverage, reading=Reading(value=Decimal(90)), actor="test")
+    soon = timezone.now() - coverage.max_age + timedelta(seconds=2)
+    Gate.objects.filter(pk=coverage.pk).update(last_evidence_at=soon, last_measured_at=soon)
+    from django.core.cache import cache
+
+    cache.clear()  # drawn from here on, as after time has passed
+    unknown = f"{GATES}?status=unknown"
+    assert "coverage" not in _keys(client.get(unknown).content.decode())
+    time.sleep(2.5)
+    assert "coverage" in _keys(client.get(unknown).content.decode())
