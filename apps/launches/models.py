@@ -243,6 +243,14 @@ class Activity(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def set_status(self, status: str) -> None:
+        """Its status: becoming done records when (once), anything else but done clears it."""
+        if status == ActivityStatus.DONE and self.status != ActivityStatus.DONE:
+            self.completed_at = timezone.now()
+        elif status != ActivityStatus.DONE:
+            self.completed_at = None
+        self.status = status
+
     @property
     def first_week(self) -> int:
         return self.start_week or self.planned_week

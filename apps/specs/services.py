@@ -200,12 +200,7 @@ def _sync_activities(phase: Phase, items: list[dict], result: ImportResult) -> N
         activity.start_week = item["start_week"] if item["start_week"] < item["end_week"] else None
         activity.after, activity.go_no_go = item.get("after", []), item.get("go_no_go", False)
         activity.order = order
-        status = item.get("status", activity.status or ActivityStatus.TODO)
-        if status == ActivityStatus.DONE and activity.status != ActivityStatus.DONE:
-            activity.completed_at = timezone.now()
-        elif status != ActivityStatus.DONE:
-            activity.completed_at = None
-        activity.status = status
+        activity.set_status(item.get("status", activity.status or ActivityStatus.TODO))
         added = activity.pk is None
         activity.save()
         kept.add(activity.pk)
@@ -450,11 +445,8 @@ def update_activity(*, activity: Activity, user, status: str, owner: str) -> Act
         raise ValueError(f"{status!r} is not an activity status")
     before = {"status": activity.status, "owner": activity.owner}
     with transaction.atomic():
-        activity.status, activity.owner = status, owner.strip()[:200]
-        if status == ActivityStatus.DONE and before["status"] != ActivityStatus.DONE:
-            activity.completed_at = timezone.now()
-        elif status != ActivityStatus.DONE:
-            activity.completed_at = None
+        activity.set_status(status)
+        activity.owner = owner.strip()[:200]
         activity.save(update_fields=["status", "owner", "completed_at"])
         rows.bump(activity.phase.launch_id, (rows.PLAN,))  # the overview's and timeline's plan
         record(
