@@ -97,8 +97,12 @@ def _counts_atomically() -> bool:
 
 def _next_version(launch_id: int, drawn_from: str) -> int:
     key = _version_key(launch_id, drawn_from)
+    if not _counts_atomically():  # read, then written with no expiry (incr() would set one)
+        moved = (cache.get(key) or secrets.randbelow(2**62)) + 1
+        cache.set(key, moved, None)
+        return moved
     try:
-        return cache.incr(key)  # atomic: each bump its own version
+        return cache.incr(key)  # in one step: each bump its own version
     except ValueError:  # none in the cache (lost, or never asked for)
         cache.add(key, secrets.randbelow(2**62), None)
         return cache.incr(key)

@@ -517,3 +517,20 @@ def test_a_filtered_page_takes_in_a_gate_that_goes_stale_with_no_write(client, p
     assert "coverage" not in _keys(client.get(unknown).content.decode())
     time.sleep(2.5)
     assert "coverage" in _keys(client.get(unknown).content.decode())
+
+
+def test_on_the_database_cache_a_version_is_kept_with_no_expiry(launch):
+    """Its incr() would write the default timeout: a version gone after 5 minutes would draw
+    every part of the launch again."""
+    from django.db import connection as db
+
+    from apps.gates import rows
+
+    before = rows.version(launch.pk)
+    rows.bump(launch.pk, (rows.GATES,))
+    assert rows.version(launch.pk) == before + 1  # (and once more on commit: none in a test)
+    with db.cursor() as cursor:
+        cursor.execute("SELECT expires FROM portal_cache WHERE cache_key LIKE %s",
+                       [f"%{rows.GATES}:version/2:{launch.pk}"])  # fmt: skip
+        [(expires,)] = cursor.fetchall()
+    assert expires.year == 9999
