@@ -44,8 +44,14 @@ class AuditEventQuerySet(models.QuerySet):
         Ordered by id, not sequence: the launch's events recorded before chains were per launch
         are in the portal chain with its sequences, the newer ones in the launch's chain from 1.
         Ids grow in append order within a chain (record() inserts under the chain's lock).
+
+        The slug is asked as a range of one value, in the direction of the index
+        `audit_event_launch_newest` (launch_slug, -id): asked `launch_slug = X ORDER BY id`,
+        PostgreSQL may walk the primary key back past every newer event of the other launches
+        (it takes a launch's events to be spread evenly over the ids: 16 ms for a launch whose
+        events are old, on the bench's data), where the index finds the newest at once.
         """
-        return self.filter(launch_slug=slug).order_by("id")
+        return self.filter(launch_slug__range=(slug, slug)).order_by("-launch_slug", "id")
 
 
 class AuditEvent(models.Model):
