@@ -162,7 +162,7 @@ def _kept_before(launch_id: int, current: int, variant: str, now: datetime):
     return None
 
 
-def _fragment_key(drawn_from: str, launch_id: int, kept_version: str, variant: str) -> str:
+def _fragment_key(drawn_from: str, launch_id: int, kept_version: int, variant: str) -> str:
     name = f"{drawn_from}:{launch_id}:{kept_version}:{variant}"
     return f"kept:{hashlib.sha256(name.encode()).hexdigest()[:32]}"
 

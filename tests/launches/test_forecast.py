@@ -5,15 +5,11 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from apps.gates.models import Gate, Waiver
 from apps.gates.services import Reading, record_reading
 from apps.signoffs.forecast import History, chart, forecast, load_history
-from apps.signoffs.models import Assignment, Duty
-from apps.specs.services import import_launch_spec
-from tests.helpers import to_yaml
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -96,19 +92,6 @@ def test_ready_now_says_so_and_the_chart_draws_every_day():
     assert fc.left == 0 and fc.sentence().startswith("Ready now")
     drawn = chart(fc)
     assert len(drawn.columns) == 2 and drawn.t0_x is not None
-
-
-@pytest.fixture
-def launch(spec):
-    return import_launch_spec(raw=to_yaml(spec), actor="test").launch
-
-
-@pytest.fixture
-def pm(client, launch):
-    user = get_user_model().objects.create_user("pm", "pm@example.com", "launch-demo")
-    Assignment.objects.create(launch=launch, user=user, duty=Duty.PROGRAM_MANAGER)
-    client.force_login(user)
-    return user
 
 
 def _measure(key: str, value, days_ago: float):

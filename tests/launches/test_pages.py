@@ -13,25 +13,11 @@ from django.utils import timezone
 from apps.gates.models import Gate, GateStatus
 from apps.gates.services import Reading, record_reading
 from apps.launches.models import Launch
-from apps.signoffs.models import Assignment, Duty
 from apps.signoffs.readiness import readiness_of_many
 from apps.specs.services import import_launch_spec
 from tests.helpers import listed_launches, to_yaml
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def launch(spec):
-    return import_launch_spec(raw=to_yaml(spec), actor="test").launch
-
-
-@pytest.fixture
-def pm(client, launch):
-    user = get_user_model().objects.create_user("pm", "pm@example.com", "launch-demo")
-    Assignment.objects.create(launch=launch, user=user, duty=Duty.PROGRAM_MANAGER)
-    client.force_login(user)
-    return user
 
 
 def test_a_user_without_an_assignment_does_not_see_the_launch(client, launch):
@@ -75,8 +61,6 @@ def test_the_launch_list_shows_each_launch(client, pm, launch):
 def test_the_launch_lists_gate_count_follows_a_spec_import(client, pm, launch, spec):
     """The count is kept in the cache (summary.active_gate_counts): an import that retires a
     gate shows at once."""
-    from apps.specs.services import import_launch_spec
-    from tests.helpers import to_yaml
 
     client.get("/launches/")
     spec["gates"] = [g for g in spec["gates"] if g["key"] != "coverage"]
