@@ -13,8 +13,9 @@ written as <time datetime> and told relative in the browser (static/js/live.js),
 row does not say "3 minutes ago" for an hour.
 
 A reading that changes no status says which gates it read (bump(gates=...)); where the cache
-counts atomically (Redis), a list of gates kept under the version before is then drawn again for
-those gates alone (fragment(update=...), updated_by_gate), instead of loading every gate.
+counts atomically (Redis), the newest list of gates kept (of any earlier version, up to REACH
+versions back) is then drawn again for the gates read since alone (fragment(update=...),
+updated_by_gate), instead of loading every gate.
 """
 
 import hashlib
@@ -125,41 +126,53 @@ def fragment(
     only when the cache has no fresh fragment. `update(kept, gates)` (GATES only) may draw it
     from the one kept under an earlier version when every bump since named the gates it changed
     (bump(gates=...)): it returns (html, stale_at), or None to have it rendered.
+
+    A list of gates drawn from GATES is also noted as the newest one of its variant, so that the
+    next request after any number of readings (each bump naming its gates) draws it again from
+    that one, for the gates read since alone.
     """
     current = version(launch_id, drawn_from)
     key = _fragment_key(drawn_from, launch_id, current, variant)
-    found = cache.get(key)
-    if _fresh(found, now):
-        return found[0]
+    linked = update is not None and drawn_from == GATES and _counts_atomically()  # else no links
+    newest_key = _newest_key(launch_id, variant)
+    found = cache.get_many([key, newest_key]) if linked else {key: cache.get(key)}
+    if _fresh(found.get(key), now):
+        return found[key][0]
     drawn = None
-    if update is not None and drawn_from == GATES and _counts_atomically():  # else no links
-        earlier = _kept_before(launch_id, current, variant, now)
+    if linked and found.get(newest_key) is not None:
+        earlier = _kept_before(launch_id, current, found[newest_key], variant, now)
         drawn = update(*earlier) if earlier else None
     html, stale_at = drawn if drawn is not None else render()
-    cache.set(key, (html, stale_at), FRAGMENT_SECONDS)
+    kept = {key: (html, stale_at)}
+    if linked:
+        kept[newest_key] = current
+    cache.set_many(kept, FRAGMENT_SECONDS)
     return html
 
 
-LOOK_BACK = 8  # versions fragment() looks back for a kept fragment to update
+REACH = 512  # versions fragment() reaches back over for a kept fragment to update
 
 
-def _kept_before(launch_id: int, current: int, variant: str, now: datetime):
-    """(the fresh fragment of `variant` kept under the newest earlier version, the gates changed
-    since), when every version since then names the gates it changed; otherwise None. One cache
-    round trip for the versions' links, then one per earlier version until a fragment is found
-    (the fragments are large: none is read that is not used)."""
-    links = {v: _changed_key(launch_id, v) for v in range(current, current - LOOK_BACK, -1)}
-    found = cache.get_many(list(links.values()))
-    gates: set = set()
-    for v in range(current - 1, current - 1 - LOOK_BACK, -1):
-        link = found.get(links[v + 1])
-        if link is None:
-            return None  # a bump that did not say which gates, or one the cache lost
-        gates |= link
-        kept = cache.get(_fragment_key(GATES, launch_id, v, variant))
-        if _fresh(kept, now):
-            return kept[0], gates
-    return None
+def _newest_key(launch_id: int, variant: str) -> str:
+    """Where fragment() notes the newest version it kept a list of gates of `variant` under."""
+    name = f"{GATES}:newest:{launch_id}:{variant}"
+    return f"kept:{hashlib.sha256(name.encode()).hexdigest()[:32]}"
+
+
+def _kept_before(launch_id: int, current: int, kept_version: int, variant: str, now: datetime):
+    """(the fresh fragment of `variant` kept under `kept_version`, the gates changed since), when
+    every version since then, up to REACH of them, names the gates it changed; otherwise None.
+    Two cache round trips whatever the distance: the versions' links, then the fragment."""
+    if not 0 < current - kept_version <= REACH:
+        return None
+    links = [_changed_key(launch_id, v) for v in range(kept_version + 1, current + 1)]
+    found = cache.get_many(links)
+    if len(found) != len(links):
+        return None  # a bump that did not say which gates, or one the cache lost
+    kept = cache.get(_fragment_key(GATES, launch_id, kept_version, variant))
+    if not _fresh(kept, now):
+        return None
+    return kept[0], set().union(*found.values())
 
 
 def _fragment_key(drawn_from: str, launch_id: int, kept_version: int, variant: str) -> str:

@@ -416,6 +416,63 @@ def test_a_reading_that_changes_no_status_loads_only_its_gate(client, pm, launch
     assert page == _fresh_rows(client)
 
 
+def test_after_many_readings_the_page_is_drawn_from_the_one_kept_for_the_gates_read(
+    client, pm, launch, redis_cache
+):
+    """However many readings came between two views (each moves the version on twice), the
+    page kept at the first view is drawn again for the gates read since, and nothing else."""
+    _add_gates(launch, 40)
+    read = [Gate.objects.get(launch=launch, key=f"extra-{i}") for i in (3, 7)]
+    _page_and_gate_reads(client)
+    for n in range(30):
+        attest(gate=read[n % 2], user=pm, comment=f"again {n}")  # passing before and after
+
+    page, reads = _page_and_gate_reads(client)
+
+    assert len(reads) == 1, reads
+    assert f'"gates_gate"."id" IN ({read[0].pk}, {read[1].pk})' in reads[0] or (
+        f'"gates_gate"."id" IN ({read[1].pk}, {read[0].pk})' in reads[0]
+    ), reads
+    assert page == _fresh_rows(client)
+
+
+def test_a_kept_page_out_of_reach_or_lost_is_drawn_whole(client, pm, launch, redis_cache):
+    """A page kept REACH versions back is drawn again for the gates those versions name; one
+    kept further back, or gone from the cache, is not used: every gate is loaded again."""
+    from django.core.cache import cache
+    from django.utils.http import urlencode
+
+    from apps.gates import rows
+
+    gate = Gate.objects.get(launch=launch, key="runbooks")
+    attest(gate=gate, user=pm, comment="done")
+
+    def versions_naming_the_gate(count: int) -> None:
+        """As if `count` readings of the gate came since the page was kept."""
+        moved = cache.incr(rows._version_key(launch.pk), count)
+        cache.set_many({rows._changed_key(launch.pk, v): frozenset({gate.pk})
+                        for v in range(moved - count + 1, moved + 1)})  # fmt: skip
+
+    for distance, drawn_for_the_gate_alone in ((rows.REACH, True), (rows.REACH + 1, False)):
+        _page_and_gate_reads(client)
+        versions_naming_the_gate(distance)
+        page, reads = _page_and_gate_reads(client)
+        assert (reads == [reads[0]] and f"IN ({gate.pk})" in reads[0]) is drawn_for_the_gate_alone
+        assert page == _fresh_rows(client)
+
+    _page_and_gate_reads(client)
+    variant = "list/3;" + urlencode(
+        dict.fromkeys(("category", "status", "blocking", "source", "sort"), "")
+    )
+    kept = cache.get(rows._newest_key(launch.pk, variant))
+    assert kept == rows.version(launch.pk)
+    cache.delete(rows._fragment_key(rows.GATES, launch.pk, kept, variant))  # the cache lost it
+    versions_naming_the_gate(1)
+    page, reads = _page_and_gate_reads(client)
+    assert any(f"IN ({gate.pk})" not in sql for sql in reads), reads
+    assert page == _fresh_rows(client)
+
+
 def test_on_the_database_cache_a_reading_draws_every_gate_again(client, pm, launch):
     """Two bumps may meet on one version there (its counters are read, then written): no
     version names the gates it changed, so no page is drawn from an earlier one."""
