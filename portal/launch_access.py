@@ -6,20 +6,25 @@ the API reads them through apps.api.access (a token sees its own launch only).
 """
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 
 from apps.launches.models import Launch
-from apps.signoffs.permissions import visible_launches, with_administered
+from apps.signoffs.permissions import visible_launch, visible_launches, with_administered
 
 
-def get_launch_for_user(request: HttpRequest, slug: str, launches=None) -> Launch:
-    """The launch, if the user may see it (404 otherwise), from `launches` (a Launch queryset
-    with what the page reads in the same query, such as `with_record_version()`).
+def get_launch_for_user(request: HttpRequest, slug: str, *, record_version: bool = False) -> Launch:
+    """The launch, if the user may see it (404 otherwise), with `record_version` when asked.
 
-    Staff see every launch; anyone else only the launches they hold a current assignment on.
+    Staff see every launch; anyone else only the launches they hold a current assignment on,
+    read in the same query: a page being read (GET, HEAD) decides what the person may do from
+    them (permissions_for) without asking again.
     """
-    return get_object_or_404(visible_launches(request.user, launches), slug=slug)
+    carry = request.method in ("GET", "HEAD")
+    launch = visible_launch(request.user, slug, record_version=record_version, carry=carry)
+    if launch is None:
+        raise Http404("No launch matches the given query.")
+    return launch
 
 
 def get_launch_for_admin(request: HttpRequest, slug: str, *, managing: str) -> Launch:

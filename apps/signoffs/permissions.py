@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from django.db.models import Exists, OuterRef, QuerySet, Value
 from django.utils import timezone
 
+from apps.audit.models import people_head
 from apps.launches.models import Launch
 from apps.signoffs.models import Assignment, Duty
 
@@ -15,7 +16,34 @@ def visible_launches(user, launches=None):
     launches = Launch.objects.all() if launches is None else launches
     if user.is_staff:
         return launches
-    return launches.filter(pk__in=Assignment.objects.current().filter(user=user).values("launch"))
+    return launches.filter(pk__in=_held_by(user).values("launch"))
+
+
+def visible_launch(user, slug: str, *, record_version: bool = False, carry: bool = False):
+    """The launch `slug` if `user` may see it (visible_launches()), otherwise None; with
+    `record_version` (Launch.objects.with_record_version()) when asked.
+
+    For anyone but staff in one query: their current assignments on it (the rule of
+    visible_launches()), with the launch. With `carry` (a page being read), the launch keeps
+    them, and permissions_for(user, launch) decides from them instead of asking again."""
+    if user.is_staff:
+        launches = Launch.objects.with_record_version() if record_version else Launch.objects
+        return launches.filter(slug=slug).first()
+    held = _held_by(user).filter(launch__slug=slug)
+    held = held.select_related("launch", "role", "delegate_of").order_by("pk")
+    if record_version:
+        held = held.annotate(launch_record_version=people_head(OuterRef("launch__slug")))
+    held = list(held)
+    if not held:
+        return None
+    launch = held[0].launch
+    for assignment in held:
+        assignment.launch = launch
+    if record_version:
+        launch.record_version = held[0].launch_record_version
+    if carry:
+        launch._holdings = (user.pk, held)
+    return launch
 
 
 def current_assignments(user, launch, now=None):
@@ -87,7 +115,11 @@ def permissions_for(user, launch, now=None) -> LaunchPermissions:
 
 
 def _holdings(user, launch, now=None) -> list[Assignment]:
-    """The user's current assignments on the launch, with their roles: one query."""
+    """The user's current assignments on the launch, with their roles: one query, or none when
+    visible_launch() loaded the launch for this user with them (carry) and `now` is now."""
+    carried = getattr(launch, "_holdings", None)
+    if now is None and carried is not None and carried[0] == user.pk and user.pk is not None:
+        return carried[1]
     held = current_assignments(user, launch, now).select_related("role", "delegate_of")
     return list(held.order_by("pk"))
 

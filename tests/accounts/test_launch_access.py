@@ -4,12 +4,16 @@ outsider: who gets the launch, who gets 404 or 403, and that each answer costs o
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db import connection
+from django.db import connection, transaction
 from django.http import Http404
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from apps.audit.services import record
+from apps.launches.models import Launch
 from apps.signoffs.models import Assignment, Duty, Role
+from apps.signoffs.permissions import permissions_for
 from apps.specs.services import import_launch_spec
 from portal.launch_access import get_launch_for_admin, get_launch_for_user
 from tests.helpers import to_yaml
@@ -106,6 +110,52 @@ def test_a_launch_page_loads_the_person_and_the_launch_once(client, launch, sign
     assert response.status_code == 200
     sql = [q["sql"] for q in ctx.captured_queries]
     assert not [q for q in sql if "django_session" in q]  # cached_db: read from the cache
-    assert len([q for q in sql if '"auth_user"' in q]) == 1
-    launches = [q for q in sql if 'FROM "launches_launch"' in q]
+    assert len([q for q in sql if 'FROM "auth_user"' in q]) == 1
+    launches = [q for q in sql if '"launches_launch"' in q]
     assert len(launches) == 1 and "signoffs_assignment" in launches[0]
+
+
+def _get(user, method: str = "get"):
+    request = getattr(RequestFactory(), method)("/")
+    request.user = get_user_model().objects.get(pk=user.pk)
+    return request
+
+
+def test_what_a_person_may_do_is_decided_from_the_holdings_read_with_the_launch(
+    launch, signer, admin, staff
+):
+    """A page being read gets the launch and the person's holdings in one query, and
+    permissions_for() decides from them as it does from its own query; not for anyone else,
+    not at another moment, and not on a write (which asks again)."""
+    for person in (signer, admin, staff):
+        door = get_launch_for_user(_get(person), launch.slug)
+        with CaptureQueriesContext(connection) as ctx:
+            carried = permissions_for(person, door)
+        assert carried == permissions_for(person, Launch.objects.get(pk=launch.pk))
+        assert len(ctx.captured_queries) == (1 if person is staff else 0), person
+
+    door = get_launch_for_user(_get(signer), launch.slug)
+    with CaptureQueriesContext(connection) as ctx:
+        assert permissions_for(admin, door).admin  # another person's: asked
+        assert permissions_for(signer, door, now=timezone.now()).waivable  # another moment
+    assert len(ctx.captured_queries) == 2
+
+    written = get_launch_for_user(_get(signer, "post"), launch.slug)
+    Assignment.objects.filter(user=signer).update(revoked_at=timezone.now())
+    assert permissions_for(signer, written).waivable == set()  # asked again: none held now
+
+
+def test_the_launch_comes_with_its_record_version_for_staff_and_holders(launch, signer, staff):
+    """The overview's launch carries the head of its record (with_record_version()) in the same
+    one query, and it moves with the record."""
+    before = Launch.objects.with_record_version().get(pk=launch.pk).record_version
+    for person in (signer, staff):
+        door = _one_query(get_launch_for_user, _get(person), launch.slug, record_version=True)
+        assert door.record_version == before
+
+    with transaction.atomic():
+        record(actor="test", action="role.assigned", launch_slug=launch.slug)
+
+    moved = get_launch_for_user(_get(signer), launch.slug, record_version=True).record_version
+    assert moved != before
+    assert moved == Launch.objects.with_record_version().get(pk=launch.pk).record_version
