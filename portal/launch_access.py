@@ -13,14 +13,17 @@ from apps.launches.models import Launch
 from apps.signoffs.permissions import visible_launch, visible_launches, with_administered
 
 
-def get_launch_for_user(request: HttpRequest, slug: str, *, record_version: bool = False) -> Launch:
+def get_launch_for_user(
+    request: HttpRequest, slug: str, *, record_version: bool = False, deciding: bool = False
+) -> Launch:
     """The launch, if the user may see it (404 otherwise), with `record_version` when asked.
+    One query.
 
-    Staff see every launch; anyone else only the launches they hold a current assignment on,
-    read in the same query: a page being read (GET, HEAD) decides what the person may do from
-    them (permissions_for) without asking again.
+    Staff see every launch; anyone else only the launches they hold a current assignment on.
+    `deciding`: the page decides what the person may do (permissions_for); being read (GET,
+    HEAD), it gets their assignments with the launch, and the decisions ask nothing more.
     """
-    carry = request.method in ("GET", "HEAD")
+    carry = deciding and request.method in ("GET", "HEAD")
     launch = visible_launch(request.user, slug, record_version=record_version, carry=carry)
     if launch is None:
         raise Http404("No launch matches the given query.")

@@ -37,7 +37,7 @@ from portal.launch_access import get_launch_for_user
 def get_gate_for_user(request: HttpRequest, slug: str, key: str) -> Gate:
     """The one door to a gate: its launch must be visible to the user (404 otherwise). The gate
     comes as its page shows it (for_dashboard: the waiver covering it now, its Prometheus)."""
-    launch = get_launch_for_user(request, slug)
+    launch = get_launch_for_user(request, slug, deciding=True)
     gates = Gate.objects.filter(launch=launch).for_dashboard(timezone.now())
     gate = get_object_or_404(gates.select_related("prometheus"), key=key)
     gate.launch = launch  # the one just loaded and checked

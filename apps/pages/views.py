@@ -112,7 +112,7 @@ def list_row_shows(launch: Launch, now) -> tuple:
 @login_required
 @require_GET
 def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
-    launch = get_launch_for_user(request, slug, record_version=True)
+    launch = get_launch_for_user(request, slug, record_version=True, deciding=True)
     now = timezone.now()
     record = overview_record_part(launch, now)
     roles, signed = record["roles"], record["signed"]

@@ -23,7 +23,7 @@ from portal.launch_access import get_launch_for_user
 @login_required
 @require_GET
 def war_room_page(request: HttpRequest, slug: str) -> HttpResponse:
-    launch = get_launch_for_user(request, slug)
+    launch = get_launch_for_user(request, slug, deciding=True)
     context = {"launch": launch, "room": war_room(launch, request.user)}
     try:  # the demo's launch-day controls (DEBUG and the demo source, launch admins): linked
         check_demo_control(launch=launch, actor=request.user)
@@ -37,7 +37,7 @@ def war_room_page(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_GET
 def war_room_live(request: HttpRequest, slug: str) -> HttpResponse:
-    launch = get_launch_for_user(request, slug)
+    launch = get_launch_for_user(request, slug, deciding=True)
     return render(
         request,
         "rollouts/_war_room.html",

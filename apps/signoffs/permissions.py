@@ -20,20 +20,22 @@ def visible_launches(user, launches=None):
 
 
 def visible_launch(user, slug: str, *, record_version: bool = False, carry: bool = False):
-    """The launch `slug` if `user` may see it (visible_launches()), otherwise None; with
-    `record_version` (Launch.objects.with_record_version()) when asked.
+    """The launch `slug` if `user` may see it (the rule of visible_launches()), otherwise None;
+    with `record_version` (Launch.objects.with_record_version()) when asked. One query.
 
-    For anyone but staff in one query: their current assignments on it (the rule of
-    visible_launches()), with the launch. With `carry` (a page being read), the launch keeps
-    them, and permissions_for(user, launch) decides from them instead of asking again."""
-    if user.is_staff:
-        launches = Launch.objects.with_record_version() if record_version else Launch.objects
-        return launches.filter(slug=slug).first()
-    held = _held_by(user).filter(launch__slug=slug)
-    held = held.select_related("launch", "role", "delegate_of").order_by("pk")
+    With `carry` (a page that decides what the person may do), anyone but staff is read as their
+    current assignments on the launch, with it: the launch keeps them, and permissions_for(user,
+    launch) decides from them instead of asking again."""
+    launches = Launch.objects.with_record_version() if record_version else Launch.objects.all()
+    if user.is_staff or not carry:
+        try:
+            return visible_launches(user, launches).get(slug=slug)
+        except Launch.DoesNotExist:
+            return None
+    held = _held_by(user).filter(launch__slug=slug).select_related("launch", "role")
     if record_version:
         held = held.annotate(launch_record_version=people_head(OuterRef("launch__slug")))
-    held = list(held)
+    held = list(held.order_by("pk"))
     if not held:
         return None
     launch = held[0].launch
@@ -41,8 +43,7 @@ def visible_launch(user, slug: str, *, record_version: bool = False, carry: bool
         assignment.launch = launch
     if record_version:
         launch.record_version = held[0].launch_record_version
-    if carry:
-        launch._holdings = (user.pk, held)
+    launch._holdings = (user.pk, held)
     return launch
 
 
