@@ -113,6 +113,11 @@ def list_row_shows(launch: Launch, now) -> tuple:
 @require_GET
 def launch_overview(request: HttpRequest, slug: str) -> HttpResponse:
     launch = get_launch_for_user(request, slug, record_version=True, deciding=True)
+    with rows.read_once(launch.pk, (rows.STATUS, rows.GATES, rows.PLAN)):
+        return _overview(request, launch)
+
+
+def _overview(request: HttpRequest, launch: Launch) -> HttpResponse:
     now = timezone.now()
     record = overview_record_part(launch, now)
     roles, signed = record["roles"], record["signed"]

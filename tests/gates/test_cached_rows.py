@@ -591,3 +591,20 @@ def test_on_the_database_cache_a_version_is_kept_with_no_expiry(launch):
                        [f"%{rows.GATES}:version/2:{launch.pk}"])  # fmt: skip
         [(expires,)] = cursor.fetchall()
     assert expires.year == 9999
+
+
+def test_a_page_reads_its_versions_once_and_forgets_them_when_it_writes(launch):
+    """rows.read_once(): the versions as read on entry, in one round trip (another process's
+    bump meanwhile is the next request's), until a bump of this one: then the current ones."""
+    from django.core.cache import cache
+
+    from apps.gates import rows
+
+    before = {name: rows.version(launch.pk, name) for name in (rows.GATES, rows.STATUS)}
+    with rows.read_once(launch.pk, (rows.GATES, rows.STATUS)):
+        cache.incr(rows._version_key(launch.pk, rows.GATES))  # another process's reading
+        assert rows.version(launch.pk, rows.GATES) == before[rows.GATES]
+        rows.bump(launch.pk, (rows.STATUS,))
+        assert rows.version(launch.pk, rows.GATES) == before[rows.GATES] + 1
+        assert rows.version(launch.pk, rows.STATUS) == before[rows.STATUS] + 1
+    assert rows.version(launch.pk, rows.GATES) == before[rows.GATES] + 1
