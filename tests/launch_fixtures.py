@@ -1,5 +1,6 @@
-"""Fixtures of the launch pages' tests: Atlas as the spec describes it, and its program manager
-signed in. A module that needs another launch or person defines its own."""
+"""Fixtures of the launch pages' and the specs' tests (tests/pages, tests/specs: their conftest
+imports them): Atlas as the spec describes it, and its program manager signed in. A module that
+needs another launch or person defines its own."""
 
 import pytest
 from django.contrib.auth import get_user_model
