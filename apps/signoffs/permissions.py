@@ -149,12 +149,10 @@ def can_decide(user, launch, now=None) -> bool:
 
 
 def can_prepare_decision(user, launch) -> bool:
-    """The program manager prepares the Go/No-Go meeting record; so may the decider."""
-    assignments = current_assignments(user, launch).select_related("role")
-    return any(
-        a.duty == Duty.PROGRAM_MANAGER or (a.role_id and a.role.key == launch.decision_role)
-        for a in assignments
-    )
+    """The program manager prepares the Go/No-Go meeting record; so may the decider (the one
+    rule of can_decide(): a signer of the unretired decision role, or their delegate now)."""
+    allowed = permissions_for(user, launch)
+    return allowed.program_manager or allowed.decides
 
 
 def waivable_categories(user, launch) -> set[str]:

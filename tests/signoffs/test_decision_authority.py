@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.signoffs.models import Assignment, DecisionMeeting, Duty, LaunchDecision
-from apps.signoffs.services import SigningRefused, record_decision
+from apps.signoffs.services import SigningRefused, prepare_decision, record_decision
 from apps.specs.services import import_launch_spec
 from tests.helpers import to_yaml
 from tests.signoffs.conftest import PASSWORD, make_user
@@ -145,6 +145,26 @@ def test_others_on_the_launch_do_not_decide(client, people, all_passing, who):
     assert response.status_code == 403
     assert not LaunchDecision.objects.exists()
     assert "Record the decision" not in client.get(PAGE).content.decode()
+
+
+def test_a_retired_decision_role_neither_decides_nor_prepares_the_meeting(launch, people):
+    """ "The decider" is one rule (can_decide): once the decision role is retired from the spec,
+    its former holder neither records the Go/No-Go nor prepares the meeting record; the
+    program manager still prepares it."""
+    role = launch.roles.get(key="vp-engineering")
+    role.retired_at = timezone.now()
+    role.save(update_fields=["retired_at"])
+    vera = people["vera"]
+    for refused in (
+        lambda: prepare_decision(launch=launch, user=vera, attendees="vera", notes=""),
+        lambda: record_decision(
+            launch=launch, user=vera, decision="no-go", attendees="vera", notes=""
+        ),  # fmt: skip
+    ):
+        with pytest.raises(SigningRefused):
+            refused()
+    assert prepare_decision(launch=launch, user=people["pat"], attendees="pat", notes="").pk
+    assert DecisionMeeting.objects.get().prepared_by == people["pat"]
 
 
 def test_a_current_delegate_decides_on_behalf_of_the_holder(client, launch, people,
