@@ -3,6 +3,7 @@
 attestation. What is person-specific (the links a role may follow, who produced the evidence, the
 form) is never taken from another person's page."""
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -110,6 +111,24 @@ def test_people_of_other_roles_see_only_their_own_links_on_the_overview(client, 
         assert "/gates/runbooks/attest/" in as_sre and "/gates/runbooks/attest/" not in as_vp
         assert "Sign out vera@example.com" in as_vp and "sam@example.com" not in as_vp
         assert "Sign out sam@example.com" in as_sre and "vera@example.com" not in as_sre
+
+
+def test_the_program_manager_is_offered_to_waive_every_blocking_gate(client, vp, sre, launch):  # noqa: F811
+    """may_waive: a holder of a role covering the gate, or the program manager; the link on the
+    overview follows it, and the program manager's is served to nobody else."""
+    pat = _person(launch, "pat", duty=Duty.PROGRAM_MANAGER)
+
+    def blocking(page: str) -> tuple[list[str], list[str]]:
+        """(the blocking gates listed, those with a waive link)."""
+        listed = page.split("What blocks the launch")[1].split("</ul>")[0]
+        return (re.findall(r'/gates/([\w-]+)/">', listed),
+                re.findall(r"/gates/([\w-]+)/waive/", listed))  # fmt: skip
+
+    for _ in range(2):
+        gates, waivable = blocking(_page(client, pat, OVERVIEW))
+        assert "coverage" in gates and waivable == gates
+        gates, waivable = blocking(_page(client, sre, OVERVIEW))
+        assert "coverage" in gates and "coverage" not in waivable
 
 
 def test_who_produced_the_evidence_is_judged_per_person_on_the_sign_page(client, sre, launch):  # noqa: F811
