@@ -26,6 +26,7 @@ TOP_KEYS = {
     "floor",
     "load_errors",
     "gate_evaluations_per_s",
+    "gate_evaluations_first_round_per_s",
     "report_evaluations_per_s",
     "packet_seconds",
     "packet_unsigned_seconds",
@@ -97,6 +98,7 @@ def test_the_bench_runs_end_to_end_at_a_tiny_scale():
     assert results["load_errors"] == 0
     assert results["pages"]["overview"]["capacity_rps"] > 0
     assert results["gate_evaluations_per_s"] > 0
+    assert results["gate_evaluations_first_round_per_s"] > 0
     assert results["report_evaluations_per_s"] > 0
     assert results["packet_seconds"] > results["packet_floor_seconds"] > 0
     assert 0 < results["export_peak_rss_mb"] < 1000
