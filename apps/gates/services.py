@@ -66,13 +66,18 @@ class Evaluation:
     at: datetime | None = None
 
 
-def record_readings(evaluations: list[Evaluation], *, actor) -> list[Measurement | None]:
+def record_readings(
+    evaluations: list[Evaluation], *, actor, locked: bool = False
+) -> list[Measurement | None]:
     """record_reading() for many gates (each at most once) in one transaction.
 
     Per gate the same happens as in record_reading: the gate row is locked, a slot already
     measured stores nothing (None in its place), the guarded state advances, a change of state is
     a StatusChange, an audit event and the invalidation of approvals. Only the number of
     statements differs: one lock, one slot check, one insert and one update for the batch.
+
+    `locked`: the evaluations' gates are rows the caller read with _locked_gates() in this very
+    transaction, each with its launch; they are taken as they are instead of being locked again.
     """
     if len({e.gate.pk for e in evaluations}) != len(evaluations):
         raise ValueError("a gate appears twice in one batch of readings")
@@ -81,7 +86,8 @@ def record_readings(evaluations: list[Evaluation], *, actor) -> list[Measurement
     # No savepoint of its own inside a caller's transaction (two statements fewer): an error
     # here rolls back the whole of it, and the callers let it go up.
     with transaction.atomic(savepoint=False):
-        locked = _lock_gates([e.gate for e in evaluations])
+        given = [e.gate for e in evaluations]
+        locked = {gate.pk: gate for gate in given} if locked else _lock_gates(given)
         taken = _measured_slots(evaluations)
         results: list[Measurement | None] = []
         for e, judged in zip(evaluations, verdicts, strict=True):
@@ -235,15 +241,21 @@ def _lock_gates(given: list[Gate]) -> dict[int, Gate]:
     """The gates, locked in id order (so that concurrent batches cannot deadlock), each with its
     launch: the one `given` carries when every given gate carries it, otherwise loaded with it."""
     carried = all(Gate.launch.is_cached(gate) for gate in given)
-    gates = Gate.objects.select_for_update(of=("self",))
+    gates = _locked_gates(Gate.objects.all())
     if not carried:
         gates = gates.select_related("launch")
-    locked = {gate.pk: gate for gate in gates.filter(pk__in=[g.pk for g in given]).order_by("pk")}
+    locked = {gate.pk: gate for gate in gates.filter(pk__in=[g.pk for g in given])}
     if carried:
         for gate in given:
             if gate.pk in locked:
                 locked[gate.pk].launch = gate.launch
     return locked
+
+
+def _locked_gates(gates):
+    """`gates` (a QuerySet) read with their rows locked until the transaction ends, in id order:
+    two transactions locking gates of one launch then never deadlock."""
+    return gates.select_for_update(of=("self",)).order_by("pk")
 
 
 def _measured_slots(evaluations: list[Evaluation]) -> set[tuple[int, datetime]]:
@@ -479,39 +491,46 @@ def ingest_report(
         raise IngestError(415, str(exc)) from None
     except ReportError as exc:
         raise IngestError(400, str(exc)) from None
-    if gate_key:
-        gates = [g for g in named if g.format == parsed.format]
-    else:  # the launch's report gates that read this format, and only those
-        gates = _report_gates(launch, format=parsed.format)
-    if not gates:
+    measurements: list[Measurement] = []
+    with transaction.atomic(savepoint=False):  # as in record_readings()
+        # The gates that read this report, locked at once: record_readings() takes them as they
+        # are (one statement fewer than reading them, then locking them).
+        gates = _report_gates(launch, key=gate_key, format=parsed.format, locked=True)
+        if gates:
+            evidence = store_evidence(data=data, name=name, content_type=parsed.format)
+            detail = {"report": name, "sha256": evidence.sha256}
+            now = timezone.now()
+            readings = [metric_reading(g, parsed, evidence=evidence, detail=detail) for g in gates]
+            evaluations = [Evaluation(g, r, at=now) for g, r in zip(gates, readings, strict=True)]
+            measurements = record_readings(evaluations, actor=actor, locked=True)
+            record(
+                actor=actor,
+                action="report.ingested",
+                launch_slug=launch.slug,
+                obj_type="evidence",
+                obj_key=evidence.sha256,
+                data={"format": parsed.format, "name": name, "gates": [g.key for g in gates]},
+            )
+    if not gates:  # raised out of the block: a caller's transaction goes on untouched
         where = f"gate {gate_key!r}" if gate_key else f"launch {launch.slug!r}"
         raise IngestError(400, f"no report gate of {where} reads {parsed.format} reports")
-    evidence = store_evidence(data=data, name=name, content_type=parsed.format)
-    detail = {"report": name, "sha256": evidence.sha256}
-    now = timezone.now()
-    evaluations = [
-        Evaluation(gate, metric_reading(gate, parsed, evidence=evidence, detail=detail), at=now)
-        for gate in gates
-    ]
-    with transaction.atomic(savepoint=False):  # as in record_readings()
-        measurements = record_readings(evaluations, actor=actor)
-        record(
-            actor=actor,
-            action="report.ingested",
-            launch_slug=launch.slug,
-            obj_type="evidence",
-            obj_key=evidence.sha256,
-            data={"format": parsed.format, "name": name, "gates": [g.key for g in gates]},
-        )
     return measurements
 
 
-def _report_gates(launch, *, key: str | None = None, format: str | None = None) -> list[Gate]:
-    """The launch's active report gate `key` (IngestError if it has none), or those reading
-    `format`; each with `launch` as its launch (not loaded again)."""
-    gates = launch.gates.active().filter(source=Source.REPORT).order_by("order", "key")
-    found = list(gates.filter(key=key) if key is not None else gates.filter(format=format))
-    if key is not None and not found:
+def _report_gates(
+    launch, *, key: str | None = None, format: str | None = None, locked: bool = False
+) -> list[Gate]:
+    """The launch's active report gates: `key` (IngestError if it has none) when given, and
+    those reading `format` when given; each with `launch` as its launch (not loaded again).
+    `locked`: their rows locked (_locked_gates()), in the caller's transaction."""
+    gates = launch.gates.active().filter(source=Source.REPORT)
+    if key is not None:
+        gates = gates.filter(key=key)
+    if format is not None:
+        gates = gates.filter(format=format)
+    found = list(_locked_gates(gates) if locked else gates.order_by("order", "key"))
+    found.sort(key=lambda gate: (gate.order, gate.key))  # spec order, however they were locked
+    if key is not None and not found and not locked:
         raise IngestError(400, f"launch {launch.slug!r} has no report gate {key!r}")
     for gate in found:
         gate.launch = launch
