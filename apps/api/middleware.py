@@ -37,7 +37,10 @@ class ClosedLaunchMiddleware:
         slug = view_kwargs.get("slug")
         if not slug or match.view_name in ALLOWED_WHEN_CLOSED:
             return None
-        launch = Launch.objects.filter(slug=slug, closed_at__isnull=False).first()
+        closed = Launch.objects.filter(slug=slug, closed_at__isnull=False)
+        if not closed.exists():  # the common answer, asked at its cheapest
+            return None
+        launch = closed.first()
         if launch is None or not _may_see(request, launch):
             return None
         return closed_response(request, launch)
