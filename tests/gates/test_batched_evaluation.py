@@ -11,6 +11,7 @@ from apps.audit.models import AuditEvent
 from apps.gates.models import Gate, Measurement, StatusChange
 from apps.gates.services import Evaluation, Reading, record_readings
 from apps.gates.tasks import EVAL_BATCH, evaluate_gates
+from portal.postgresql.compiler import UNNEST_FROM
 from tests.helpers import import_report_only_launch
 
 pytestmark = pytest.mark.django_db
@@ -107,6 +108,25 @@ def test_a_gate_twice_in_one_batch_is_refused_with_nothing_stored(launch):
     with pytest.raises(ValueError, match="twice"):
         record_readings([reading, Evaluation(gate, Reading(value=Decimal(0)))], actor="test")
     assert not Measurement.objects.filter(gate=gate).exists()
+
+
+@pytest.mark.parametrize("size", [2, UNNEST_FROM - 1, UNNEST_FROM])
+def test_a_batch_is_sent_as_arrays_from_unnest_from_gates_and_as_values_below(launch, size):
+    """Arrays cost more than they save for a few rows (portal/postgresql/compiler.py): a report
+    ingest's one or two gates go as VALUES, a poll's batch as arrays; both write the same."""
+    gates = _probes(launch, size)
+    batch = [Evaluation(gate, Reading(value=Decimal(i))) for i, gate in enumerate(gates)]
+    with CaptureQueriesContext(connection) as captured:
+        record_readings(batch, actor="test")
+
+    tables = (Measurement._meta.db_table, Gate._meta.db_table)
+    inserts = [q["sql"] for q in captured.captured_queries
+               if q["sql"].startswith("INSERT") and q["sql"].split('"')[1] in tables]  # fmt: skip
+    assert len(inserts) == 2  # the measurements, the gates' state
+    arrays = connection.vendor == "postgresql" and size >= UNNEST_FROM
+    assert ["UNNEST" in sql for sql in inserts] == [arrays, arrays]
+    assert [g.latest_value for g in Gate.objects.filter(pk__in=[g.pk for g in gates])
+            .order_by("pk")] == [Decimal(i) for i in range(size)]  # fmt: skip
 
 
 def test_a_batch_writes_its_measurements_and_the_gates_state_one_statement_each(launch):
