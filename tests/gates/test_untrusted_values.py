@@ -7,7 +7,9 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.db import DatabaseError, transaction
 from django.db.models import Max
+from django.db.transaction import TransactionManagementError
 
 from apps.gates.models import Gate, GateStatus, Measurement
 from apps.gates.services import (
@@ -146,6 +148,27 @@ def test_one_hostile_reading_does_not_take_its_batch_down(launch):
     assert stored["coverage"].status == GateStatus.UNKNOWN
     assert "could not be recorded" in stored["coverage"].reason
     assert _gate("coverage").state == GateStatus.UNKNOWN
+
+
+def test_a_caller_that_catches_a_failed_batch_keeps_nothing_of_it(launch, monkeypatch):
+    """record_readings() takes no savepoint of its own in a caller's transaction: a failure after
+    its measurements were inserted marks the caller's transaction for rollback, so a caller
+    that catches it cannot go on and commit half a batch."""
+    from apps.gates import services
+
+    def broken(slugs):
+        raise DatabaseError("the audit chain lock failed")
+
+    monkeypatch.setattr(services, "lock_chains", broken)  # runs after the inserts
+    coverage = _gate("coverage")
+    with transaction.atomic():
+        with pytest.raises(DatabaseError):
+            record_reading(gate=coverage, reading=Reading(value=Decimal(90)), actor="test")
+        with pytest.raises(TransactionManagementError):
+            Measurement.objects.count()
+
+    assert not Measurement.objects.filter(gate=coverage).exists()
+    assert _gate("coverage").state == GateStatus.PENDING
 
 
 def test_nul_characters_in_a_reason_are_cleaned_not_fatal(launch):
