@@ -151,6 +151,8 @@ class Launch(models.Model):
         Reads the row (not this instance, which may predate the closure); raises LaunchClosed.
         """
         closed = Launch.objects.filter(pk=self.pk, closed_at__isnull=False)
+        if not closed.exists():  # the common answer, asked at its cheapest
+            return
         found = closed.values_list("closed_at", "closed_by_name").first()
         if found is not None:
             self.closed_at, self.closed_by_name = found
