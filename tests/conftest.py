@@ -2,12 +2,21 @@ import copy
 from collections.abc import Iterator
 
 import pytest
+from django.db import connection
 
 from tests.helpers import ALLOWED_SOURCE, MINIMAL_SPEC
 
 # The Chromium fixtures (browser, new_page, page, screenshot): one Playwright for the session;
 # moto_server and s3_bucket: a local S3 API for the stored files (tests/s3.py).
 pytest_plugins = ("tests.browser", "tests.s3")
+
+
+@pytest.fixture
+def needs_postgresql():
+    """For the tests of row locks and concurrent transactions (SQLite has neither): they fail,
+    saying so, on another database."""
+    if connection.vendor != "postgresql":
+        pytest.fail("this test needs PostgreSQL's row locks: set DATABASE_URL (make test does)")
 
 
 @pytest.fixture

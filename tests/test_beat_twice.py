@@ -15,7 +15,7 @@ import pytest
 import redis
 from django.conf import settings
 from django.core import mail
-from django.db import connection, connections
+from django.db import connections
 from django.utils import timezone
 
 from apps.audit.checkpoints import issue_due_checkpoints
@@ -35,7 +35,7 @@ from tests.helpers import import_report_only_launch
 from tests.signoffs.conftest import make_user
 from tests.waivers import standing_waiver
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("needs_postgresql")]
 
 # Each scheduled task and the test below that runs it twice at once.
 COVERED = {
@@ -49,12 +49,6 @@ COVERED = {
     "audit.checkpoint": "test_two_checkpoint_runs_sign_one_checkpoint_per_head",
     "webhooks.sweep": "test_two_webhook_sweeps_queue_a_lost_attempt_once",
 }
-
-
-@pytest.fixture(autouse=True)
-def _postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.fail("two beats at once need PostgreSQL's row locks: set DATABASE_URL")
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connections, transaction
 
 from apps.audit.models import AuditEvent, chain_name
 from apps.audit.services import verify
@@ -14,15 +14,9 @@ from apps.gates.services import IngestError, ingest_report
 from apps.specs.services import import_launch_spec
 from tests.helpers import ROOT, to_yaml
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("needs_postgresql")]
 JUNIT = ROOT / "tests" / "fixtures" / "reports" / "junit" / "pytest-9.2.0-generated.xml"
 THREADS = 8
-
-
-@pytest.fixture(autouse=True)
-def _postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.fail("the locking tests need PostgreSQL: set DATABASE_URL (make test does)")
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
@@ -13,13 +13,7 @@ from apps.signoffs.models import Role, SignOff
 from apps.signoffs.services import SigningRefused, sign_off, update_readiness
 from apps.signoffs.snapshot import take_snapshot
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.fail("the concurrency tests need PostgreSQL: set DATABASE_URL (make test does)")
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("needs_postgresql")]
 
 
 def _in_threads(count: int, work) -> list:
