@@ -182,8 +182,7 @@ REACH = 512  # versions fragment() reaches back over for a kept fragment to upda
 
 def _newest_key(launch_id: int, variant: str) -> str:
     """Where fragment() notes the newest version it kept a list of gates of `variant` under."""
-    name = f"{GATES}:newest:{launch_id}:{variant}"
-    return f"kept:{hashlib.sha256(name.encode()).hexdigest()[:32]}"
+    return _kept_key(GATES, "newest", launch_id, variant)
 
 
 def _kept_before(launch_id: int, current: int, kept_version: int, variant: str, now: datetime):
@@ -203,7 +202,12 @@ def _kept_before(launch_id: int, current: int, kept_version: int, variant: str, 
 
 
 def _fragment_key(drawn_from: str, launch_id: int, kept_version: int, variant: str) -> str:
-    name = f"{drawn_from}:{launch_id}:{kept_version}:{variant}"
+    return _kept_key(drawn_from, launch_id, kept_version, variant)
+
+
+def _kept_key(*parts) -> str:
+    """The cache key of what fragment() keeps: its parts hashed (a variant is any text)."""
+    name = ":".join(str(part) for part in parts)
     return f"kept:{hashlib.sha256(name.encode()).hexdigest()[:32]}"
 
 
