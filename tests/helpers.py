@@ -126,6 +126,21 @@ def import_report_only_launch(spec: dict):
     return import_launch_spec(raw=to_yaml(report_only(spec)), actor="test").launch
 
 
+def probe_gates(launch, count: int, *, guarded_first: bool = False) -> list:
+    """`count` Prometheus gates probe-0..probe-N added to a report-only launch, polled like its
+    "availability" gate; `guarded_first`: probe-0 waits for 2 agreeing readings (for: 2)."""
+    from apps.gates.models import Gate
+
+    template = Gate.objects.get(launch=launch, key="availability")
+    return Gate.objects.bulk_create(
+        Gate(launch=launch, key=f"probe-{i}", name=f"Probe {i}", category="slo",
+             dimension="technical", source="prometheus", query=f'probe_success{{i="{i}"}}',
+             comparator=">=", threshold=1, unit="count", interval=template.interval,
+             max_age=template.max_age, for_count=2 if guarded_first and i == 0 else 1)
+        for i in range(count)
+    )  # fmt: skip
+
+
 # --- signing identities (portal/signing.py) ------------------------------------------------------
 
 

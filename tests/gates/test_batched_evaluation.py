@@ -12,7 +12,7 @@ from apps.gates.models import Gate, Measurement, StatusChange
 from apps.gates.services import Evaluation, Reading, record_readings
 from apps.gates.tasks import EVAL_BATCH, evaluate_gates
 from portal.postgresql.compiler import UNNEST_FROM
-from tests.helpers import import_report_only_launch
+from tests.helpers import import_report_only_launch, probe_gates
 
 pytestmark = pytest.mark.django_db
 
@@ -20,28 +20,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def launch(spec):
     return import_report_only_launch(spec)
-
-
-def _probes(launch, count: int) -> list[Gate]:
-    template = Gate.objects.get(key="availability")
-    return Gate.objects.bulk_create(
-        Gate(
-            launch=launch,
-            key=f"probe-{i}",
-            name=f"Probe {i}",
-            category="slo",
-            dimension="technical",
-            source="prometheus",
-            query=f'probe_success{{i="{i}"}}',
-            comparator=">=",
-            threshold=1,
-            unit="count",
-            interval=template.interval,
-            max_age=template.max_age,
-            for_count=2 if i == 0 else 1,
-        )
-        for i in range(count)
-    )
 
 
 def _vector(value: str) -> dict:
@@ -59,7 +37,7 @@ def test_a_batch_measures_each_gate_once_and_a_redelivered_batch_reads_nothing_a
 ):
     settings.PROMETHEUS_URL = fake_prometheus.url
     fake_prometheus.answer(_vector("1"))
-    gates = _probes(launch, EVAL_BATCH)
+    gates = probe_gates(launch, EVAL_BATCH)
     slot = timezone.now().replace(microsecond=0).isoformat()
     batch = [[gate.pk, slot] for gate in gates]
 
@@ -76,7 +54,7 @@ def test_a_batch_measures_each_gate_once_and_a_redelivered_batch_reads_nothing_a
 
 
 def test_in_a_batch_the_flapping_guard_and_status_changes_hold_per_gate(launch):
-    guarded, plain = _probes(launch, 2)  # probe-0 waits for 2 agreeing readings
+    guarded, plain = probe_gates(launch, 2, guarded_first=True)  # probe-0 waits for 2 readings
     now = timezone.now()
 
     def both(value: str) -> None:
@@ -103,7 +81,7 @@ def test_in_a_batch_the_flapping_guard_and_status_changes_hold_per_gate(launch):
 
 
 def test_a_gate_twice_in_one_batch_is_refused_with_nothing_stored(launch):
-    (gate,) = _probes(launch, 1)
+    (gate,) = probe_gates(launch, 1)
     reading = Evaluation(gate, Reading(value=Decimal(1)))
     with pytest.raises(ValueError, match="twice"):
         record_readings([reading, Evaluation(gate, Reading(value=Decimal(0)))], actor="test")
@@ -114,7 +92,7 @@ def test_a_gate_twice_in_one_batch_is_refused_with_nothing_stored(launch):
 def test_a_batch_is_sent_as_arrays_from_unnest_from_gates_and_as_values_below(launch, size):
     """Arrays cost more than they save for a few rows (portal/postgresql/compiler.py): a report
     ingest's one or two gates go as VALUES, a poll's batch as arrays; both write the same."""
-    gates = _probes(launch, size)
+    gates = probe_gates(launch, size)
     batch = [Evaluation(gate, Reading(value=Decimal(i))) for i, gate in enumerate(gates)]
     with CaptureQueriesContext(connection) as captured:
         record_readings(batch, actor="test")
@@ -135,7 +113,7 @@ def test_a_batch_writes_its_measurements_and_the_gates_state_one_statement_each(
     arrays did. A field type the backend cannot send as an array would fall back to one
     placeholder per value: this test names it. (SQLite takes 999 parameters a statement, so
     there bulk_create splits a batch of more than 23 gates.)"""
-    gates = _probes(launch, 20)
+    gates = probe_gates(launch, 20)
     batch = [Evaluation(gate, Reading(value=Decimal(i))) for i, gate in enumerate(gates)]
     with CaptureQueriesContext(connection) as captured:
         record_readings(batch, actor="test")

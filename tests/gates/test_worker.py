@@ -13,7 +13,7 @@ from apps.audit.models import AuditEvent
 from apps.gates.models import Gate, Measurement
 from apps.gates.tasks import evaluate_gate, tick
 from tests.celery_worker import Worker, broker_url, purge, wait_for
-from tests.helpers import import_report_only_launch
+from tests.helpers import import_report_only_launch, probe_gates
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,34 +27,13 @@ def _vector(value: str) -> list:
     return [{"metric": {"job": "api"}, "value": [1_700_000_000, value]}]
 
 
-def _many_gates(launch, count: int) -> None:
-    template = Gate.objects.get(key="availability")
-    Gate.objects.bulk_create(
-        Gate(
-            launch=launch,
-            key=f"probe-{i}",
-            name=f"Probe {i}",
-            category="slo",
-            dimension="technical",
-            source="prometheus",
-            query=f'probe_success{{i="{i}"}}',
-            comparator=">=",
-            threshold=1,
-            unit="count",
-            interval=template.interval,
-            max_age=template.max_age,
-        )  # fmt: skip
-        for i in range(count)
-    )
-
-
 def _client() -> Celery:
     return Celery(broker=broker_url())
 
 
 def test_a_burst_of_1000_due_gates_is_evaluated_once_each(launch, fake_prometheus, tmp_path):
     fake_prometheus.answer_success("vector", _vector("1"))
-    _many_gates(launch, 999)  # plus "availability": 1,000 polled gates
+    probe_gates(launch, 999)  # plus "availability": 1,000 polled gates
     worker = Worker(concurrency=4, env={"PROMETHEUS_URL": fake_prometheus.url},
                     log=tmp_path / "worker.log")  # fmt: skip
     try:
