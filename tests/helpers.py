@@ -141,6 +141,20 @@ def probe_gates(launch, count: int, *, guarded_first: bool = False) -> list:
     )  # fmt: skip
 
 
+def manual_gates(launch, count: int, *, key: str = "extra", name: str = "Extra") -> list:
+    """`count` manual quality gates `<key>-0..` added to a launch, kept as long as its
+    "coverage" gate."""
+    from apps.gates.models import Gate
+
+    template = Gate.objects.get(launch=launch, key="coverage")
+    return Gate.objects.bulk_create(
+        Gate(launch=launch, key=f"{key}-{i}", name=f"{name} {i}", category="quality",
+             dimension="technical", source="manual", comparator="==", threshold=1,
+             unit="attested", interval=template.interval, max_age=template.max_age)
+        for i in range(count)
+    )  # fmt: skip
+
+
 # --- signing identities (portal/signing.py) ------------------------------------------------------
 
 

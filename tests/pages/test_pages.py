@@ -15,7 +15,7 @@ from apps.gates.services import Reading, record_reading
 from apps.launches.models import Launch
 from apps.signoffs.readiness import readiness_of_many
 from apps.specs.services import import_launch_spec
-from tests.helpers import listed_launches, to_yaml
+from tests.helpers import listed_launches, manual_gates, to_yaml
 
 pytestmark = pytest.mark.django_db
 
@@ -135,21 +135,7 @@ def test_the_overview_query_count_does_not_grow_with_gates_or_measurements(clien
         return len(ctx.captured_queries)
 
     before = measure()
-    template = Gate.objects.get(key="coverage")
-    for i in range(20):
-        gate = Gate.objects.create(
-            launch=launch,
-            key=f"extra-{i}",
-            name=f"Extra {i}",
-            category="quality",
-            dimension="technical",
-            source="manual",
-            comparator="==",
-            threshold=1,
-            unit="attested",
-            interval=template.interval,
-            max_age=template.max_age,
-        )
+    for gate in manual_gates(launch, 20):
         for _ in range(5):
             record_reading(gate=gate, reading=Reading(value=Decimal(1)), actor="test")
     assert measure() == before

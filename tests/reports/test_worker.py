@@ -7,39 +7,19 @@ import time
 import pytest
 
 from apps.audit.models import AuditEvent
-from apps.gates.models import Gate
 from apps.reports.models import JobStatus, Packet, PacketJob
 from apps.reports.packets.jobs import request_packet
 from apps.signoffs.models import Duty
 from tests.celery_worker import Worker, wait_for
+from tests.helpers import manual_gates
 from tests.reports.conftest import user_with
 
 pytestmark = pytest.mark.django_db(transaction=True)
 EXTRA_GATES = 150  # about five seconds of WeasyPrint on this machine: long enough to be killed in
 
 
-def _many_gates(launch, count: int) -> None:
-    template = Gate.objects.get(launch=launch, key="coverage")
-    Gate.objects.bulk_create(
-        Gate(
-            launch=launch,
-            key=f"check-{i}",
-            name=f"Release check {i}",
-            category="quality",
-            dimension="technical",
-            source="manual",
-            comparator="==",
-            threshold=1,
-            unit="attested",
-            interval=template.interval,
-            max_age=template.max_age,
-        )  # fmt: skip
-        for i in range(count)
-    )
-
-
 def test_a_worker_killed_mid_render_leaves_exactly_one_packet(atlas, media, tmp_path):
-    _many_gates(atlas, EXTRA_GATES)
+    manual_gates(atlas, EXTRA_GATES, key="check", name="Release check")
     signer = user_with(atlas, "vera", Duty.SIGNER)
     worker = Worker(concurrency=1, env={"EVIDENCE_ROOT": str(media)}, log=tmp_path / "worker.log")
     try:

@@ -14,6 +14,7 @@ from apps.gates.services import update_covering_waiver
 from apps.signoffs.changes import changes_since, signed_lookups
 from apps.signoffs.models import Role, SignOff
 from apps.signoffs.services import sweep
+from tests.helpers import manual_gates
 from tests.signoffs.conftest import PASSWORD, read
 from tests.waivers import standing_waiver
 
@@ -141,13 +142,7 @@ def test_the_matrix_costs_the_same_queries_however_many_signatures_changed(
     _sign(client, SIGN_VP)
     client.force_login(people["sam"])
     _sign(client, SIGN_SRE)
-    template = Gate.objects.get(key="coverage")
-    for i in range(10):
-        Gate.objects.create(
-            launch=launch, key=f"extra-{i}", name=f"Extra {i}", category="quality",
-            dimension="technical", source="manual", comparator="==", threshold=1,
-            unit="attested", interval=template.interval, max_age=template.max_age,
-        )  # fmt: skip
+    manual_gates(launch, 10)
     read("coverage", "60")
     read("runbooks", "0")
     client.force_login(people["vera"])
