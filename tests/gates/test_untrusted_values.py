@@ -22,7 +22,8 @@ from apps.gates.services import (
     record_readings,
 )
 from apps.specs.services import import_launch_spec
-from tests.helpers import ROOT, to_yaml
+from portal.postgresql.compiler import UNNEST_FROM
+from tests.helpers import ROOT, manual_gates, to_yaml
 
 pytestmark = pytest.mark.django_db
 
@@ -132,16 +133,21 @@ def test_a_report_figure_out_of_range_is_refused_and_changes_nothing(spec, text)
     assert not Measurement.objects.filter(gate__key="latency").exists()
 
 
-def test_one_hostile_reading_does_not_take_its_batch_down(launch):
+@pytest.mark.parametrize("others", [0, UNNEST_FROM], ids=["values", "arrays"])
+def test_one_hostile_reading_does_not_take_its_batch_down(launch, others):
+    """In a batch sent as VALUES and in one sent as arrays (portal/postgresql/compiler.py)."""
     coverage, availability = _gate("coverage"), _gate("availability")
     hostile = Reading(value=Decimal("90"), detail={"label": "\x00", "bad": Decimal("1")})
     evaluations = [
         Evaluation(coverage, hostile),
         Evaluation(availability, Reading(value=Decimal("99.95"))),
+        *(Evaluation(gate, Reading(value=Decimal(1))) for gate in manual_gates(launch, others)),
     ]
 
     results = record_readings(evaluations, actor="test")
 
+    assert len(results) == len(evaluations)
+    assert Measurement.objects.count() == len(evaluations)
     stored = {m.gate.key: Measurement.objects.get(pk=m.pk) for m in results}
     assert stored["availability"].status == GateStatus.PASSING
     assert stored["availability"].value == Decimal("99.95")
