@@ -4,6 +4,7 @@ vera holds VP Engineering (slo, quality), sam holds SRE Lead (operations), pat i
 manager, otto is the auditor, and nora is assigned to nothing.
 """
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -61,3 +62,20 @@ def sign(client, url: str, decision: str, **extra):
     seen = {"digest": form.initial["digest"], "previous": form.initial["previous"]}
     data = {"decision": decision, "password": PASSWORD, "comment": "", **seen}
     return client.post(url, {**data, **extra})
+
+
+def current_totp_code(secret: str) -> str:
+    """The authenticator code of the current period, taken with at least 2 s of it left: a code
+    taken at a period's very end reaches the portal in the next one, which refuses it (allauth
+    accepts the current period only)."""
+    from allauth.mfa import app_settings
+    from allauth.mfa.totp.internal.auth import (
+        format_hotp_value,
+        hotp_value,
+        yield_hotp_counters_from_time,
+    )
+
+    left = app_settings.TOTP_PERIOD - time.time() % app_settings.TOTP_PERIOD
+    if left < 2:
+        time.sleep(left + 0.05)
+    return format_hotp_value(hotp_value(secret, next(yield_hotp_counters_from_time())))
