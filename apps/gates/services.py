@@ -87,14 +87,14 @@ def record_readings(
     # here rolls back the whole of it, and the callers let it go up.
     with transaction.atomic(savepoint=False):
         given = [e.gate for e in evaluations]
-        locked = {gate.pk: gate for gate in given} if locked else _lock_gates(given)
+        rows_held = {gate.pk: gate for gate in given} if locked else _lock_gates(given)
         taken = _measured_slots(evaluations)
         results: list[Measurement | None] = []
         for e, judged in zip(evaluations, verdicts, strict=True):
             if e.slot is not None and (e.gate.pk, e.slot) in taken:
                 results.append(None)
                 continue
-            results.append(_measurement(locked[e.gate.pk], e, judged, e.at or now))
+            results.append(_measurement(rows_held[e.gate.pk], e, judged, e.at or now))
         stored = [m for m in results if m is not None]
         _insert(stored)
         said = {m.gate.pk: m.gate.evidence_status(m.evaluated_at)[0] for m in stored}
@@ -528,8 +528,8 @@ def _report_gates(
         gates = gates.filter(key=key)
     if format is not None:
         gates = gates.filter(format=format)
-    found = list(_locked_gates(gates) if locked else gates.order_by("order", "key"))
-    found.sort(key=lambda gate: (gate.order, gate.key))  # spec order, however they were locked
+    found = list(_locked_gates(gates) if locked else gates)
+    found.sort(key=lambda gate: (gate.order, gate.key))  # spec order (locked: in id order)
     if key is not None and not found and not locked:
         raise IngestError(400, f"launch {launch.slug!r} has no report gate {key!r}")
     for gate in found:

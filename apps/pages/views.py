@@ -182,12 +182,6 @@ def overview_plan_parts(launch, now) -> dict:
     return rows.fragment(launch.pk, variant, now, draw, rows.PLAN)
 
 
-def _waivable(allowed) -> set[str] | None:
-    """The categories whose gates the person may ask to waive (LaunchPermissions.may_waive):
-    None for every one (the program manager)."""
-    return None if allowed.program_manager else allowed.waivable
-
-
 def _scope(categories) -> str:
     return "all" if categories is None else ",".join(sorted(categories))
 
@@ -202,7 +196,7 @@ def overview_gate_parts(launch, now, *, roles, allowed, signed) -> dict:
     - those gates' rows, with their newest value and reason: kept under the gates' readings
       (rows.GATES), and drawn again from those gates alone, so that a reading which changes no
       status (a CI report posted again) does not load every gate."""
-    scope = f"waive={_scope(_waivable(allowed))};attest={_scope(allowed.attestable)}"
+    scope = f"waive={_scope(allowed.waive_scope)};attest={_scope(allowed.attestable)}"
     variant = f"overview;{scope};closed={bool(launch.closed_at)};{_moment(launch, now, signed)}"
     chosen = rows.fragment(launch.pk, variant, now,
                            lambda: _draw_gate_choice(launch, now, roles, allowed),
@@ -274,7 +268,7 @@ def _draw_shown_gates(launch, now, chosen: dict, allowed) -> tuple[dict, object]
         name="overview-attention",
     )  # fmt: skip
     context = {
-        "total": chosen["total"], "blocking_gates": blocking, "waivable": _waivable(allowed),
+        "total": chosen["total"], "blocking_gates": blocking, "waivable": allowed.waive_scope,
         "attention_rows": attention, "attention_count": chosen["attention_count"],
         "gates_url": gates_url,
     }  # fmt: skip

@@ -90,10 +90,16 @@ class LaunchPermissions:
         attester."""
         return self.attestable is None or gate.category in self.attestable
 
+    @property
+    def waive_scope(self) -> set[str] | None:
+        """The gate categories whose waiver they may ask for; None: every one (the program
+        manager)."""
+        return None if self.program_manager else self.waivable
+
     def may_waive(self, gate) -> bool:
         """A waiver is asked for by a holder of a role covering the gate, or the program manager
         (a blocking gate's request then waits for may_approve_waiver's second person)."""
-        return gate.category in self.waivable or self.program_manager
+        return self.waive_scope is None or gate.category in self.waive_scope
 
     def may_approve_waiver(self, gate) -> bool:
         """The second person of a blocking gate's waiver: a holder of a role covering the gate,
@@ -153,11 +159,6 @@ def can_prepare_decision(user, launch) -> bool:
     rule of can_decide(): a signer of the unretired decision role, or their delegate now)."""
     allowed = permissions_for(user, launch)
     return allowed.program_manager or allowed.decides
-
-
-def waivable_categories(user, launch) -> set[str]:
-    """The gate categories `user` may waive: those of the roles they hold."""
-    return permissions_for(user, launch).waivable
 
 
 def can_waive(user, gate) -> bool:
