@@ -27,6 +27,30 @@ with override_settings(ALLOWED_HOSTS=["testserver"]):
         print(path, client.get(path).status_code)
 """
 
+# A query built once per process (portal/prepared.py) on SQLite, where a moment goes to the
+# database as text: each call's moment is the one compared, on each side of a holding's window.
+PREPARED = """
+from datetime import timedelta
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from apps.launches.models import Launch
+from apps.signoffs import permissions
+from apps.signoffs.models import Assignment, Duty
+
+launch = Launch.objects.get(slug="llm-research-lab")
+user = get_user_model().objects.create_user("win", "win@example.com", "pw")
+now = timezone.now()
+Assignment.objects.create(launch=launch, user=user, duty=Duty.AUDITOR,
+                          valid_from=now - timedelta(hours=1), valid_until=now + timedelta(hours=1))
+sees = permissions._HOLDER_SEES[True]
+for moment in (now, now - timedelta(hours=2), now + timedelta(hours=1)):
+    found = sees(user_id=user.pk, now=moment, slug=launch.slug)
+    held = permissions._held_by_id(user.pk, moment)
+    ruled = permissions._held_launches(Launch.objects.all(), held)
+    print("seen", bool(found), ruled.filter(slug=launch.slug).exists())
+print("now", permissions.visible_launch(user, launch.slug) == launch)
+"""
+
 
 def manage(var_dir: Path, *args: str) -> subprocess.CompletedProcess:
     dropped = ("DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "CACHE_URL")
@@ -59,6 +83,9 @@ def test_the_demo_loads_evaluates_and_renders_on_sqlite(tmp_path):
     pages = manage(tmp_path, "shell", "-c", PAGES).stdout.split("\n")
     answers = dict(line.rsplit(" ", 1) for line in pages if line.startswith("/"))
     assert len(answers) == 8 and set(answers.values()) == {"200"}, answers
+
+    seen = [line for line in manage(tmp_path, "shell", "-c", PREPARED).stdout.split("\n") if line]
+    assert seen[-4:] == ["seen True True", "seen False False", "seen False False", "now True"]
 
 
 TICKER = """

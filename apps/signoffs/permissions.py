@@ -1,6 +1,7 @@
 """Per-launch permissions: who may do what, decided in one place from Assignments."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import Exists, OuterRef, QuerySet, Value
 from django.utils import timezone
@@ -8,34 +9,44 @@ from django.utils import timezone
 from apps.audit.models import people_head
 from apps.launches.models import Launch
 from apps.signoffs.models import Assignment, Duty
+from portal.prepared import PreparedQuery
 
 
 def visible_launches(user, launches=None):
     """The launches `user` may see: staff every one, anyone else those they hold a current
     assignment on. Every page, the API and the calendar feed go through this one rule."""
     launches = Launch.objects.all() if launches is None else launches
-    if user.is_staff:
+    if _sees_every_launch(user):
         return launches
-    return launches.filter(pk__in=_held_by(user).values("launch"))
+    return _held_launches(launches, _held_by(user))
+
+
+def _sees_every_launch(user) -> bool:
+    return user.is_staff
+
+
+def _held_launches(launches, held):
+    return launches.filter(pk__in=held.values("launch"))
 
 
 def visible_launch(user, slug: str, *, record_version: bool = False, carry: bool = False):
     """The launch `slug` if `user` may see it (the rule of visible_launches()), otherwise None;
-    with `record_version` (Launch.objects.with_record_version()) when asked. One query.
+    with `record_version` (Launch.objects.with_record_version()) when asked. One query, built
+    once per process (portal.prepared): only its values change from one call to the next.
 
     With `carry` (a page that decides what the person may do), anyone but staff is read as their
     current assignments on the launch, with it: the launch keeps them, and permissions_for(user,
     launch) decides from them instead of asking again."""
-    launches = Launch.objects.with_record_version() if record_version else Launch.objects.all()
-    if user.is_staff or not carry:
-        try:
-            return visible_launches(user, launches).get(slug=slug)
-        except Launch.DoesNotExist:
-            return None
-    held = _held_by(user).filter(launch__slug=slug).select_related("launch", "role")
-    if record_version:
-        held = held.annotate(launch_record_version=people_head(OuterRef("launch__slug")))
-    held = list(held.order_by("pk"))
+    if _sees_every_launch(user):
+        found = _STAFF_SEES[record_version](slug=slug)
+        return found[0] if found else None
+    if _holds_nothing(user):
+        return None
+    values = {"user_id": user.pk, "now": timezone.now(), "slug": slug}
+    if not carry:
+        found = _HOLDER_SEES[record_version](**values)
+        return found[0] if found else None
+    held = _HOLDINGS_WITH_LAUNCH[record_version](**values)
     if not held:
         return None
     launch = held[0].launch
@@ -47,15 +58,57 @@ def visible_launch(user, slug: str, *, record_version: bool = False, carry: bool
     return launch
 
 
+def _launches(record_version: bool):
+    return Launch.objects.with_record_version() if record_version else Launch.objects.all()
+
+
+def _holdings_with_launch(record_version: bool):
+    def build(user_id: int, now, slug: str):
+        held = _held_by_id(user_id, now).filter(launch__slug=slug)
+        held = held.select_related("launch", "role").order_by("pk")
+        if record_version:
+            held = held.annotate(launch_record_version=people_head(OuterRef("launch__slug")))
+        return held
+
+    return PreparedQuery(build, user_id=int, now=datetime, slug=str)
+
+
+# visible_launch()'s three reads, with the launch's record version and without.
+_STAFF_SEES = {
+    v: PreparedQuery(lambda slug, v=v: _launches(v).filter(slug=slug).order_by(), slug=str)
+    for v in (False, True)
+}
+_HOLDER_SEES = {
+    v: PreparedQuery(
+        lambda user_id, now, slug, v=v: (
+            _held_launches(_launches(v), _held_by_id(user_id, now)).filter(slug=slug).order_by()
+        ),
+        user_id=int,
+        now=datetime,
+        slug=str,
+    )
+    for v in (False, True)
+}
+_HOLDINGS_WITH_LAUNCH = {v: _holdings_with_launch(v) for v in (False, True)}
+
+
 def current_assignments(user, launch, now=None):
     return _held_by(user, now).filter(launch=launch)
 
 
 def _held_by(user, now=None):
     """The user's assignments in force, on every launch (none for the signed-out or inactive)."""
-    if not user.is_authenticated or not user.is_active:
+    if _holds_nothing(user):
         return Assignment.objects.none()
-    return Assignment.objects.current(now or timezone.now()).filter(user=user)
+    return _held_by_id(user.pk, now or timezone.now())
+
+
+def _holds_nothing(user) -> bool:
+    return not user.is_authenticated or not user.is_active
+
+
+def _held_by_id(user_id: int, now):
+    return Assignment.objects.current(now).filter(user_id=user_id)
 
 
 def _is_active_staff(user) -> bool:

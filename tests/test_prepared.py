@@ -1,0 +1,181 @@
+"""Queries built once per process (portal/prepared.py): each call's values reach the database,
+the answers are the ORM rule's, and a query whose SQL is not the same for every value is refused
+when it is prepared, not run with the values it was built with."""
+
+import threading
+from datetime import datetime, timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection, connections, transaction
+from django.db.transaction import TransactionManagementError
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from apps.accounts.backends import AuthenticationBackend, ModelBackend
+from apps.launches.models import Launch
+from apps.signoffs import permissions
+from apps.signoffs.models import Assignment, Duty, Role
+from apps.signoffs.permissions import visible_launch, visible_launches
+from apps.specs.services import import_launch_spec
+from portal.prepared import NotPreparable, PreparedQuery
+from tests.helpers import to_yaml
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def launch(spec):
+    return import_launch_spec(raw=to_yaml(spec), actor="test").launch
+
+
+def _person(name, *, staff=False, active=True):
+    return get_user_model().objects.create_user(
+        name, f"{name}@example.com", "pw", is_staff=staff, is_active=active
+    )
+
+
+@pytest.fixture
+def people(launch):
+    """One person per way of holding (or not holding) the launch, at the moment `now`."""
+    now = timezone.now()
+    sre = Role.objects.get(key="sre-lead")
+    holders = {
+        "holder": {},
+        "ended": {"valid_until": now - timedelta(minutes=1)},
+        "not-yet": {"valid_from": now + timedelta(minutes=1)},
+        "revoked": {"revoked_at": now - timedelta(minutes=1)},
+        "window": {"valid_from": now - timedelta(hours=1), "valid_until": now + timedelta(hours=1)},
+    }
+    found = {}
+    for name, window in holders.items():
+        found[name] = _person(name)
+        Assignment.objects.create(launch=launch, user=found[name], duty=Duty.SIGNER, role=sre,
+                                  **window)  # fmt: skip
+    found["inactive"] = _person("inactive", active=False)
+    Assignment.objects.create(launch=launch, user=found["inactive"], duty=Duty.PROGRAM_MANAGER)
+    found["outsider"] = _person("outsider")
+    found["staff"] = _person("staff", staff=True)
+    return found
+
+
+@pytest.mark.parametrize("record_version", [False, True])
+@pytest.mark.parametrize("carry", [False, True])
+def test_the_prepared_launch_is_the_one_the_orm_rule_lets_each_person_see(
+    launch, people, carry, record_version
+):
+    seen = {}
+    for name, user in people.items():
+        found = visible_launch(user, launch.slug, record_version=record_version, carry=carry)
+        ruled = visible_launches(user).filter(slug=launch.slug).first()
+        assert found == ruled, name
+        seen[name] = found is not None
+        if found is not None and record_version:
+            expected = Launch.objects.with_record_version().get(pk=launch.pk).record_version
+            assert found.record_version == expected
+    seen_by = {name for name, saw in seen.items() if saw}
+    assert seen_by == {"holder", "window", "staff"}
+    assert visible_launch(people["holder"], "no-such-launch", carry=carry) is None
+
+
+def test_the_moment_is_each_calls_own(launch, people):
+    """One compiled query, asked at moments on each side of a holding's window."""
+    held = Assignment.objects.get(user=people["window"])
+    values = {"user_id": people["window"].pk, "slug": launch.slug}
+    sees = permissions._HOLDER_SEES[False]
+    inside, before, after = held.valid_from, held.valid_from, held.valid_until
+    assert sees(now=inside + timedelta(seconds=1), **values) == [launch]
+    assert sees(now=before - timedelta(seconds=1), **values) == []
+    assert sees(now=after - timedelta(microseconds=1), **values) == [launch]
+    assert sees(now=after, **values) == []  # valid_until is the first moment it no longer holds
+
+
+def test_carried_holdings_come_with_their_launch_and_role_in_one_query(launch, people):
+    with CaptureQueriesContext(connection) as ctx:
+        found = visible_launch(people["holder"], launch.slug, carry=True, record_version=True)
+        held = found._holdings[1]
+        names = [(a.launch.slug, a.role.key) for a in held]
+    assert names == [(launch.slug, "sre-lead")]
+    assert len(ctx.captured_queries) == 1
+
+
+def test_a_signed_in_person_whose_account_is_deactivated_is_signed_out(client, launch, people):
+    client.force_login(people["holder"])
+    assert client.get(f"/launches/{launch.slug}/gates/").status_code == 200
+
+    get_user_model().objects.filter(pk=people["holder"].pk).update(is_active=False)
+
+    response = client.get(f"/launches/{launch.slug}/gates/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_an_id_nobody_has_is_nobody(people):
+    for backend in (ModelBackend(), AuthenticationBackend()):
+        assert backend.get_user(people["holder"].pk) == people["holder"]
+        assert backend.get_user(people["inactive"].pk) is None
+        assert backend.get_user(2**31 - 1) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_another_thread_runs_it_on_its_own_connection(spec):
+    launch = import_launch_spec(raw=to_yaml(spec), actor="test").launch
+    staff = _person("staff", staff=True)
+    visible_launch(staff, launch.slug)  # compiled on this thread's connection
+    answers = []
+
+    def ask():
+        answers.append((visible_launch(staff, launch.slug), id(connections["default"])))
+        connections.close_all()
+
+    thread = threading.Thread(target=ask)
+    thread.start()
+    thread.join()
+    assert answers[0][0] == launch
+    assert answers[0][1] != id(connections["default"])
+
+
+def _launch_named(slug):
+    return Launch.objects.filter(slug=slug)
+
+
+def test_a_query_that_reads_the_clock_itself_is_refused():
+    stale = PreparedQuery(
+        lambda slug: _launch_named(slug).filter(created_at__lte=timezone.now()), slug=str
+    )
+    with pytest.raises(NotPreparable, match="neither one of its values"):
+        stale(slug="x")
+
+
+def test_a_query_whose_sql_changes_with_a_value_is_refused():
+    sliced = PreparedQuery(lambda first: Launch.objects.all()[:first], first=int)  # LIMIT n
+    with pytest.raises(NotPreparable, match="changes with its values"):
+        sliced(first=3)
+
+
+def test_a_value_the_query_does_not_use_is_refused():
+    unused = PreparedQuery(lambda slug, now: _launch_named(slug), slug=str, now=datetime)
+    with pytest.raises(NotPreparable, match=r"\['now'\] not in its SQL"):
+        unused(slug="x", now=timezone.now())
+
+
+def test_values_of_the_wrong_kind_are_refused():
+    by_slug = PreparedQuery(lambda slug: _launch_named(slug), slug=str)
+    at = PreparedQuery(lambda now: Launch.objects.filter(created_at__lte=now), now=datetime)
+    with pytest.raises(TypeError):
+        by_slug(slug=3)
+    with pytest.raises(TypeError):
+        by_slug(name="x")
+    with pytest.raises(TypeError, match="not a datetime"):
+        at(now=datetime(2030, 1, 1))  # naive: which zone?
+    with pytest.raises(TypeError):
+        PreparedQuery(lambda flag: Launch.objects.filter(closed_at__isnull=flag), flag=bool)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_locking_query_is_refused_outside_a_transaction_as_django_refuses_it():
+    locked = PreparedQuery(lambda slug: _launch_named(slug).select_for_update(), slug=str)
+    with transaction.atomic():
+        assert locked(slug="x") == []  # compiled here, where Django compiles it
+
+    with pytest.raises(TransactionManagementError, match="outside of a transaction"):
+        locked(slug="x")
