@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
 from apps.api.tokens import presented_token
-from apps.launches.models import Launch, LaunchClosed
+from apps.launches.models import Launch, LaunchClosed, closed_launch
 from apps.signoffs.permissions import visible_launches
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
@@ -37,10 +37,7 @@ class ClosedLaunchMiddleware:
         slug = view_kwargs.get("slug")
         if not slug or match.view_name in ALLOWED_WHEN_CLOSED:
             return None
-        closed = Launch.objects.filter(slug=slug, closed_at__isnull=False)
-        if not closed.exists():  # the common answer, asked at its cheapest
-            return None
-        launch = closed.first()
+        launch = closed_launch(slug)
         if launch is None or not _may_see(request, launch):
             return None
         return closed_response(request, launch)

@@ -3,6 +3,7 @@ and the closed-launch middleware (apps.api.middleware), so that a revoked, unkno
 malformed token is refused the same way by every door."""
 
 from apps.api.models import ApiToken, hash_token
+from portal.prepared import PreparedQuery
 
 BEARER = "Bearer"
 
@@ -22,8 +23,20 @@ def usable_token(raw: str) -> ApiToken | None:
     """The live (not revoked) token `raw` names, with its launch; None for any other string."""
     if not raw:
         return None
-    tokens = ApiToken.objects.usable().select_related("launch")
-    return tokens.filter(token_hash=hash_token(raw)).first()
+    found = _USABLE_NAMED(token_hash=hash_token(raw))
+    return found[0] if found else None
+
+
+# usable_token()'s read, asked by every API request: built once per process (portal.prepared).
+_USABLE_NAMED = PreparedQuery(
+    lambda token_hash: (
+        ApiToken.objects.usable()
+        .select_related("launch")
+        .filter(token_hash=token_hash)
+        .order_by("pk")[:1]
+    ),
+    token_hash=str,
+)
 
 
 def presented_token(request) -> ApiToken | None:

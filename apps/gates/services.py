@@ -1,5 +1,6 @@
 """Writes to gates: recording readings, evaluating polled gates, ingesting reports, waivers."""
 
+import itertools
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from apps.gates.models import (
 )
 from apps.gates.parsers import ParsedReport, ReportError, UnknownFormat, parse_report
 from apps.gates.sources import SourceError
+from portal.prepared import PreparedQuery
 
 
 @dataclass
@@ -523,18 +525,41 @@ def _report_gates(
     """The launch's active report gates: `key` (IngestError if it has none) when given, and
     those reading `format` when given; each with `launch` as its launch (not loaded again).
     `locked`: their rows locked (_locked_gates()), in the caller's transaction."""
-    gates = launch.gates.active().filter(source=Source.REPORT)
-    if key is not None:
-        gates = gates.filter(key=key)
-    if format is not None:
-        gates = gates.filter(format=format)
-    found = list(_locked_gates(gates) if locked else gates)
+    values = {"launch_id": launch.pk, "key": key, "format": format}
+    values = {name: value for name, value in values.items() if value is not None}
+    found = _REPORT_GATES[(key is not None, format is not None, locked)](**values)
     found.sort(key=lambda gate: (gate.order, gate.key))  # spec order (locked: in id order)
     if key is not None and not found and not locked:
         raise IngestError(400, f"launch {launch.slug!r} has no report gate {key!r}")
     for gate in found:
         gate.launch = launch
     return found
+
+
+def _report_gates_query(*, with_key: bool, with_format: bool, locked: bool) -> PreparedQuery:
+    """_report_gates()'s read of one shape (a key or not, a format or not, locked or not)."""
+
+    def build(launch_id: int, key: str | None = None, format: str | None = None):
+        gates = Gate.objects.filter(launch_id=launch_id).active().filter(source=Source.REPORT)
+        if with_key:
+            gates = gates.filter(key=key)
+        if with_format:
+            gates = gates.filter(format=format)
+        return _locked_gates(gates) if locked else gates
+
+    kinds = {"launch_id": int, "key": str, "format": str}
+    if not with_key:
+        del kinds["key"]
+    if not with_format:
+        del kinds["format"]
+    return PreparedQuery(build, **kinds)
+
+
+# Built once per process (portal.prepared): every report ingest reads its gates.
+_REPORT_GATES = {
+    shape: _report_gates_query(with_key=shape[0], with_format=shape[1], locked=shape[2])
+    for shape in itertools.product((False, True), repeat=3)
+}
 
 
 # --- people -------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from apps.audit.models import people_head
 from apps.launches.durations import format_offset
+from portal.prepared import PreparedQuery
 
 WAIVER_MAX_DAYS = 30  # the longest waiver, unless the launch spec says otherwise
 CLOSED_MESSAGE = "This launch is closed"
@@ -150,12 +151,9 @@ class Launch(models.Model):
 
         Reads the row (not this instance, which may predate the closure); raises LaunchClosed.
         """
-        closed = Launch.objects.filter(pk=self.pk, closed_at__isnull=False)
-        if not closed.exists():  # the common answer, asked at its cheapest
-            return
-        found = closed.values_list("closed_at", "closed_by_name").first()
-        if found is not None:
-            self.closed_at, self.closed_by_name = found
+        found = _CLOSURE_OF(launch_id=self.pk)
+        if found:
+            self.closed_at, self.closed_by_name = found[0]
             raise LaunchClosed(self)
 
     def shifts(self) -> list[Shift]:
@@ -177,6 +175,28 @@ class Launch(models.Model):
         """The timeline week `now` falls in (week 1 starts on start_date)."""
         today = (now or timezone.now()).date()
         return (today - self.start_date).days // 7 + 1
+
+
+def closed_launch(slug: str) -> Launch | None:
+    """The launch `slug` if it is closed, otherwise None (the closed-launch middleware's read of
+    every write to a launch's URL)."""
+    found = _CLOSED_NAMED(slug=slug)
+    return found[0] if found else None
+
+
+# Launch.refuse_if_closed()'s and closed_launch()'s reads: queries built once per process
+# (portal.prepared), asked on every write.
+_CLOSURE_OF = PreparedQuery(
+    lambda launch_id: (
+        Launch.objects.filter(pk=launch_id, closed_at__isnull=False)
+        .values_list("closed_at", "closed_by_name")
+        .order_by()
+    ),
+    launch_id=int,
+)
+_CLOSED_NAMED = PreparedQuery(
+    lambda slug: Launch.objects.filter(slug=slug, closed_at__isnull=False).order_by(), slug=str
+)
 
 
 class Phase(models.Model):
