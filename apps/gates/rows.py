@@ -7,14 +7,15 @@ measurement (ingest, poll, attestation) and the status change it makes, and any 
 apps/specs/services.py for a spec import and an activity update; portal/admin.py for an admin
 change. Each fragment names what it is drawn from (GATES, STATUS, HISTORY or PLAN below), so that a
 reading, say, does not throw away the drawn plan, the forecast or another gate's page. A fragment
-is kept under the launch, the version and its variant (filters, sort), and carries the moment it
+is kept under the launch and its variant (filters, sort) with the version it was drawn under,
+which a request reads with the current version in one round trip, and carries the moment it
 goes stale by time alone (evidence older than max_age, a waiver that ends); relative times are
 written as <time datetime> and told relative in the browser (static/js/live.js), so that a cached
 row does not say "3 minutes ago" for an hour.
 
 A reading that changes no status says which gates it read (bump(gates=...)); where the cache
-counts atomically (Redis), the newest list of gates kept (of any earlier version, up to REACH
-versions back) is then drawn again for the gates read since alone (fragment(update=...),
+counts atomically (Redis), the list of gates kept (of an earlier version, up to REACH versions
+back) is then drawn again for the gates read since alone (fragment(update=...),
 updated_by_gate), instead of loading every gate.
 """
 
@@ -154,51 +155,55 @@ def fragment(
     from the one kept under an earlier version when every bump since named the gates it changed
     (bump(gates=...)): it returns (html, stale_at), or None to have it rendered.
 
-    A list of gates drawn from GATES is also noted as the newest one of its variant, so that the
-    next request after any number of readings (each bump naming its gates) draws it again from
-    that one, for the gates read since alone.
+    Each variant has one slot in the cache, holding the newest fragment drawn for it and the
+    version it was drawn under: the version and the slot are read in one round trip, and the
+    fragment is used only under the version it was drawn under (or, drawn from GATES, updated
+    from it for the gates read since).
     """
-    current = version(launch_id, drawn_from)
-    key = _fragment_key(drawn_from, launch_id, current, variant)
+    slot = _slot_key(drawn_from, launch_id, variant)
+    current, kept = _version_and(launch_id, drawn_from, slot)
+    if kept is not None and kept[0] == current and _fresh(kept[1:], now):
+        return kept[1]
     linked = update is not None and drawn_from == GATES and _counts_atomically()  # else no links
-    newest_key = _newest_key(launch_id, variant)
-    found = cache.get_many([key, newest_key]) if linked else {key: cache.get(key)}
-    if _fresh(found.get(key), now):
-        return found[key][0]
     drawn = None
-    if linked and found.get(newest_key) is not None:
-        earlier = _kept_before(launch_id, current, found[newest_key], variant, now)
-        drawn = update(*earlier) if earlier else None
+    if linked and kept is not None and _fresh(kept[1:], now):
+        changed = _changed_since(launch_id, kept[0], current)
+        drawn = update(kept[1], changed) if changed is not None else None
     html, stale_at = drawn if drawn is not None else render()
-    kept = {key: (html, stale_at)}
-    if linked:
-        kept[newest_key] = current
-    cache.set_many(kept, FRAGMENT_SECONDS)
+    cache.set(slot, (current, html, stale_at), FRAGMENT_SECONDS)
     return html
+
+
+def _version_and(launch_id: int, drawn_from: str, slot: str) -> tuple[int, tuple | None]:
+    """version(), and what the cache keeps under `slot`: one round trip (or the slot alone when
+    read_once() has the version)."""
+    read = _read.get()
+    if read is not None and (launch_id, drawn_from) in read:
+        return read[(launch_id, drawn_from)], cache.get(slot)
+    key = _version_key(launch_id, drawn_from)
+    found = cache.get_many([key, slot])
+    current = found.get(key)
+    return (current if current is not None else version(launch_id, drawn_from)), found.get(slot)
 
 
 REACH = 512  # versions fragment() reaches back over for a kept fragment to update
 
 
-def _newest_key(launch_id: int, variant: str) -> str:
-    """Where fragment() notes the newest version it kept a list of gates of `variant` under."""
-    return _kept_key(GATES, "newest", launch_id, variant)
+def _slot_key(drawn_from: str, launch_id: int, variant: str) -> str:
+    """Where fragment() keeps the newest fragment of `variant`, with its version."""
+    return _kept_key(drawn_from, "slot", launch_id, variant)
 
 
-def _kept_before(launch_id: int, current: int, kept_version: int, variant: str, now: datetime):
-    """(the fresh fragment of `variant` kept under `kept_version`, the gates changed since), when
-    every version since then, up to REACH of them, names the gates it changed; otherwise None.
-    Two cache round trips whatever the distance: the versions' links, then the fragment."""
+def _changed_since(launch_id: int, kept_version: int, current: int) -> set | None:
+    """The gates changed since `kept_version`, when every version since then, up to REACH of
+    them, names the gates it changed; otherwise None. One cache round trip."""
     if not 0 < current - kept_version <= REACH:
         return None
     links = [_changed_key(launch_id, v) for v in range(kept_version + 1, current + 1)]
     found = cache.get_many(links)
     if len(found) != len(links):
         return None  # a bump that did not say which gates, or one the cache lost
-    kept = cache.get(_fragment_key(GATES, launch_id, kept_version, variant))
-    if not _fresh(kept, now):
-        return None
-    return kept[0], set().union(*found.values())
+    return set().union(*found.values())
 
 
 def _fragment_key(drawn_from: str, launch_id: int, kept_version: int, variant: str) -> str:

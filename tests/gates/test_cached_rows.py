@@ -464,9 +464,9 @@ def test_a_kept_page_out_of_reach_or_lost_is_drawn_whole(client, pm, launch, red
     variant = "list/3;" + urlencode(
         dict.fromkeys(("category", "status", "blocking", "source", "sort"), "")
     )
-    kept = cache.get(rows._newest_key(launch.pk, variant))
-    assert kept == rows.version(launch.pk)
-    cache.delete(rows._fragment_key(rows.GATES, launch.pk, kept, variant))  # the cache lost it
+    slot = rows._slot_key(rows.GATES, launch.pk, variant)
+    assert cache.get(slot)[0] == rows.version(launch.pk)
+    cache.delete(slot)  # the cache lost it
     versions_naming_the_gate(1)
     page, reads = _page_and_gate_reads(client)
     assert any(f"IN ({gate.pk})" not in sql for sql in reads), reads
@@ -608,3 +608,32 @@ def test_a_page_reads_its_versions_once_and_forgets_them_when_it_writes(launch):
         assert rows.version(launch.pk, rows.GATES) == before[rows.GATES] + 1
         assert rows.version(launch.pk, rows.STATUS) == before[rows.STATUS] + 1
     assert rows.version(launch.pk, rows.GATES) == before[rows.GATES] + 1
+
+
+def test_a_kept_page_costs_two_cache_round_trips(client, pm, launch, redis_cache):
+    """The person's session, then the launch's version with the page's slot: the rows kept for
+    the filters are used as they are, with no other round trip to the cache."""
+    from django.core.cache import cache
+
+    client.get(GATES)  # drawn and kept
+    calls = []
+    backend = type(cache._cache)
+    originals = {name: getattr(backend, name) for name in ("get", "get_many", "set", "incr")}
+
+    def spying(name):
+        def spy(self, *args, **kwargs):
+            calls.append(name)
+            return originals[name](self, *args, **kwargs)
+
+        return spy
+
+    try:
+        for name in originals:
+            setattr(backend, name, spying(name))
+        response = client.get(GATES)
+    finally:
+        for name, original in originals.items():
+            setattr(backend, name, original)
+
+    assert response.status_code == 200 and "runbooks" in response.content.decode()
+    assert calls == ["get", "get_many"], calls
