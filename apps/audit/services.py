@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.audit.models import PORTAL_CHAIN, AuditEvent, ChainHead, chain_name
+from portal.prepared import PreparedQuery
 
 GENESIS = "0" * 64
 # pg_advisory_xact_lock(_LOCK_SPACE, hashtext(chain)) serialises appends to one chain. Two chains
@@ -58,8 +59,8 @@ def record(
         raise RuntimeError("audit.record() must run inside the transaction of the change")
     chain = chain_name(launch_slug)
     _lock(chain)
-    last = AuditEvent.objects.filter(chain=chain).order_by("-sequence")
-    last = last.only("sequence", "hash").first()
+    found = _LAST_EVENT(chain=chain)
+    last = found[0] if found else None
     user = actor if getattr(actor, "pk", None) else None
     event = AuditEvent(
         chain=chain,
@@ -78,6 +79,16 @@ def record(
     event.save(force_insert=True)
     _advance_head(event)
     return event
+
+
+# record()'s read of its chain's last event, asked by every audited write: built once per
+# process (portal.prepared).
+_LAST_EVENT = PreparedQuery(
+    lambda chain: (
+        AuditEvent.objects.filter(chain=chain).order_by("-sequence").only("sequence", "hash")[:1]
+    ),
+    chain=str,
+)
 
 
 def lock_chains(launch_slugs: Iterable[str]) -> None:
