@@ -97,8 +97,10 @@ def service_times(portal: Portal, found: dict, *, requests: int, token: str) -> 
     The pages that read are asked in rounds, one request of each per round, so that each
     page's figures and the floor's come from the same moments (on a shared machine a block of
     one page's requests and the floor's block a minute later differ by what else ran then);
-    the writes (the ingest) come after, in a block of their own, so that they do not redraw the
-    other pages' kept parts between two of their requests."""
+    each request waits PAUSE seconds after the one before, so that it finds the server idle
+    (not finishing the previous page: its log line, its metrics). The writes (the ingest) come
+    after, in a block of their own, so that they do not redraw the other pages' kept parts
+    between two of their requests."""
     report = JUNIT.read_bytes()
     samples: dict[str, list[float]] = {name: [] for name in found}
     reads = [name for name, page in found.items() if page.get("method") != "POST"]
@@ -119,7 +121,11 @@ def service_times(portal: Portal, found: dict, *, requests: int, token: str) -> 
     }
 
 
+PAUSE = 0.01  # seconds between two requests of service_times()
+
+
 def _sample(portal, name: str, page: dict, report: bytes, token: str, into: list, keep: bool):
+    time.sleep(PAUSE)
     started = time.perf_counter()
     status, body = _ask(portal, page, report, token)
     elapsed = (time.perf_counter() - started) * 1000

@@ -192,7 +192,8 @@ def write_benchmarks(path: Path, results: dict, *, command: str) -> None:
         "`var/bench/results.json`; gunicorn with 2 sync workers, `DEBUG` off, on loopback. "
         "Service times follow 3 warm-up requests per page, the reading pages and the floor "
         "asked in rounds (one request of each per round: their figures come from the same "
-        "moments), the ingest after them; the load follows one request per "
+        "moments), each 10 ms after the one before, the ingest after them; the load follows "
+        "one request per "
         "page and launch (steady state: a page drawn cold is the `sized` figures' \"not "
         "cached\"), and its ingests keep redrawing one launch's gate parts.",
         "",
