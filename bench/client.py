@@ -92,47 +92,25 @@ def percentile(samples: list[float], q: float) -> float:
 
 
 def service_times(portal: Portal, found: dict, *, requests: int, token: str) -> dict:
-    """One client, one request after the other: p50/p99 in ms per page (after 3 warm-ups).
-
-    The pages that read are asked in rounds, one request of each per round, so that each
-    page's figures and the floor's come from the same moments (on a shared machine a block of
-    one page's requests and the floor's block a minute later differ by what else ran then);
-    each request waits PAUSE seconds after the one before, so that it finds the server idle
-    (not finishing the previous page: its log line, its metrics). The writes (the ingest) come
-    after, in a block of their own, so that they do not redraw the other pages' kept parts
-    between two of their requests."""
+    """One client, one request after the other: p50/p99 in ms per page (after 3 warm-ups)."""
     report = JUNIT.read_bytes()
-    samples: dict[str, list[float]] = {name: [] for name in found}
-    reads = [name for name, page in found.items() if page.get("method") != "POST"]
-    writes = [name for name in found if name not in reads]
-    for index in range(requests + 3):
-        for name in reads:
-            _sample(portal, name, found[name], report, token, samples[name], index >= 3)
-    for name in writes:
+    out = {}
+    for name, page in found.items():
+        samples = []
         for index in range(requests + 3):
-            _sample(portal, name, found[name], report, token, samples[name], index >= 3)
-    return {
-        name: {
-            "p50_ms": round(percentile(taken, 50), 2),
-            "p99_ms": round(percentile(taken, 99), 2),
-            "n": len(taken),
+            started = time.perf_counter()
+            status, body = _ask(portal, page, report, token)
+            elapsed = (time.perf_counter() - started) * 1000
+            if status not in (200, 201):
+                raise RuntimeError(f"{name} {page['path']} answered {status}: {body[:300]!r}")
+            if index >= 3:
+                samples.append(elapsed)
+        out[name] = {
+            "p50_ms": round(percentile(samples, 50), 2),
+            "p99_ms": round(percentile(samples, 99), 2),
+            "n": len(samples),
         }
-        for name, taken in samples.items()
-    }
-
-
-PAUSE = 0.01  # seconds between two requests of service_times()
-
-
-def _sample(portal, name: str, page: dict, report: bytes, token: str, into: list, keep: bool):
-    time.sleep(PAUSE)
-    started = time.perf_counter()
-    status, body = _ask(portal, page, report, token)
-    elapsed = (time.perf_counter() - started) * 1000
-    if status not in (200, 201):
-        raise RuntimeError(f"{name} {page['path']} answered {status}: {body[:300]!r}")
-    if keep:
-        into.append(elapsed)
+    return out
 
 
 def warm_up(portal: Portal, found: dict, slugs: list[str]) -> float:

@@ -190,10 +190,7 @@ def write_benchmarks(path: Path, results: dict, *, command: str) -> None:
         f"PostgreSQL {machine.get('postgresql', '?')}; load average at start "
         f"{machine['load_average_at_start']} (the machine is shared). Figures from "
         "`var/bench/results.json`; gunicorn with 2 sync workers, `DEBUG` off, on loopback. "
-        "Service times follow 3 warm-up requests per page, the reading pages and the floor "
-        "asked in rounds (one request of each per round: their figures come from the same "
-        "moments), each 10 ms after the one before, the ingest after them; the load follows "
-        "one request per "
+        "Service times follow 3 warm-up requests per page; the load follows one request per "
         "page and launch (steady state: a page drawn cold is the `sized` figures' \"not "
         "cached\"), and its ingests keep redrawing one launch's gate parts.",
         "",
