@@ -51,6 +51,11 @@ class PreparedQuery:
             compiled = self._compiled[using] = self._compile(using)
         return compiled.run(connections[using], values)
 
+    def first(self, using: str = "default", **values):
+        """The query's first row, or None."""
+        found = self(using, **values)
+        return found[0] if found else None
+
     def _compile(self, using: str) -> "_Compiled":
         connection = connections[using]
         first, second = self._placeholders(), self._placeholders()

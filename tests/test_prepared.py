@@ -179,3 +179,11 @@ def test_a_locking_query_is_refused_outside_a_transaction_as_django_refuses_it()
 
     with pytest.raises(TransactionManagementError, match="outside of a transaction"):
         locked(slug="x")
+
+
+def test_a_forged_slug_is_a_value_not_sql(launch, people):
+    """A slug carrying SQL reaches the database as a parameter: it names no launch."""
+    forged = f"{launch.slug}' OR '1'='1"
+    for name in ("holder", "staff"):
+        assert visible_launch(people[name], forged) is None
+        assert visible_launch(people[name], forged, carry=True) is None

@@ -19,8 +19,7 @@ class _PreparedPerson:
     def get_user(self, user_id):
         if type(user_id) is not int:  # a key of another kind: as Django reads it
             return super().get_user(user_id)
-        found = _PERSON(user_id=user_id)
-        user = found[0] if found else None
+        user = _PERSON.first(user_id=user_id)
         return user if user is not None and self.user_can_authenticate(user) else None
 
 

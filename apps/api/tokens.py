@@ -23,8 +23,7 @@ def usable_token(raw: str) -> ApiToken | None:
     """The live (not revoked) token `raw` names, with its launch; None for any other string."""
     if not raw:
         return None
-    found = _USABLE_NAMED(token_hash=hash_token(raw))
-    return found[0] if found else None
+    return _USABLE_NAMED.first(token_hash=hash_token(raw))
 
 
 # usable_token()'s read, asked by every API request: built once per process (portal.prepared).

@@ -59,8 +59,7 @@ def record(
         raise RuntimeError("audit.record() must run inside the transaction of the change")
     chain = chain_name(launch_slug)
     _lock(chain)
-    found = _LAST_EVENT(chain=chain)
-    last = found[0] if found else None
+    last = _LAST_EVENT.first(chain=chain)
     user = actor if getattr(actor, "pk", None) else None
     event = AuditEvent(
         chain=chain,

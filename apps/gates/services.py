@@ -547,12 +547,12 @@ def _report_gates_query(*, with_key: bool, with_format: bool, locked: bool) -> P
             gates = gates.filter(format=format)
         return _locked_gates(gates) if locked else gates
 
-    kinds = {"launch_id": int, "key": str, "format": str}
-    if not with_key:
-        del kinds["key"]
-    if not with_format:
-        del kinds["format"]
-    return PreparedQuery(build, **kinds)
+    kinds = {
+        "launch_id": int,
+        "key": str if with_key else None,
+        "format": str if with_format else None,
+    }
+    return PreparedQuery(build, **{name: kind for name, kind in kinds.items() if kind})
 
 
 # Built once per process (portal.prepared): every report ingest reads its gates.

@@ -180,8 +180,7 @@ class Launch(models.Model):
 def closed_launch(slug: str) -> Launch | None:
     """The launch `slug` if it is closed, otherwise None (the closed-launch middleware's read of
     every write to a launch's URL)."""
-    found = _CLOSED_NAMED(slug=slug)
-    return found[0] if found else None
+    return _CLOSED_NAMED.first(slug=slug)
 
 
 # Launch.refuse_if_closed()'s and closed_launch()'s reads: queries built once per process

@@ -38,14 +38,12 @@ def visible_launch(user, slug: str, *, record_version: bool = False, carry: bool
     current assignments on the launch, with it: the launch keeps them, and permissions_for(user,
     launch) decides from them instead of asking again."""
     if _sees_every_launch(user):
-        found = _STAFF_SEES[record_version](slug=slug)
-        return found[0] if found else None
+        return _STAFF_SEES[record_version].first(slug=slug)
     if _holds_nothing(user):
         return None
     values = {"user_id": user.pk, "now": timezone.now(), "slug": slug}
     if not carry:
-        found = _HOLDER_SEES[record_version](**values)
-        return found[0] if found else None
+        return _HOLDER_SEES[record_version].first(**values)
     held = _HOLDINGS_WITH_LAUNCH[record_version](**values)
     if not held:
         return None
