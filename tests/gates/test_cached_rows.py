@@ -637,3 +637,49 @@ def test_a_kept_page_costs_two_cache_round_trips(client, pm, launch, redis_cache
 
     assert response.status_code == 200 and "runbooks" in response.content.decode()
     assert calls == ["get", "get_many"], calls
+
+
+def test_a_bump_on_redis_is_one_round_trip_per_renewal(
+    launch, redis_cache, django_capture_on_commit_callbacks
+):
+    """On Redis a bump's versions move in one script call, at once and again at the commit,
+    with the step-by-step path's rules: each version one step on (from a random start when the
+    cache lost it, never 1 again), and the gates it changed kept under the version GATES reached,
+    for _changed_since() to read; with no gates named, no version names any."""
+    import redis
+    from django.core.cache import cache
+    from django.db import transaction
+
+    from apps.gates import rows
+
+    before = {name: rows.version(launch.pk, name) for name in (rows.GATES, rows.STATUS)}
+    cache.delete(rows._version_key(launch.pk, rows.STATUS))  # the cache lost this one
+    sent, original = [], redis.Redis.execute_command
+
+    def spy(self, *args, **options):
+        sent.append(args[0])
+        return original(self, *args, **options)
+
+    redis.Redis.execute_command = spy
+    try:
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            rows.bump(launch.pk, (rows.GATES, rows.STATUS), gates=[7, 9])
+            first_time = ["EVALSHA", "SCRIPT LOAD", "EVALSHA"]  # Redis did not know the script
+            assert sent in (["EVALSHA"], first_time), sent
+            del sent[:]
+    finally:
+        redis.Redis.execute_command = original
+    assert sent == ["EVALSHA"], sent  # the commit's renewal
+
+    assert rows.version(launch.pk, rows.GATES) == before[rows.GATES] + 2
+    restarted = rows.version(launch.pk, rows.STATUS)
+    assert restarted not in (1, 2, before[rows.STATUS] + 2)  # a random start, then two steps
+    reached = before[rows.GATES] + 2
+    assert rows._changed_since(launch.pk, reached - 2, reached) == {7, 9}
+    left = redis.Redis.from_url(redis_cache).ttl(
+        cache.make_key(rows._changed_key(launch.pk, reached))
+    )
+    assert 0 < left <= rows.FRAGMENT_SECONDS  # kept no longer than a fragment
+
+    rows.bump(launch.pk, (rows.GATES,))  # names no gates: the versions since name none
+    assert rows._changed_since(launch.pk, reached, reached + 2) is None
