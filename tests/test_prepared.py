@@ -187,3 +187,23 @@ def test_a_forged_slug_is_a_value_not_sql(launch, people):
     for name in ("holder", "staff"):
         assert visible_launch(people[name], forged) is None
         assert visible_launch(people[name], forged, carry=True) is None
+
+
+def test_the_database_keeps_a_repeated_read_prepared_with_each_calls_values(launch, people):
+    """portal/settings.py binds parameters on the server and has a connection keep a statement
+    it runs a fifth time prepared: the visibility read is then planned once, not per request,
+    and each call's values still decide (a forged slug, another person)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's (SQLite has no such setting)")
+    assert connection.settings_dict["OPTIONS"]["server_side_binding"] is True
+    threshold = connection.settings_dict["OPTIONS"]["prepare_threshold"]
+    for _ in range(threshold + 1):
+        assert visible_launch(people["holder"], launch.slug) == launch
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
+        prepared = [row[0] for row in cursor.fetchall()]
+    read = [sql for sql in prepared if "signoffs_assignment" in sql and '"launches_launch"' in sql]
+    assert read and all("$1" in sql and launch.slug not in sql for sql in read), prepared
+    assert visible_launch(people["outsider"], launch.slug) is None
+    assert visible_launch(people["holder"], f"{launch.slug}' OR '1'='1") is None
+    assert visible_launch(people["holder"], launch.slug) == launch

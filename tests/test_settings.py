@@ -26,6 +26,7 @@ def _start(env: dict) -> subprocess.CompletedProcess:
             "ALLOWED_HOSTS",
             "EMAIL_PORT",
             "REPORT_MAX_BYTES",
+            "DB_PREPARE_THRESHOLD",
         }
     }
     clean.update(env, DJANGO_SETTINGS_MODULE="portal.settings")
@@ -58,6 +59,10 @@ def _start(env: dict) -> subprocess.CompletedProcess:
         ({"DEBUG": "1", "PROMETHEUS_URL": "prometheus:9090"}, "PROMETHEUS_URL: 'prometheus:9090'"),
         ({"DEBUG": "1", "EMAIL_PORT": "smtp"}, "EMAIL_PORT: 'smtp' is not a whole number"),
         ({"DEBUG": "1", "REPORT_MAX_BYTES": "0"}, "REPORT_MAX_BYTES: 0 is below the minimum of 1"),
+        (
+            {"DEBUG": "1", "DATABASE_URL": "postgres://u@db/x", "DB_PREPARE_THRESHOLD": "soon"},
+            "DB_PREPARE_THRESHOLD: 'soon' is neither a number nor off",
+        ),
     ],
 )
 def test_a_bad_setting_refuses_to_start_naming_the_variable(env, message):
@@ -88,6 +93,31 @@ def test_production_settings_come_from_the_environment(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["portal.postgresql", "redis://127.0.0.1:6379/0"]
     assert not (tmp_path / "dev-secret-key").exists()
+
+
+@pytest.mark.parametrize(("raw", "threshold"), [(None, 5), ("0", 0), ("off", None)])
+def test_postgresql_binds_on_the_server_and_prepares_unless_turned_off(tmp_path, raw, threshold):
+    """Statements a connection repeats are kept prepared (DB_PREPARE_THRESHOLD runs first);
+    `off` for a pooler that cannot carry them; SQLite has no such options."""
+    env = {"DEBUG": "1", "PORTAL_VAR_DIR": str(tmp_path), "DATABASE_URL": "postgres://u@db/x"}
+    if raw is not None:
+        env["DB_PREPARE_THRESHOLD"] = raw
+    script = (
+        "import django; django.setup(); from django.conf import settings;"
+        " options = settings.DATABASES['default']['OPTIONS'];"
+        " print(options['server_side_binding'], options['prepare_threshold'])"
+    )
+    clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DEBUG")}
+    result = subprocess.run(  # noqa: S603 - our own settings
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**clean, **env, "DJANGO_SETTINGS_MODULE": "portal.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", str(threshold)]
 
 
 class TestHelpers:
