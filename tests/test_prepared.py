@@ -200,10 +200,14 @@ def test_the_database_keeps_a_repeated_read_prepared_with_each_calls_values(laun
     for _ in range(threshold + 1):
         assert visible_launch(people["holder"], launch.slug) == launch
     with connection.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
-        prepared = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            "SELECT statement, generic_plans FROM pg_prepared_statements WHERE NOT from_sql"
+        )
+        prepared = dict(cursor.fetchall())
     read = [sql for sql in prepared if "signoffs_assignment" in sql and '"launches_launch"' in sql]
     assert read and all("$1" in sql and launch.slug not in sql for sql in read), prepared
+    # Each run planned for its values: never one plan for any value (a partial index unused).
+    assert set(prepared.values()) == {0}, prepared
     assert visible_launch(people["outsider"], launch.slug) is None
     assert visible_launch(people["holder"], f"{launch.slug}' OR '1'='1") is None
     assert visible_launch(people["holder"], launch.slug) == launch
