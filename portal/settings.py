@@ -168,19 +168,16 @@ def _database() -> dict:
         config["ENGINE"] = "portal.postgresql"  # Django's, knowing ExactDecimalField's column
         # Parameters bound by the server, and a statement a connection runs a fifth time kept
         # prepared on it: the reads and writes every request makes (portal/prepared.py gives
-        # them one text each) are no longer parsed each time. Each run is still planned for its
-        # own values (force_custom_plan): a plan made once for any value cannot use a partial
-        # index whose condition a value decides (the people's newest audit event: 30 times the
-        # rows read on the launches page, more as the log grows). DB_PREPARE_THRESHOLD=off for
-        # a pooler that cannot carry prepared statements (PgBouncer in transaction mode before
-        # 1.21).
+        # them one text each) are then neither parsed nor, once PostgreSQL finds a plan that
+        # serves any value as well, planned each time (0.1-0.5 ms a statement here). A partial
+        # index's condition is written into the SQL, never a parameter, so that such a plan can
+        # still use it (apps/audit/models.py, _by_people). DB_PREPARE_THRESHOLD=off for a pooler
+        # that cannot carry prepared statements (PgBouncer in transaction mode before 1.21).
         prepare = env_str("DB_PREPARE_THRESHOLD", "5")
-        options = config.setdefault("OPTIONS", {})
-        options.update(server_side_binding=True, prepare_threshold=None)
-        if prepare != "off":
-            options["prepare_threshold"] = _threshold(prepare)
-            custom = "-c plan_cache_mode=force_custom_plan"
-            options["options"] = f"{options.get('options', '')} {custom}".strip()
+        config.setdefault("OPTIONS", {}).update(
+            server_side_binding=True,
+            prepare_threshold=None if prepare == "off" else _threshold(prepare),
+        )
     return config
 
 

@@ -2,9 +2,11 @@
 the answers are the ORM rule's, and a query whose SQL is not the same for every value is refused
 when it is prepared, not run with the values it was built with."""
 
+import re
 import threading
 from datetime import datetime, timedelta
 
+import psycopg
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection, connections, transaction
@@ -200,14 +202,50 @@ def test_the_database_keeps_a_repeated_read_prepared_with_each_calls_values(laun
     for _ in range(threshold + 1):
         assert visible_launch(people["holder"], launch.slug) == launch
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT statement, generic_plans FROM pg_prepared_statements WHERE NOT from_sql"
-        )
-        prepared = dict(cursor.fetchall())
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
+        prepared = [row[0] for row in cursor.fetchall()]
     read = [sql for sql in prepared if "signoffs_assignment" in sql and '"launches_launch"' in sql]
     assert read and all("$1" in sql and launch.slug not in sql for sql in read), prepared
-    # Each run planned for its values: never one plan for any value (a partial index unused).
-    assert set(prepared.values()) == {0}, prepared
     assert visible_launch(people["outsider"], launch.slug) is None
     assert visible_launch(people["holder"], f"{launch.slug}' OR '1'='1") is None
     assert visible_launch(people["holder"], launch.slug) == launch
+
+
+_SQL_TYPES = {str: "text", int: "bigint", datetime: "timestamptz"}
+
+
+def test_a_plan_made_for_any_value_still_finds_the_newest_event_by_people(launch, people):
+    """The launches list's record version (people_head()) under a plan PostgreSQL makes once for
+    every value of its parameters, as a prepared statement may: it reads the partial index of
+    people's events, not every reading recorded since (the actions are in the SQL, not values)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL plan")
+    from apps.audit.models import AuditEvent, people_head
+
+    read = Launch.objects.annotate(record_version=people_head()).filter(slug=launch.slug)
+    sql, params = read.query.sql_with_params()
+    numbered = iter(range(1, len(params) + 1))
+    statement = re.sub("%s", lambda _: f"${next(numbered)}", sql)
+    connection.ensure_connection()
+    # Client-side binding (psycopg's ClientCursor) on the same connection and transaction: a
+    # server-bound PREPARE would take its $1 for a parameter of its own.
+    with psycopg.ClientCursor(connection.connection) as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute("SET LOCAL enable_seqscan = off")  # the test's few rows: as at scale
+        kinds = ", ".join(_SQL_TYPES[type(value)] for value in params)
+        cursor.execute(f"PREPARE people_head_read ({kinds}) AS {statement}")
+        try:
+            values = ", ".join(["%s"] * len(params))
+            cursor.execute(f"EXPLAIN EXECUTE people_head_read({values})", params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("DEALLOCATE people_head_read")
+    assert "audit_event_people_newest" in plan, plan
+    assert read.get().record_version == (
+        AuditEvent.objects.filter(chain=launch.slug)
+        .exclude(action__in=("gate.status_changed", "report.ingested"))
+        .order_by("-sequence")
+        .values_list("hash", flat=True)
+        .first()
+        or ""
+    )
