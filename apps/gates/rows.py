@@ -19,6 +19,7 @@ back) is then drawn again for the gates read since alone (fragment(update=...),
 updated_by_gate), instead of loading every gate.
 """
 
+import functools
 import hashlib
 import pickle
 import secrets
@@ -150,17 +151,23 @@ return reached
 """
 
 
-def _renew_on_redis(launch_id: int, drawn_from: tuple[str, ...], gates) -> list[int]:
-    """renew()'s steps in one call of _RENEW; the versions reached, in `drawn_from`'s order."""
+def _renew_on_redis(launch_id: int, drawn_from: tuple[str, ...], gates) -> None:
+    """renew()'s steps in one call of _RENEW."""
     keys = [cache.make_and_validate_key(_version_key(launch_id, name)) for name in drawn_from]
     starts = [secrets.randbelow(2**62) for _ in drawn_from]
     linked = drawn_from.index(GATES) + 1 if gates is not None and GATES in drawn_from else 0
     changed = cache.make_and_validate_key(_changed_key(launch_id, 0)).removesuffix("0")
     payload = pickle.dumps(frozenset(gates or ()), pickle.HIGHEST_PROTOCOL)
     client = cache._cache.get_client(write=True)  # Django's Redis client (redis-py)
-    script = client.register_script(_RENEW)
-    reached = script(keys=keys, args=[*starts, linked, changed, payload, FRAGMENT_SECONDS])
-    return [int(version) for version in reached]
+    args = [*starts, linked, changed, payload, FRAGMENT_SECONDS]
+    _renew_script()(keys=keys, args=args, client=client)
+
+
+@functools.cache
+def _renew_script():
+    """_RENEW as redis-py runs it (by its sha1; loaded when Redis does not know it), made once
+    per process: each call names the client it runs on."""
+    return cache._cache.get_client(write=True).register_script(_RENEW)
 
 
 def _next_version(launch_id: int, drawn_from: str) -> int:

@@ -683,3 +683,10 @@ def test_a_bump_on_redis_is_one_round_trip_per_renewal(
 
     rows.bump(launch.pk, (rows.GATES,))  # names no gates: the versions since name none
     assert rows._changed_since(launch.pk, reached, reached + 2) is None
+
+    # The script is made once per process; a Redis that forgot it (a restart, SCRIPT FLUSH)
+    # has it loaded again by the client of the bump, and the version still moves.
+    redis.Redis.from_url(redis_cache).script_flush()
+    moved = rows.version(launch.pk, rows.GATES)
+    rows.bump(launch.pk, (rows.GATES,))
+    assert rows.version(launch.pk, rows.GATES) == moved + 1  # at once (the test's transaction)
