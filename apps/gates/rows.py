@@ -147,7 +147,6 @@ local linked = tonumber(ARGV[n + 1])
 if linked > 0 then
   redis.call('SET', ARGV[n + 2] .. reached[linked], ARGV[n + 3], 'EX', ARGV[n + 4])
 end
-return reached
 """
 
 
