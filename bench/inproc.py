@@ -1,6 +1,7 @@
 """Bench steps that run inside a Django process on the bench database; each prints JSON.
 
 python -m bench.inproc token SLUG          an ingest token for the launch
+python -m bench.inproc settle              VACUUM (ANALYZE) and CHECKPOINT the bench database
 python -m bench.inproc queries SLUG        SQL queries per page (CaptureQueriesContext)
 python -m bench.inproc packet SLUG N       seconds to render the packet (best of N): in all,
                                            unsigned, signing alone; the floor
@@ -69,6 +70,23 @@ def freshen() -> dict:
             actor="bench",
         )
     return {"freshened": len(stale)}
+
+
+def settle() -> dict:
+    """What autovacuum and the checkpointer do to a live database, done before the measuring:
+    the rows the data set's generation and freshen() left dead are vacuumed (their visibility
+    and hint bits set, so the first reads under load write nothing), the planner's statistics
+    made anew, and the dirty pages written out. A machine may run PostgreSQL with autovacuum
+    off (this one does); the bench then does not measure what its own generation left."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW autovacuum")
+        autovacuum = cursor.fetchone()[0]
+        started = time.monotonic()
+        cursor.execute("VACUUM (ANALYZE)")
+        cursor.execute("CHECKPOINT")
+    return {"autovacuum": autovacuum, "seconds": round(time.monotonic() - started, 1)}
 
 
 def queries(slug: str, token_value: str, gate: str) -> dict:
@@ -262,6 +280,8 @@ def main(argv: list[str]) -> int:
         result = token(args[0])
     elif command == "freshen":
         result = freshen()
+    elif command == "settle":
+        result = settle()
     elif command == "queries":
         result = queries(args[0], args[1], args[2])
     elif command == "sized":

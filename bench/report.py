@@ -187,7 +187,9 @@ def write_benchmarks(path: Path, results: dict, *, command: str) -> None:
         "",
         f"Produced by `{command}` on {machine['date']}: {machine['cpu']}, {machine['cores']} "
         f"cores, {machine['memory_gb']} GB, {machine['os']}, Python {machine['python']}, "
-        f"PostgreSQL {machine.get('postgresql', '?')}; load average at start "
+        f"PostgreSQL {machine.get('postgresql', '?')} (autovacuum "
+        f"{machine.get('autovacuum', '?')}; the bench vacuums and checkpoints before measuring); "
+        "load average at start "
         f"{machine['load_average_at_start']} (the machine is shared). Figures from "
         "`var/bench/results.json`; gunicorn with 2 sync workers, `DEBUG` off, on loopback. "
         "Service times follow 3 warm-up requests per page; the load follows one request per "

@@ -284,6 +284,9 @@ class Bench:
         self.prepare()
         machine["postgresql"] = _postgres_version(self.args.db_url)
         self.details["freshen"] = self.json_of("-m", "bench.inproc", "freshen")
+        self.details["settle"] = self.json_of("-m", "bench.inproc", "settle")
+        machine["autovacuum"] = self.details["settle"]["autovacuum"]
+        self.log(f"vacuumed and checkpointed: {self.details['settle']}")
         made = self.json_of("-m", "bench.inproc", "token", SLUG)
         token, self.gate = made["token"], made["gate"]
         self.measure_http(token)
