@@ -48,7 +48,10 @@ for moment in (now, now - timedelta(hours=2), now + timedelta(hours=1)):
     held = permissions._held_by_id(user.pk, moment)
     ruled = permissions._held_launches(Launch.objects.all(), held)
     print("seen", bool(found), ruled.filter(slug=launch.slug).exists())
+    holds = permissions._holdings(user, launch, moment)
+    print("holds", len(holds), permissions.current_assignments(user, launch, moment).count())
 print("now", permissions.visible_launch(user, launch.slug) == launch)
+print("listed", [x.slug for x in permissions.listed_launches(user)])
 """
 
 
@@ -85,7 +88,10 @@ def test_the_demo_loads_evaluates_and_renders_on_sqlite(tmp_path):
     assert len(answers) == 8 and set(answers.values()) == {"200"}, answers
 
     seen = [line for line in manage(tmp_path, "shell", "-c", PREPARED).stdout.split("\n") if line]
-    assert seen[-4:] == ["seen True True", "seen False False", "seen False False", "now True"]
+    assert seen[-8:] == [
+        "seen True True", "holds 1 1", "seen False False", "holds 0 0",
+        "seen False False", "holds 0 0", "now True", "listed ['llm-research-lab']",
+    ]  # fmt: skip
 
 
 TICKER = """

@@ -5,6 +5,7 @@ when it is prepared, not run with the values it was built with."""
 import re
 import threading
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import psycopg
 import pytest
@@ -15,10 +16,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.accounts.backends import AuthenticationBackend, ModelBackend
+from apps.gates.services import Reading, record_reading
 from apps.launches.models import Launch
 from apps.signoffs import permissions
 from apps.signoffs.models import Assignment, Duty, Role
-from apps.signoffs.permissions import visible_launch, visible_launches
+from apps.signoffs.permissions import listed_launches, visible_launch, visible_launches
+from apps.signoffs.readiness import readiness
 from apps.specs.services import import_launch_spec
 from portal.prepared import NotPreparable, PreparedQuery
 from tests.helpers import to_yaml
@@ -90,6 +93,69 @@ def test_the_moment_is_each_calls_own(launch, people):
     assert sees(now=before - timedelta(seconds=1), **values) == []
     assert sees(now=after - timedelta(microseconds=1), **values) == [launch]
     assert sees(now=after, **values) == []  # valid_until is the first moment it no longer holds
+
+
+def test_the_listed_launches_are_the_ones_the_orm_rule_lets_each_person_see(spec, launch, people):
+    """The launch list's prepared read against visible_launches() with the same annotations:
+    the same launches, in the same order, with the same counts and record versions, for every
+    way of holding or not holding a launch; and a second launch only its holder and staff see."""
+    other = import_launch_spec(raw=to_yaml({**spec, "launch": {**spec["launch"], "slug": "other"}}),
+                               actor="test").launch  # fmt: skip
+    Assignment.objects.create(launch=other, user=people["holder"], duty=Duty.PROGRAM_MANAGER)
+    annotated = Launch.objects.with_counts().with_record_version()
+    seen = {}
+    for name, user in people.items():
+        found = listed_launches(user)
+        ruled = list(visible_launches(user, annotated))
+        assert found == ruled, name
+        shown = [(x.slug, x.required_roles, x.record_version) for x in found]
+        assert shown == [(x.slug, x.required_roles, x.record_version) for x in ruled], name
+        seen[name] = {x.slug for x in found}
+    assert seen["holder"] == seen["staff"] == {launch.slug, "other"}
+    assert seen["window"] == {launch.slug}
+    assert not seen["ended"] | seen["not-yet"] | seen["revoked"] | seen["inactive"]
+    assert not seen["outsider"]
+    assert all(x.required_roles > 0 and x.record_version for x in listed_launches(people["staff"]))
+
+
+def test_the_prepared_holdings_are_the_orm_rules_at_each_moment(launch, people):
+    """permissions_for()'s read of a person's assignments on a launch, prepared, against
+    current_assignments() at now and at each edge of a holding's window; a token (no pk) and
+    the inactive hold nothing."""
+    held = Assignment.objects.get(user=people["window"])
+    moments = [None, held.valid_from - timedelta(seconds=1), held.valid_from, held.valid_until]
+    for name, user in people.items():
+        for now in moments:
+            found = permissions._holdings(user, launch, now)
+            ruled = list(permissions.current_assignments(user, launch, now).order_by("pk"))
+            assert found == ruled, (name, now)
+            assert [a.role for a in found] == [a.role for a in ruled]
+    assert permissions._holdings(people["window"], launch, held.valid_until) == []
+    assert permissions._holdings(people["inactive"], launch) == []
+    token = type("TokenUser", (), {"pk": None, "is_authenticated": True, "is_active": True})()
+    assert permissions._holdings(token, launch) == []
+
+
+def test_readiness_judges_each_call_at_its_own_moment(launch):
+    """readiness()'s prepared reads take the moment as a value: a gate passing on evidence of
+    `now` stops blocking at once and blocks again once its evidence is older than max_age."""
+    gate = launch.gates.get(key="coverage")
+    reading = Reading(value=Decimal(99))
+    record_reading(gate=gate, reading=reading, actor="test")
+    now = timezone.now()
+    blockers = {b.key for b in readiness(launch, now).blockers if b.kind == "gate"}
+    later = {b.key for b in readiness(launch, now + gate.max_age).blockers if b.kind == "gate"}
+    assert "coverage" not in blockers
+    assert "coverage" in later
+    assert {"availability"} <= blockers
+
+
+def test_a_holding_that_ends_leaves_the_list_at_once(launch, people):
+    """The list asks with the moment of each call: a holding revoked after the query was
+    prepared (and the person's list read once) no longer lists the launch."""
+    assert listed_launches(people["holder"]) == [launch]
+    Assignment.objects.filter(user=people["holder"]).update(revoked_at=timezone.now())
+    assert listed_launches(people["holder"]) == []
 
 
 def test_carried_holdings_come_with_their_launch_and_role_in_one_query(launch, people):

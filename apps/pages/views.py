@@ -31,6 +31,7 @@ from apps.signoffs.forecast import launch_forecast
 from apps.signoffs.inbox import kept_inbox
 from apps.signoffs.permissions import (
     can_edit_timeline,
+    listed_launches,
     permissions_for,
     visible_launches,
 )
@@ -69,10 +70,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
 @login_required
 @require_GET
 def launch_list(request: HttpRequest) -> HttpResponse:
-    launches, now = (
-        list(visible_launches(request.user, Launch.objects.with_counts().with_record_version())),
-        timezone.now(),
-    )
+    launches, now = listed_launches(request.user), timezone.now()
     context = {"launches": launches, "rows": launch_rows(launches, now), "now": now,
                "inbox": kept_inbox(request.user, now, launches)}  # fmt: skip
     return render(request, "launches/list.html", context)

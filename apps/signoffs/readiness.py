@@ -11,6 +11,7 @@ from apps.gates import rows
 from apps.gates.models import Gate
 from apps.signoffs.models import Role, SignOff
 from apps.signoffs.snapshot import GOOD
+from portal.prepared import PreparedQuery
 
 # What Gate.current_status() reads, for the gates readiness loads itself.
 JUDGED_FIELDS = ("launch_id", "key", "blocking", "state", "state_reason", "last_measured_at",
@@ -54,11 +55,11 @@ def readiness(launch, now, *, gates=None, roles=None, signoffs=None) -> Readines
     sign-off and decision services judge by it). Three queries, fewer when the caller passes what
     it has loaded already: the launch's gates (for_dashboard()), its unretired roles, its active
     sign-offs."""
-    ids = [launch.pk]
+    pk = launch.pk
     return _judge(
-        gate_blockers(_gates_to_judge(ids, now) if gates is None else gates, now),
-        roles=_roles(ids) if roles is None else roles,
-        signoffs=_signoffs(ids) if signoffs is None else signoffs,
+        gate_blockers(_ONE_GATES(launch_id=pk, now=now) if gates is None else gates, now),
+        roles=_ONE_ROLES(launch_id=pk) if roles is None else roles,
+        signoffs=_ONE_SIGNOFFS(launch_id=pk) if signoffs is None else signoffs,
     )
 
 
@@ -179,3 +180,12 @@ def _roles(launch_ids: list[int]):
 
 def _signoffs(launch_ids: list[int]):
     return SignOff.objects.filter(launch_id__in=launch_ids).active().briefly()
+
+
+# readiness()'s three reads: those of readiness_of_many() for one launch, built once per process
+# (portal.prepared), as every sign-off, decision and timeline page judges one launch.
+_ONE_GATES = PreparedQuery(
+    lambda launch_id, now: _gates_to_judge([launch_id], now), launch_id=int, now=datetime
+)
+_ONE_ROLES = PreparedQuery(lambda launch_id: _roles([launch_id]), launch_id=int)
+_ONE_SIGNOFFS = PreparedQuery(lambda launch_id: _signoffs([launch_id]), launch_id=int)
