@@ -16,6 +16,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.accounts.backends import AuthenticationBackend, ModelBackend
+from apps.audit.models import AuditEvent
+from apps.audit.services import RECENT, recent_events, record
 from apps.gates.services import Reading, record_reading
 from apps.launches.models import Launch
 from apps.signoffs import permissions
@@ -148,6 +150,29 @@ def test_readiness_judges_each_call_at_its_own_moment(launch):
     assert "coverage" not in blockers
     assert "coverage" in later
     assert {"availability"} <= blockers
+
+
+def test_the_recent_events_are_the_launchs_newest_and_follow_each_new_one(spec, launch):
+    """The overview's recent activity, prepared, against the ORM read it replaces: the launch's
+    newest RECENT events, newest first, none of another launch; an event recorded after the
+    first read is at the top of the next; a forged slug is a value, not SQL."""
+    other = import_launch_spec(raw=to_yaml({**spec, "launch": {**spec["launch"], "slug": "other"}}),
+                               actor="test").launch  # fmt: skip
+    for n in range(RECENT + 2):
+        with transaction.atomic():
+            record(actor="test", action="test.event", launch_slug=launch.slug, obj_key=f"k{n}")
+            record(actor="test", action="test.event", launch_slug=other.slug, obj_key=f"o{n}")
+    ruled = list(AuditEvent.objects.for_launch(launch.slug).reverse()[:RECENT])
+    found = recent_events(launch.slug)
+    assert [e.pk for e in found] == [e.pk for e in ruled]
+    assert [e.object_key for e in found[:2]] == [f"k{RECENT + 1}", f"k{RECENT}"]
+    assert {(e.at, e.actor_name, e.action) for e in found} == {
+        (e.at, e.actor_name, e.action) for e in ruled
+    }
+    with transaction.atomic():
+        record(actor="test", action="test.event", launch_slug=launch.slug, obj_key="newest")
+    assert recent_events(launch.slug)[0].object_key == "newest"
+    assert recent_events(f"{launch.slug}' OR '1'='1") == []
 
 
 def test_a_holding_that_ends_leaves_the_list_at_once(launch, people):

@@ -90,6 +90,24 @@ _LAST_EVENT = PreparedQuery(
 )
 
 
+RECENT = 8  # events in a launch's recent activity (the overview)
+
+
+def recent_events(slug: str) -> list[AuditEvent]:
+    """The RECENT newest events of the launch, with what a list of them shows (when, who, what,
+    of what): its recent activity. One query, built once per process (portal.prepared)."""
+    return _RECENT_EVENTS(slug=slug)
+
+
+_RECENT_EVENTS = PreparedQuery(
+    lambda slug: (
+        AuditEvent.objects.for_launch(slug).reverse()
+        .only("at", "actor_name", "action", "object_key")[:RECENT]
+    ),
+    slug=str,
+)  # fmt: skip
+
+
 def lock_chains(launch_slugs: Iterable[str]) -> None:
     """Take the locks of the chains of several launches at once, in name order, before recording
     into more than one of them in a transaction: two such transactions then never deadlock."""

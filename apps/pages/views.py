@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from kombu import Connection
 
-from apps.audit.models import AuditEvent
+from apps.audit.services import recent_events
 from apps.demo import metrics as demo_metrics
 from apps.gates import rows
 from apps.gates.models import Gate, GateStatus, Source, Waiver
@@ -132,7 +132,7 @@ def _overview(request: HttpRequest, launch: Launch) -> HttpResponse:
         "missing": [b for b in state.blockers if b.kind == "signoff"],
         "brief": [(role, state.signoffs.get(role.pk)) for role in roles],
         "record": record["parts"],
-        "recent": AuditEvent.objects.for_launch(launch.slug).reverse()[:8],
+        "recent": recent_events(launch.slug),
     }  # fmt: skip
     if request.headers.get("HX-Request"):  # the live part's poll (every 15 s)
         return render(request, "launches/overview_live.html", context)
