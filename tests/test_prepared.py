@@ -18,6 +18,7 @@ from django.utils import timezone
 from apps.accounts.backends import AuthenticationBackend, ModelBackend
 from apps.audit.models import AuditEvent
 from apps.audit.services import RECENT, recent_events, record
+from apps.gates.models import Gate, shown_gate
 from apps.gates.services import Reading, record_reading
 from apps.launches.models import Launch
 from apps.signoffs import permissions
@@ -27,6 +28,7 @@ from apps.signoffs.readiness import readiness
 from apps.specs.services import import_launch_spec
 from portal.prepared import NotPreparable, PreparedQuery
 from tests.helpers import to_yaml
+from tests.waivers import standing_waiver
 
 pytestmark = pytest.mark.django_db
 
@@ -173,6 +175,32 @@ def test_the_recent_events_are_the_launchs_newest_and_follow_each_new_one(spec, 
         record(actor="test", action="test.event", launch_slug=launch.slug, obj_key="newest")
     assert recent_events(launch.slug)[0].object_key == "newest"
     assert recent_events(f"{launch.slug}' OR '1'='1") == []
+
+
+def test_the_shown_gate_is_the_pages_read_at_each_moment(spec, launch, people):
+    """The gate page's and the API's read of one gate, prepared, against for_dashboard(): the
+    waiver covering it shows until it expires at the moment asked; a retired gate, another
+    launch's gate and a forged key are none."""
+    gate = launch.gates.get(key="coverage")
+    ends = timezone.now() + timedelta(days=1)
+    standing_waiver(gate, requested_by=people["holder"], approved_by=people["staff"],
+                    expires_at=ends)  # fmt: skip
+    for now in (timezone.now(), ends - timedelta(seconds=1), ends):
+        found = shown_gate(launch.pk, "coverage", now)
+        ruled = Gate.objects.filter(launch=launch).for_dashboard(now).get(key="coverage")
+        assert found == ruled
+        assert found.waiver_shown_at == now
+        assert found.waiver_expires_at == ruled.waiver_expires_at
+        assert (found.current_status(now), found.prometheus) == (ruled.current_status(now), None)
+    assert shown_gate(launch.pk, "coverage", ends - timedelta(seconds=1)).waiver_expires_at == ends
+    assert shown_gate(launch.pk, "coverage", ends).waiver_expires_at is None
+    assert shown_gate(launch.pk, "availability", ends).prometheus.key == "prod"
+    other = import_launch_spec(raw=to_yaml({**spec, "launch": {**spec["launch"], "slug": "other"}}),
+                               actor="test").launch  # fmt: skip
+    assert shown_gate(other.pk, "coverage", ends) != gate
+    Gate.objects.filter(pk=gate.pk).update(retired_at=timezone.now())
+    assert shown_gate(launch.pk, "coverage", ends) is None
+    assert shown_gate(launch.pk, "coverage' OR '1'='1", ends) is None
 
 
 def test_a_holding_that_ends_leaves_the_list_at_once(launch, people):

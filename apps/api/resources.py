@@ -8,7 +8,7 @@ queries of a list does not grow with the rows.
 from urllib.parse import urlencode
 
 from django.db.models import Prefetch
-from django.shortcuts import get_object_or_404
+from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics
@@ -24,7 +24,7 @@ from apps.api.models import ApiToken, Scope
 from apps.api.schema import LIST_ERRORS, READ_ERRORS
 from apps.audit.models import AuditEvent
 from apps.gates import rows as cached_rows
-from apps.gates.models import Gate, Measurement, Waiver
+from apps.gates.models import Gate, Measurement, Waiver, shown_gate
 from apps.launches.models import Activity, Launch, Phase
 from apps.signoffs.inbox import inbox_for
 from apps.signoffs.models import LaunchDecision, Role, SignOff
@@ -218,8 +218,9 @@ class GateScopedView(LaunchScopedView):
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         now = timezone.now()
-        gates = Gate.objects.filter(launch=self.launch).for_dashboard(now)
-        self.gate = get_object_or_404(gates, key=kwargs["key"])
+        self.gate = shown_gate(self.launch.pk, kwargs["key"], now)
+        if self.gate is None:
+            raise Http404("No Gate matches the given query.")
         self.gate.status, self.gate.status_reason = self.gate.current_status(now)
 
 

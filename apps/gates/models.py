@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Context, Decimal
 
 from django.conf import settings
@@ -6,6 +6,7 @@ from django.db import models
 from django.utils import timezone
 
 from apps.launches.models import Launch
+from portal.prepared import PreparedQuery
 
 
 class Source(models.TextChoices):
@@ -363,6 +364,24 @@ class Gate(models.Model):
 
     def _shown_waiver(self) -> "Waiver | None":
         return self.waiver_at(getattr(self, "waiver_shown_at", None) or timezone.now())
+
+
+def shown_gate(launch_id: int, key: str, now) -> Gate | None:
+    """The launch's active gate `key` as its page shows it (for_dashboard(now): the waiver
+    covering it at `now`; with its Prometheus source), or None. One query, built once per
+    process (portal.prepared): the gate page and the API's gate views ask it on every request."""
+    return _SHOWN_GATE.first(launch_id=launch_id, key=key, now=now)
+
+
+_SHOWN_GATE = PreparedQuery(
+    lambda launch_id, key, now: (
+        Gate.objects.filter(launch_id=launch_id, key=key).for_dashboard(now)
+        .select_related("prometheus")
+    ),
+    launch_id=int,
+    key=str,
+    now=datetime,
+)  # fmt: skip
 
 
 # What "the newest measurement" means, everywhere (Measurement.newness is its key).

@@ -19,7 +19,15 @@ from apps.gates import rows
 from apps.gates.evidence import store_evidence
 from apps.gates.forms import AttestationForm, WaiverDecisionForm, WaiverForm
 from apps.gates.history import CHART_POINTS, chart, kept_points, recent_values, sparkline
-from apps.gates.models import Evidence, Gate, GateStatus, Source, Waiver, format_decimal
+from apps.gates.models import (
+    Evidence,
+    Gate,
+    GateStatus,
+    Source,
+    Waiver,
+    format_decimal,
+    shown_gate,
+)
 from apps.gates.services import attest, waiver_limit
 from apps.signoffs.permissions import can_attest, can_waive, permissions_for
 from apps.signoffs.waivers import (
@@ -38,8 +46,9 @@ def get_gate_for_user(request: HttpRequest, slug: str, key: str) -> Gate:
     """The one door to a gate: its launch must be visible to the user (404 otherwise). The gate
     comes as its page shows it (for_dashboard: the waiver covering it now, its Prometheus)."""
     launch = get_launch_for_user(request, slug, deciding=True)
-    gates = Gate.objects.filter(launch=launch).for_dashboard(timezone.now())
-    gate = get_object_or_404(gates.select_related("prometheus"), key=key)
+    gate = shown_gate(launch.pk, key, timezone.now())
+    if gate is None:
+        raise Http404("No Gate matches the given query.")
     gate.launch = launch  # the one just loaded and checked
     return gate
 
