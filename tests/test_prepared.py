@@ -18,11 +18,11 @@ from django.utils import timezone
 from apps.accounts.backends import AuthenticationBackend, ModelBackend
 from apps.audit.models import AuditEvent
 from apps.audit.services import RECENT, recent_events, record
-from apps.gates.models import Gate, shown_gate
+from apps.gates.models import WAIVERS_SHOWN, Gate, shown_gate, shown_waivers
 from apps.gates.services import Reading, record_reading
 from apps.launches.models import Launch
 from apps.signoffs import permissions
-from apps.signoffs.models import Assignment, Duty, Role
+from apps.signoffs.models import Assignment, Duty, Role, current_roles
 from apps.signoffs.permissions import listed_launches, visible_launch, visible_launches
 from apps.signoffs.readiness import readiness
 from apps.specs.services import import_launch_spec
@@ -201,6 +201,31 @@ def test_the_shown_gate_is_the_pages_read_at_each_moment(spec, launch, people):
     Gate.objects.filter(pk=gate.pk).update(retired_at=timezone.now())
     assert shown_gate(launch.pk, "coverage", ends) is None
     assert shown_gate(launch.pk, "coverage' OR '1'='1", ends) is None
+
+
+def test_a_gates_waivers_and_roles_are_the_orm_reads_they_replace(launch, people):
+    """The gate page's waivers (the newest WAIVERS_SHOWN, each knowing its gate without a query)
+    and the launch's roles (not retired, in its order), prepared, against the ORM reads."""
+    gate = launch.gates.get(key="coverage")
+    ends = timezone.now() + timedelta(days=1)
+    for n in range(WAIVERS_SHOWN + 2):
+        standing_waiver(gate, requested_by=people["holder"], approved_by=people["staff"],
+                        expires_at=ends + timedelta(minutes=n), reason=f"w{n}")  # fmt: skip
+    with CaptureQueriesContext(connection) as ctx:
+        found = shown_waivers(gate)
+        assert {w.gate.key for w in found} == {"coverage"}
+    assert len(ctx.captured_queries) == 1
+    assert [w.pk for w in found] == [w.pk for w in gate.waivers.all()[:WAIVERS_SHOWN]]
+    assert found[0].reason == f"w{WAIVERS_SHOWN + 1}" and len(found) == WAIVERS_SHOWN
+
+    def roles():
+        return list(launch.roles.filter(retired_at__isnull=True).order_by("order", "key"))
+
+    assert current_roles(launch) == roles() and len(roles()) > 1
+    retired = roles()[0]
+    Role.objects.filter(pk=retired.pk).update(retired_at=timezone.now())
+    assert retired not in current_roles(launch)
+    assert current_roles(launch) == roles()
 
 
 def test_a_holding_that_ends_leaves_the_list_at_once(launch, people):

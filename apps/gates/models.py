@@ -384,6 +384,23 @@ _SHOWN_GATE = PreparedQuery(
 )  # fmt: skip
 
 
+WAIVERS_SHOWN = 20  # a gate's newest waivers on its page
+
+
+def shown_waivers(gate) -> list["Waiver"]:
+    """The gate's WAIVERS_SHOWN newest waivers, each with `gate` as its gate. One query, built
+    once per process (portal.prepared): a gate's page asks it."""
+    waivers = _SHOWN_WAIVERS(gate_id=gate.pk)
+    for waiver in waivers:
+        waiver.gate = gate
+    return waivers
+
+
+_SHOWN_WAIVERS = PreparedQuery(
+    lambda gate_id: Waiver.objects.filter(gate_id=gate_id)[:WAIVERS_SHOWN], gate_id=int
+)
+
+
 # What "the newest measurement" means, everywhere (Measurement.newness is its key).
 NEWEST_FIRST = ("-evaluated_at", "-id")
 

@@ -27,8 +27,10 @@ from apps.gates.models import (
     Waiver,
     format_decimal,
     shown_gate,
+    shown_waivers,
 )
 from apps.gates.services import attest, waiver_limit
+from apps.signoffs.models import current_roles
 from apps.signoffs.permissions import can_attest, can_waive, permissions_for
 from apps.signoffs.waivers import (
     WaiverRefused,
@@ -276,7 +278,7 @@ def _gate_page(request, gate: Gate, *, status: int = 200, error: str = "") -> Ht
     launch, now = gate.launch, timezone.now()
     allowed = permissions_for(request.user, launch)  # one query for every "may" of the page
     gate.status, gate.status_reason = gate.current_status(now)
-    waivers = list(gate.waivers.all()[:20])
+    waivers = shown_waivers(gate)
     for waiver in waivers:
         waiver.state_now = waiver.state(now)
     context = {
@@ -287,8 +289,7 @@ def _gate_page(request, gate: Gate, *, status: int = 200, error: str = "") -> Ht
         "waivers": waivers,
         "waiver_warning": gate.waiver_warning(now),
         # In the launch's order (Role's default order joins the launch to sort by it).
-        "roles": [r for r in launch.roles.filter(retired_at__isnull=True).order_by("order", "key")
-                  if gate.category in r.categories],
+        "roles": [r for r in current_roles(launch) if gate.category in r.categories],
         "may_attest": gate.source == Source.MANUAL and allowed.may_attest(gate),
         "may_waive": allowed.may_waive(gate),
         "may_approve": allowed.may_approve_waiver(gate),

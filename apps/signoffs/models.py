@@ -3,6 +3,7 @@ from django.db import models
 from django.utils import timezone
 
 from apps.launches.models import Launch
+from portal.prepared import PreparedQuery
 
 
 class Role(models.Model):
@@ -25,6 +26,22 @@ class Role(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+def current_roles(launch) -> list[Role]:
+    """The launch's roles not retired, in its order (order, key), each with `launch` as its
+    launch. One query, built once per process (portal.prepared): a gate's page asks it."""
+    roles = _CURRENT_ROLES(launch_id=launch.pk)
+    for role in roles:
+        role.launch = launch
+    return roles
+
+
+_CURRENT_ROLES = PreparedQuery(
+    lambda launch_id: Role.objects.filter(launch_id=launch_id, retired_at__isnull=True)
+    .order_by("order", "key"),
+    launch_id=int,
+)  # fmt: skip
 
 
 class Duty(models.TextChoices):
