@@ -156,7 +156,7 @@ def gate_list(request: HttpRequest, slug: str) -> HttpResponse:
         loaded = _loaded_gates(launch, f, now)
         listed = _listed(loaded, f)
         kept = {"rows": _gate_rows(launch, listed, now), **rows.gate_index(listed, loaded, now),
-                "categories": list(launch.gates.categories())}  # fmt: skip
+                "form": _filters_form(launch, f)}  # fmt: skip
         return kept, rows.stale_at(loaded, now)
 
     def update(earlier: dict, gates: set) -> tuple[dict, object] | None:
@@ -172,7 +172,7 @@ def gate_list(request: HttpRequest, slug: str) -> HttpResponse:
         return rows.updated_by_gate(earlier, gates, loaded, _listed(loaded, f), now, redraw,
                                     "rows")  # fmt: skip
 
-    kept = rows.fragment(launch.pk, f"list/3;{urlencode(f)}", now, draw, update=update)
+    kept = rows.fragment(launch.pk, f"list/4;{urlencode(f)}", now, draw, update=update)
     drawn = kept["rows"]
     if request.headers.get("HX-Request"):
         after = request.GET.get("after", "")
@@ -180,12 +180,19 @@ def gate_list(request: HttpRequest, slug: str) -> HttpResponse:
     live = urlencode({k: v for k, v in f.items() if v})
     first = drawn if request.GET.get("all") else drawn[:FIRST_ROWS]
     context = {
-        "launch": launch, "now": now, "rows": _rows_markup(first), "filters": f,
-        "rest": len(drawn) - len(first), "after": len(first),
-        "categories": kept["categories"],
-        "statuses": GateStatus.values, "sources": Source.choices, "live": live,
+        "launch": launch, "now": now, "rows": _rows_markup(first), "form": kept["form"],
+        "rest": len(drawn) - len(first), "after": len(first), "live": live,
     }  # fmt: skip
     return render(request, "gates/list.html", context)
+
+
+def _filters_form(launch, f: dict) -> SafeString:
+    """The page's filters as they stand (templates/gates/filters.html): drawn with its rows, as
+    the categories they offer are the gates'."""
+    context = {"filters": f, "categories": list(launch.gates.categories()),
+               "statuses": GateStatus.values, "sources": Source.choices,
+               "live": urlencode({k: v for k, v in f.items() if v})}  # fmt: skip
+    return mark_safe(render_to_string("gates/filters.html", context))  # noqa: S308
 
 
 def _rows_markup(drawn: list[str], after: str = "") -> SafeString:

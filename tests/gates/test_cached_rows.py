@@ -2,6 +2,7 @@
 changes: a status change, an ingest, a waiver, an attestation; the same rows for everyone who
 sees the launch, and the same queries whatever the number of gates."""
 
+import copy
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -64,6 +65,29 @@ def test_the_second_view_of_the_rows_comes_from_the_cache(client, pm):
         second = _rows(client)
     assert second == first
     assert not any("gates_measurement" in q["sql"] for q in ctx.captured_queries)
+
+
+def test_the_kept_filters_offer_a_category_a_spec_import_adds(client, pm, launch, spec):
+    """The filters are kept with the rows: a reading keeps them as they were, a spec import
+    that adds a gate of a new category offers it at once, and the chosen filters stay chosen."""
+
+    def categories() -> list[str]:
+        page = client.get(GATES).content.decode()
+        select = re.search(r'<select name="category".*?</select>', page).group(0)
+        return re.findall(r"<option (?:selected)?>([a-z-]+)</option>", select)
+
+    before = categories()
+    assert "compliance" not in before and before == sorted(before)
+    record_reading(gate=Gate.objects.get(launch=launch, key="coverage"),
+                   reading=Reading(value=Decimal(50)), actor="test")  # fmt: skip
+    assert categories() == before
+    added = {**copy.deepcopy(spec["gates"][1]), "key": "soc2", "name": "SOC 2",
+             "category": "compliance"}  # fmt: skip
+    import_launch_spec(raw=to_yaml({**spec, "gates": [*spec["gates"], added]}), actor="test")
+    assert categories() == sorted([*before, "compliance"])
+    page = client.get(f"{GATES}?category=compliance").content.decode()
+    assert "<option selected>compliance</option>" in page
+    assert _row_of(page, "soc2") and "/gates/coverage/" not in page
 
 
 def test_a_status_change_shows_at_once(client, pm, launch):
@@ -461,7 +485,7 @@ def test_a_kept_page_out_of_reach_or_lost_is_drawn_whole(client, pm, launch, red
         assert page == _fresh_rows(client)
 
     _page_and_gate_reads(client)
-    variant = "list/3;" + urlencode(
+    variant = "list/4;" + urlencode(
         dict.fromkeys(("category", "status", "blocking", "source", "sort"), "")
     )
     slot = rows._slot_key(rows.GATES, launch.pk, variant)
