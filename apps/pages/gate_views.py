@@ -295,7 +295,7 @@ def _gate_page(request, gate: Gate, *, status: int = 200, error: str = "") -> Ht
                                lambda: (_gate_history_parts(launch, gate), None), rows.HISTORY),
         "waivers": waivers,
         "waiver_warning": gate.waiver_warning(now),
-        # In the launch's order (Role's default order joins the launch to sort by it).
+        # The roles whose scope covers the gate, in the launch's order.
         "roles": [r for r in current_roles(launch) if gate.category in r.categories],
         "may_attest": gate.source == Source.MANUAL and allowed.may_attest(gate),
         "may_waive": allowed.may_waive(gate),

@@ -29,8 +29,9 @@ class Role(models.Model):
 
 
 def current_roles(launch) -> list[Role]:
-    """The launch's roles not retired, in its order (order, key), each with `launch` as its
-    launch. One query, built once per process (portal.prepared): a gate's page asks it."""
+    """The launch's roles not retired, in its order (order, key: Role's default order would
+    join the launch to sort by it), each with `launch` as its launch. One query, built once per
+    process (portal.prepared): a gate's page asks it."""
     roles = _CURRENT_ROLES(launch_id=launch.pk)
     for role in roles:
         role.launch = launch
